@@ -1,0 +1,1 @@
+"""The ``tamarco`` command line."""

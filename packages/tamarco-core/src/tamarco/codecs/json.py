@@ -1,0 +1,26 @@
+"""JSON codec (UTF-8)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tamarco.codecs.interface import DecodeError, EncodeError
+
+
+class JsonCodec:
+    """JSON, UTF-8 encoded, compact separators."""
+
+    @staticmethod
+    def encode(obj: Any) -> bytes:
+        try:
+            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise EncodeError("JsonCodec", obj, str(error)) from error
+
+    @staticmethod
+    def decode(data: bytes) -> Any:
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise DecodeError("JsonCodec", bytes(data), str(error)) from error

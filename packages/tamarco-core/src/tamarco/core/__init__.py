@@ -1,0 +1,1 @@
+"""Tamarco core: the microservice lifecycle, settings, logging and patterns."""

@@ -1,0 +1,56 @@
+"""Settings from a YAML or JSON file (``TAMARCO_YML_FILE``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import yaml
+
+from tamarco.core.settings.backends.interface import SettingsBackend
+from tamarco.core.settings.errors import SettingsFileError
+
+
+class FileSettingsBackend(SettingsBackend):
+    """Loads the whole tree from a file; ``.json`` is parsed as JSON, anything else as YAML.
+
+    The file is read once at start. ``set``/``delete`` change this process's view only; the
+    file on disk is never rewritten.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.description = f"file {self.path}"
+
+    async def load(self) -> dict[str, Any]:
+        return load_settings_file(self.path)
+
+
+def load_settings_file(path: str) -> dict[str, Any]:
+    """Parse a settings file into a dict, with errors naming the file and line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise SettingsFileError(path, "no such file (set by TAMARCO_YML_FILE?)") from None
+    except OSError as error:
+        raise SettingsFileError(path, f"cannot read: {error.strerror}") from error
+    if path.lower().endswith(".json"):
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as error:
+            raise SettingsFileError(path, f"invalid JSON: {error.msg}", error.lineno) from error
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(error, "problem", None) or str(error)
+            raise SettingsFileError(path, f"invalid YAML: {problem}", line) from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsFileError(path, f"the top level must be a mapping, not {type(data).__name__}")
+    return data

@@ -1,0 +1,272 @@
+"""Base classes for resources: what the microservice starts, stops and reports on.
+
+A resource is a :class:`BaseResource` instance declared as a class attribute of a
+``Microservice``. The attribute name is its name and its settings key
+(``system.resources.<name>``). Start chain: ``bind`` → ``configure_settings`` → ``pre_start``
+→ ``start`` → ``post_start``; stop chain: ``stop`` → ``post_stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tamarco.codecs import JsonCodec
+
+if TYPE_CHECKING:
+    from tamarco.core.microservice import Microservice
+    from tamarco.core.settings.settings import SettingsView
+
+__all__ = [
+    "BaseResource",
+    "DatabaseResource",
+    "IOResource",
+    "InputBase",
+    "OutputBase",
+    "StatusCodes",
+]
+
+
+class StatusCodes(enum.IntEnum):
+    """The states a resource reports."""
+
+    NOT_STARTED = 0
+    CONNECTING = 1
+    STARTED = 2
+    STOPPING = 3
+    STOPPED = 4
+    FAILED = 5
+
+
+StatusListener = Callable[["BaseResource", StatusCodes, StatusCodes], Any]
+
+
+class BaseResource:
+    """The interface every Tamarco resource implements.
+
+    Subclasses override the lifecycle hooks and call ``super()``: the base ``start`` marks the
+    resource STARTED and the base ``stop`` marks it STOPPED, so a subclass that does its I/O
+    first and then calls ``super().start()`` reports STARTED only when it really is.
+    """
+
+    #: Names of other resources of the same service that must start before this one.
+    depends_on: ClassVar[Sequence[str]] = ()
+    #: Extra logger names this resource logs to; configured like the service's logger.
+    loggers_names: ClassVar[Sequence[str]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.name: str | None = None
+        self.microservice: Microservice | None = None
+        self.settings: SettingsView | None = None
+        self.logger = logging.getLogger(f"tamarco.{type(self).__name__}")
+        self.last_error: str | None = None
+        self._status = StatusCodes.NOT_STARTED
+        self._status_listeners: list[StatusListener] = []
+
+    # -- status --------------------------------------------------------------------------
+
+    @property
+    def status_code(self) -> StatusCodes:
+        return self._status
+
+    def set_status(self, status: StatusCodes, error: BaseException | str | None = None) -> None:
+        """Change the status and tell the listeners (the status resource, restart policies)."""
+        previous, self._status = self._status, StatusCodes(status)
+        if error is not None:
+            self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if previous != self._status:
+            for listener in list(self._status_listeners):
+                try:
+                    listener(self, previous, self._status)
+                except Exception:
+                    self.logger.exception("status listener of resource %s failed", self.name)
+
+    def add_status_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(resource, old, new)`` on every status change."""
+        self._status_listeners.append(listener)
+
+    def remove_status_listener(self, listener: StatusListener) -> None:
+        if listener in self._status_listeners:
+            self._status_listeners.remove(listener)
+
+    async def status(self) -> dict[str, Any]:
+        """Information about the state of the resource (never credentials)."""
+        info: dict[str, Any] = {"status": int(self._status), "status_name": self._status.name}
+        if self.last_error is not None:
+            info["last_error"] = self.last_error
+        return info
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def bind(self, microservice: Microservice, name: str) -> None:
+        """Attach the resource to the microservice that manages it."""
+        self.microservice = microservice
+        self.name = name
+        self.logger = logging.getLogger(f"tamarco.{name}")
+
+    async def configure_settings(self, settings: SettingsView) -> None:
+        """Receive the resource's settings view (``system.resources.<name>``)."""
+        self.settings = settings
+
+    async def pre_start(self) -> None:
+        """Before any I/O: prepare what ``start`` needs."""
+
+    async def start(self) -> None:
+        """Open connections, start servers. The base marks the resource STARTED."""
+        self.set_status(StatusCodes.STARTED)
+
+    async def post_start(self) -> None:
+        """Everything is started: work that needs the other resources running."""
+
+    async def stop(self) -> None:
+        """Close connections and servers. The base marks the resource STOPPED."""
+        self.set_status(StatusCodes.STOPPED)
+
+    async def post_stop(self) -> None:
+        """Final cleanup after every resource stopped."""
+
+    # -- live settings -------------------------------------------------------------------
+
+    #: Setting names (relative to the resource) that :meth:`apply_settings` applies live.
+    live_settings: ClassVar[Sequence[str]] = ()
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Apply changed live settings (``{relative key: new value or None}``)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name or '(unbound)'} {self._status.name}>"
+
+
+class InputBase:
+    """A stream of incoming messages of an :class:`IOResource`.
+
+    Use it either as a decorator on a service method (called once per message) or as an async
+    iterator (``async for message in self.my_input``). The transport calls :meth:`deliver`
+    with each decoded message.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        codec: Any = JsonCodec,
+        resource: IOResource | None = None,
+        on_message: Callable[..., Awaitable[Any]] | None = None,
+        max_queue_size: int = 1000,
+    ) -> None:
+        self.name = name
+        self.codec = codec
+        self.resource = resource
+        self.on_message_callback = on_message
+        self._queue: asyncio.Queue[Any] | None = None
+        self.max_queue_size = max_queue_size
+        self._method_name: str | None = None
+        if resource is not None:
+            resource.add_input(self)
+
+    def __call__(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Decorate a service method: it becomes this input's message handler."""
+        if not asyncio.iscoroutinefunction(function):
+            raise TypeError(f"input {self.name or function.__name__}: the handler must be an async function")
+        self.on_message_callback = function
+        self._method_name = function.__name__
+        if self.name is None:
+            self.name = function.__name__
+        function._tamarco_input = self  # type: ignore[attr-defined]
+        return function
+
+    def bind_handler(self, bound_method: Callable[..., Awaitable[Any]]) -> None:
+        """Used by the microservice to bind a decorated method to its instance."""
+        self.on_message_callback = bound_method
+
+    @property
+    def queue(self) -> asyncio.Queue[Any]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(self.max_queue_size)
+        return self._queue
+
+    def decode(self, payload: bytes) -> Any:
+        return self.codec.decode(payload)
+
+    async def deliver(self, message: Any) -> None:
+        """Hand one decoded message to the handler, or queue it for the iterator."""
+        if self.on_message_callback is not None:
+            await self.on_message_callback(message)
+        else:
+            await self.queue.put(message)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self.queue.get()
+
+
+class OutputBase:
+    """A destination of outgoing messages of an :class:`IOResource`."""
+
+    def __init__(self, name: str | None = None, codec: Any = JsonCodec, resource: IOResource | None = None) -> None:
+        self.name = name
+        self.codec = codec
+        self.resource = resource
+        if resource is not None:
+            resource.add_output(self)
+
+    def encode(self, message: Any) -> bytes:
+        return bytes(self.codec.encode(message))
+
+    async def push(self, message: Any) -> None:
+        """Encode and send one message (implemented by each transport)."""
+        raise NotImplementedError(f"{type(self).__name__}.push")
+
+
+class IOResource(BaseResource):
+    """A resource that manages message streams (AMQP, Kafka...): inputs and outputs."""
+
+    def __init__(self, inputs: Sequence[InputBase] | None = None, outputs: Sequence[OutputBase] | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inputs: dict[str, InputBase] = {}
+        self.outputs: dict[str, OutputBase] = {}
+        for input_ in inputs or ():
+            self.add_input(input_)
+        for output in outputs or ():
+            self.add_output(output)
+
+    def add_input(self, input_to_add: InputBase) -> None:
+        """Add one input (its name must be unique in this resource)."""
+        name = input_to_add.name or f"input_{len(self.inputs)}"
+        if name in self.inputs and self.inputs[name] is not input_to_add:
+            raise ValueError(f"resource {self.name}: duplicate input name {name!r}")
+        input_to_add.name = name
+        input_to_add.resource = self
+        self.inputs[name] = input_to_add
+
+    def add_output(self, output: OutputBase) -> None:
+        """Add one output (its name must be unique in this resource)."""
+        name = output.name or f"output_{len(self.outputs)}"
+        if name in self.outputs and self.outputs[name] is not output:
+            raise ValueError(f"resource {self.name}: duplicate output name {name!r}")
+        output.name = name
+        output.resource = self
+        self.outputs[name] = output
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["inputs"] = sorted(self.inputs)
+        info["outputs"] = sorted(self.outputs)
+        return info
+
+
+class DatabaseResource(BaseResource):
+    """Base of database client resources (Postgres, Redis... as plugins)."""
+
+    async def start(self, clean_database: bool = False, register_scripts: bool = True) -> None:  # type: ignore[override]
+        await super().start()
+
+    async def status(self) -> dict[str, Any]:
+        return await super().status()
+
+    async def stop(self) -> None:
+        await super().stop()
