@@ -1,0 +1,61 @@
+"""A service run as a subprocess by test_lifecycle_process.py.
+
+Environment: HANG_ON_STOP=1 makes a resource hang in stop; FAIL_ON_START=1 makes one fail.
+"""
+
+import asyncio
+import os
+import sys
+
+from tamarco.core.microservice import Microservice, task
+from tamarco.resources.bases import BaseResource
+
+
+class Journal(BaseResource):
+    async def pre_start(self):
+        self.logger.info("resource %s pre_start", self.name)
+
+    async def start(self):
+        if os.environ.get("FAIL_ON_START") and self.name == "second":
+            raise ConnectionError("cannot reach 127.0.0.1:1")
+        self.logger.info("resource %s start", self.name)
+        await super().start()
+
+    async def post_start(self):
+        self.logger.info("resource %s post_start", self.name)
+
+    async def stop(self):
+        self.logger.info("resource %s stop", self.name)
+        if os.environ.get("HANG_ON_STOP") and self.name == "second":
+            await asyncio.sleep(3600)
+        await super().stop()
+
+    async def post_stop(self):
+        self.logger.info("resource %s post_stop", self.name)
+
+
+class Second(Journal):
+    depends_on = ("first",)
+
+
+class LifecycleService(Microservice):
+    name = "lifecycle_service"
+    use_default_resources = False
+    second = Second()
+    first = Journal()
+
+    def __init__(self):
+        super().__init__()
+        self.settings.update_internal(
+            {"system": {"shutdown_timeout_seconds": float(os.environ.get("GRACE", "5")), "logging": {"profile": "PRODUCTION"}}}
+        )
+
+    @task
+    async def announce(self):
+        self.logger.info("READY")
+        print("READY", flush=True, file=sys.stdout)
+        await asyncio.sleep(3600)
+
+
+if __name__ == "__main__":
+    LifecycleService().run()

@@ -1,0 +1,102 @@
+"""A real service in a subprocess: signals, exit codes, lifecycle order, forced exit."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SERVICE = Path(__file__).parent / "services" / "lifecycle_service.py"
+
+
+def start_service(**env):
+    return subprocess.Popen(
+        [sys.executable, str(SERVICE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )
+
+
+def read_until(process, marker, timeout=20):
+    """Lines printed until one contains ``marker`` (fails if the process ends first)."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"service ended before {marker!r}:\n{''.join(lines)}")
+        lines.append(line)
+        if marker in line:
+            return lines
+    pytest.fail(f"{marker!r} not seen in {timeout}s:\n{''.join(lines)}")
+
+
+def lifecycle_lines(output):
+    wanted = ("lifecycle:", "resource ")
+    return [line.split(": ", 1)[1].strip() for line in output if any(w in line for w in wanted)]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_gracefully_in_order(signum):
+    process = start_service()
+    try:
+        lines = read_until(process, "READY")
+        process.send_signal(signum)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, rest
+    events = lifecycle_lines(lines + rest.splitlines(keepends=True))
+    assert events == [
+        "lifecycle: pre_start",
+        "resource first pre_start",
+        "resource second pre_start",
+        "lifecycle: start",
+        "resource first start",
+        "resource second start",
+        "lifecycle: post_start",
+        "resource first post_start",
+        "resource second post_start",
+        "lifecycle: running",
+        "lifecycle: stop",
+        "resource second stop",
+        "resource first stop",
+        "lifecycle: post_stop",
+        "resource second post_stop",
+        "resource first post_stop",
+        "lifecycle: stopped (exit code 0)",
+    ]
+    assert f"received {signal.Signals(signum).name}" in rest
+
+
+def test_hanging_resource_forces_exit_after_grace():
+    process = start_service(HANG_ON_STOP="1", GRACE="1")
+    try:
+        read_until(process, "READY")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+        elapsed = time.monotonic() - sent
+    finally:
+        process.kill()
+    assert process.returncode == 3, rest
+    assert "forcing exit with code 3" in rest
+    assert "stop of resource second" in rest  # names what hung
+    assert 0.9 <= elapsed < 10
+
+
+def test_start_failure_exits_non_zero_and_stops_started_resources():
+    process = start_service(FAIL_ON_START="1")
+    try:
+        output, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    assert "resource 'second' failed in start: ConnectionError: cannot reach 127.0.0.1:1" in output
+    assert "resource first stop" in output
+    assert "READY" not in output
