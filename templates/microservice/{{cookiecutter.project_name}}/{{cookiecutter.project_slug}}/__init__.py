@@ -1,0 +1,3 @@
+"""{{ cookiecutter.project_short_description }}"""
+
+__version__ = "{{ cookiecutter.version }}"

@@ -1,0 +1,1 @@
+"""Code around the service's resources (database access, message handlers...)."""
