@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_demo_service_runs_and_stops_on_sigint():
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "demo" / "microservice.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "TAMARCO_DEMO_REPORT_PORT": "0"},
     )
     lines = []

@@ -1,7 +1,6 @@
 import asyncio
 
 import pytest
-
 from tamarco.codecs import JsonCodec
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import BaseResource, InputBase, IOResource, OutputBase, StatusCodes
@@ -9,7 +8,12 @@ from tamarco.resources.bases import BaseResource, InputBase, IOResource, OutputB
 
 def test_status_codes_values():
     assert [(s.name, int(s)) for s in StatusCodes] == [
-        ("NOT_STARTED", 0), ("CONNECTING", 1), ("STARTED", 2), ("STOPPING", 3), ("STOPPED", 4), ("FAILED", 5),
+        ("NOT_STARTED", 0),
+        ("CONNECTING", 1),
+        ("STARTED", 2),
+        ("STOPPING", 3),
+        ("STOPPED", 4),
+        ("FAILED", 5),
     ]
 
 

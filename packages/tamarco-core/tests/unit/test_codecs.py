@@ -1,5 +1,4 @@
 import pytest
-
 from tamarco.codecs import Codec, DecodeError, EncodeError, JsonCodec, PickleCodec, StrCodec, YamlCodec
 
 

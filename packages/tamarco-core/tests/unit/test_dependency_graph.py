@@ -1,5 +1,4 @@
 import pytest
-
 from tamarco.core.dependency_graph import start_order
 from tamarco.core.errors import ResourceDependencyCycle, UnknownResourceDependency
 

@@ -1,7 +1,6 @@
 import asyncio
 
 import pytest
-
 from tamarco.core import default_resources
 from tamarco.core.errors import (
     MicroserviceDefinitionError,
@@ -191,7 +190,9 @@ def test_default_resources_from_entry_points(monkeypatch):
     monkeypatch.setattr(
         default_resources, "default_resource_factories", lambda: {"metrics": Ep("metrics"), "status": Ep("status")}
     )
-    monkeypatch.setattr("tamarco.core.microservice.default_resource_factories", default_resources.default_resource_factories)
+    monkeypatch.setattr(
+        "tamarco.core.microservice.default_resource_factories", default_resources.default_resource_factories
+    )
 
     mine = Recorder([])
 

@@ -3,7 +3,13 @@
 import importlib.util
 from pathlib import Path
 
-SHARED_LEVELS = ["tamarco", "tamarco/resources", "tamarco/resources/io", "tamarco/resources/basic", "tamarco/resources/debug"]
+SHARED_LEVELS = [
+    "tamarco",
+    "tamarco/resources",
+    "tamarco/resources/io",
+    "tamarco/resources/basic",
+    "tamarco/resources/debug",
+]
 
 
 def test_no_shared_level_init_in_any_package():

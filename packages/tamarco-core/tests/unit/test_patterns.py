@@ -1,5 +1,4 @@
 import pytest
-
 from tamarco.core.patterns import Flyweight, FlyweightWithLabels, Proxy, Singleton
 
 

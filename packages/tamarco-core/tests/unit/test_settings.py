@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from tamarco.core.settings import (
     SettingNotFound,
     Settings,
@@ -27,7 +26,7 @@ async def test_get_default_and_not_found():
     assert await settings.get("system.a") == {"b": 1}
     assert await settings.get("system.missing", "dflt") == "dflt"
     assert await settings.get("system.missing", None) is None
-    with pytest.raises(SettingNotFound, match="system.missing"):
+    with pytest.raises(SettingNotFound, match=r"system\.missing"):
         await settings.get("system.missing")
 
 
@@ -91,7 +90,7 @@ async def test_malformed_json_names_file_and_line(tmp_path):
 
 async def test_missing_file_names_path(tmp_path):
     path = tmp_path / "nope.yml"
-    with pytest.raises(SettingsFileError, match="nope.yml"):
+    with pytest.raises(SettingsFileError, match=r"nope\.yml"):
         await Settings("svc", environ={"TAMARCO_YML_FILE": str(path)}).start()
 
 
@@ -183,7 +182,7 @@ async def test_promised_setting_resolves_on_load():
     number = settings.promise("system.n")
     missing = settings.promise("system.missing", default="d")
     assert not deploy.resolved
-    with pytest.raises(SettingsNotLoadedYet, match="system.deploy_name"):
+    with pytest.raises(SettingsNotLoadedYet, match=r"system\.deploy_name"):
         deploy.upper()
     await settings.start()
     assert deploy == "prod"

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
         extra[key] = value
-    created = cookiecutter(str(template_path()), no_input=args.no_input, extra_context=extra, output_dir=args.output_dir)
+    created = cookiecutter(
+        str(template_path()), no_input=args.no_input, extra_context=extra, output_dir=args.output_dir
+    )
     print(f"Project created in {created}")
     return 0

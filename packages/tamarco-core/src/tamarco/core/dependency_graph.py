@@ -25,7 +25,7 @@ def start_order(dependencies: Mapping[str, Sequence[str]]) -> list[str]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            raise ResourceDependencyCycle([*path[path.index(name):], name])
+            raise ResourceDependencyCycle([*path[path.index(name) :], name])
         state[name] = 1
         path.append(name)
         for needed in dependencies[name]:

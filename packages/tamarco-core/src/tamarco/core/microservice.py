@@ -73,7 +73,9 @@ class MicroserviceBase:
     #: Whether the resources of the ``tamarco.default_resources`` entry points are added.
     use_default_resources: ClassVar[bool] = True
 
-    def __init__(self, *, settings_backend: SettingsBackend | None = None, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, settings_backend: SettingsBackend | None = None, environ: dict[str, str] | None = None
+    ) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise MicroserviceDefinitionError(
                 f"{type(self).__name__} has no name: declare a class attribute, e.g. name = 'my_service'"
@@ -152,7 +154,9 @@ class MicroserviceBase:
         except Exception as error:
             self.logger.error("logging settings not applied (%s); keeping the previous configuration", error)
 
-    def _live_settings_callback(self, resource: BaseResource, view: SettingsView) -> Callable[[str, Any], Awaitable[None]]:
+    def _live_settings_callback(
+        self, resource: BaseResource, view: SettingsView
+    ) -> Callable[[str, Any], Awaitable[None]]:
         async def on_change(key: str, value: Any) -> None:
             relative = key[len(view.prefix) + 1 :]
             top = relative.split(".", 1)[0]
@@ -236,7 +240,9 @@ class MicroserviceBase:
         if not self.settings.loaded:
             return DEFAULT_SHUTDOWN_TIMEOUT
         return float(
-            self.settings.get_nowait(f"{ROOT_SETTINGS}.shutdown_timeout_seconds", DEFAULT_SHUTDOWN_TIMEOUT, expect=(int, float))
+            self.settings.get_nowait(
+                f"{ROOT_SETTINGS}.shutdown_timeout_seconds", DEFAULT_SHUTDOWN_TIMEOUT, expect=(int, float)
+            )
         )
 
     def add_task(self, name: str, coroutine: Any) -> asyncio.Task[Any]:
@@ -251,7 +257,9 @@ class Microservice(MicroserviceBase):
     overridden; call ``await super().<hook>()`` to run the resources' hooks.
     """
 
-    def __init__(self, *, settings_backend: SettingsBackend | None = None, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, settings_backend: SettingsBackend | None = None, environ: dict[str, str] | None = None
+    ) -> None:
         super().__init__(settings_backend=settings_backend, environ=environ)
         self._stop_requested: asyncio.Event | None = None
         self._signals = 0
@@ -342,7 +350,9 @@ class Microservice(MicroserviceBase):
         stopping = asyncio.get_running_loop().create_task(self._stop_all(), name=f"tamarco:stop:{self.name}")
         done, _ = await asyncio.wait({stopping}, timeout=grace)
         if not done:
-            self._force_exit(f"shutdown took longer than {grace:g} s, stuck in {self.current_stage or 'an unknown stage'}")
+            self._force_exit(
+                f"shutdown took longer than {grace:g} s, stuck in {self.current_stage or 'an unknown stage'}"
+            )
         elif stopping.exception() is not None:
             error = stopping.exception()
             self.logger.error("error while stopping: %s", error, exc_info=error)
@@ -380,7 +390,13 @@ class MicroserviceContext(MicroserviceBase):
     name: ClassVar[str | None] = "microservice_context"
     use_default_resources: ClassVar[bool] = False
 
-    def __init__(self, name: str | None = None, *, settings_backend: SettingsBackend | None = None, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        settings_backend: SettingsBackend | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
         if name is not None:
             self.name = name  # type: ignore[misc]
         super().__init__(settings_backend=settings_backend, environ=environ)

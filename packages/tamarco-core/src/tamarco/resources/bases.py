@@ -225,7 +225,13 @@ class OutputBase:
 class IOResource(BaseResource):
     """A resource that manages message streams (AMQP, Kafka...): inputs and outputs."""
 
-    def __init__(self, inputs: Sequence[InputBase] | None = None, outputs: Sequence[OutputBase] | None = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[InputBase] | None = None,
+        outputs: Sequence[OutputBase] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.inputs: dict[str, InputBase] = {}
         self.outputs: dict[str, OutputBase] = {}

@@ -47,7 +47,12 @@ class LifecycleService(Microservice):
     def __init__(self):
         super().__init__()
         self.settings.update_internal(
-            {"system": {"shutdown_timeout_seconds": float(os.environ.get("GRACE", "5")), "logging": {"profile": "PRODUCTION"}}}
+            {
+                "system": {
+                    "shutdown_timeout_seconds": float(os.environ.get("GRACE", "5")),
+                    "logging": {"profile": "PRODUCTION"},
+                }
+            }
         )
 
     @task

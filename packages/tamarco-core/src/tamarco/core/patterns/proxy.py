@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Proxy:
@@ -55,10 +56,32 @@ class Proxy:
 
 
 for _name in (
-    "__len__", "__iter__", "__contains__", "__getitem__", "__setitem__", "__delitem__",
-    "__call__", "__int__", "__float__", "__index__", "__lt__", "__le__", "__gt__", "__ge__",
-    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-    "__rtruediv__", "__floordiv__", "__mod__", "__neg__", "__abs__", "__format__",
+    "__len__",
+    "__iter__",
+    "__contains__",
+    "__getitem__",
+    "__setitem__",
+    "__delitem__",
+    "__call__",
+    "__int__",
+    "__float__",
+    "__index__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__floordiv__",
+    "__mod__",
+    "__neg__",
+    "__abs__",
+    "__format__",
 ):
     setattr(Proxy, _name, Proxy.make_method(_name))
-

@@ -28,14 +28,8 @@ class SettingTypeError(SettingsError, TypeError):
     """A setting holds a value of the wrong type."""
 
     def __init__(self, key: str, expected: Any, value: Any) -> None:
-        names = (
-            " or ".join(t.__name__ for t in expected)
-            if isinstance(expected, tuple)
-            else expected.__name__
-        )
-        super().__init__(
-            f"setting {key} must be {names}, got {type(value).__name__} {value!r}"
-        )
+        names = " or ".join(t.__name__ for t in expected) if isinstance(expected, tuple) else expected.__name__
+        super().__init__(f"setting {key} must be {names}, got {type(value).__name__} {value!r}")
         self.key = key
         self.expected = expected
         self.value = value

@@ -24,7 +24,7 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from tamarco.core.patterns.proxy import Proxy
 from tamarco.core.settings import keys
@@ -41,7 +41,7 @@ ROOT_SETTINGS = "system"
 
 logger = logging.getLogger("tamarco.settings")
 
-WatchCallback = Callable[[str, Any], Union[None, Awaitable[None]]]
+WatchCallback = Callable[[str, Any], Awaitable[None] | None]
 
 
 class Settings:
@@ -294,10 +294,14 @@ class SettingsView:
             return key or ""
         return keys.join_key(self.prefix, key or "")
 
-    def get_nowait(self, key: str | None = None, default: Any = _EmptyArg, raw: bool = False, *, expect: Any = None) -> Any:
+    def get_nowait(
+        self, key: str | None = None, default: Any = _EmptyArg, raw: bool = False, *, expect: Any = None
+    ) -> Any:
         return self.settings.get_nowait(self.full_key(key, raw), default, expect=expect)
 
-    async def get(self, key: str | None = None, default: Any = _EmptyArg, raw: bool = False, *, expect: Any = None) -> Any:
+    async def get(
+        self, key: str | None = None, default: Any = _EmptyArg, raw: bool = False, *, expect: Any = None
+    ) -> Any:
         return self.settings.get_nowait(self.full_key(key, raw), default, expect=expect)
 
     async def set(self, key: str, value: Any, raw: bool = False) -> None:

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 import yaml
-
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.errors import SettingsFileError
 
