@@ -1,0 +1,35 @@
+"""The repository's promises: README commands exist and CI runs the README's test command."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^(\./dev \w+)\s", readme, flags=re.M)
+    assert commands[:2] == ["./dev demo", "./dev test"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^exec \./dev test$", ci, flags=re.M)
+
+
+def test_every_distribution_has_its_own_metadata():
+    for pyproject in [*ROOT.glob("packages/*/pyproject.toml"), ROOT / "harness" / "pyproject.toml"]:
+        package = pyproject.parent
+        meta = tomllib.loads(pyproject.read_text())
+        assert meta["build-system"]["build-backend"] == "hatchling.build", package
+        assert meta["project"]["version"], package
+        assert (package / "CHANGELOG.md").is_file(), package
+        assert (package / "README.md").is_file(), package
+
+
+def test_meta_package_extras():
+    meta = tomllib.loads((ROOT / "packages" / "tamarco" / "pyproject.toml").read_text())["project"]
+    assert set(meta["dependencies"]) == {"tamarco-core", "tamarco-metrics", "tamarco-status", "tamarco-http"}
+    assert meta["optional-dependencies"] == {
+        "amqp": ["tamarco-amqp"],
+        "kafka": ["tamarco-kafka"],
+        "all": ["tamarco-amqp", "tamarco-kafka"],
+    }
