@@ -1,5 +1,48 @@
-"""Logging configured from the settings (``system.logging``)."""
+"""Logging configured from the settings (``system.logging``).
 
-from tamarco.core.logging.logging import PROFILES, Logging, LoggingSettingsError
+``Logging`` configures the standard library's loggers; the formatters, queued handlers and
+transports it uses are public for services that want the same outputs elsewhere.
+``tamarco.core.logging.testing.capture_logs`` captures records in tests.
+"""
 
-__all__ = ["PROFILES", "Logging", "LoggingSettingsError"]
+from tamarco.core.logging.config import LoggingConfig, LoggingSettingsError, parse_logging_settings
+from tamarco.core.logging.formatters import HumanFormatter, JSONLinesFormatter, LogstashFormatter
+from tamarco.core.logging.logging import PROFILES, Logging, StdoutHandler
+from tamarco.core.logging.queued import (
+    BatchingQueuedHandler,
+    BatchRejected,
+    HandlerStatistics,
+    QueuedHandler,
+    Transport,
+)
+from tamarco.core.logging.records import MASK, build_event, is_secret_key
+from tamarco.core.logging.transports import (
+    HTTPTransport,
+    MissingDependencyError,
+    RedisTransport,
+    UDPTransport,
+)
+
+__all__ = [
+    "MASK",
+    "PROFILES",
+    "BatchRejected",
+    "BatchingQueuedHandler",
+    "HTTPTransport",
+    "HandlerStatistics",
+    "HumanFormatter",
+    "JSONLinesFormatter",
+    "Logging",
+    "LoggingConfig",
+    "LoggingSettingsError",
+    "LogstashFormatter",
+    "MissingDependencyError",
+    "QueuedHandler",
+    "RedisTransport",
+    "StdoutHandler",
+    "Transport",
+    "UDPTransport",
+    "build_event",
+    "is_secret_key",
+    "parse_logging_settings",
+]
