@@ -1,0 +1,97 @@
+"""HTTPClientResource: an aiohttp ``ClientSession`` opened on start and closed on stop."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
+
+__all__ = ["HTTPClientResource"]
+
+
+class HTTPClientResource(BaseResource):
+    """An HTTP client (aiohttp) whose :attr:`session` lives as long as the service runs.
+
+    Settings (``system.resources.<name>``, all optional):
+
+    - ``base_url``: relative URLs given to the session are resolved against it;
+    - ``timeout`` (total seconds per request, default 300), ``connect_timeout``,
+      ``read_timeout`` (seconds between two reads of the response);
+    - ``limit`` (open connections, default 100; 0 = no limit), ``limit_per_host`` (default 0);
+    - ``headers``: a dict of headers sent with every request.
+
+    ``status()`` shows the base URL without credentials.
+    """
+
+    loggers_names = ("tamarco.http",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session: aiohttp.ClientSession | None = None
+        self.base_url: str | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session. Using it before start (or after stop) is a clear error."""
+        if self._session is None:
+            raise HTTPResourceError(f"HTTP client {self.name!r} is not started: its session is closed")
+        return self._session
+
+    async def start(self) -> None:
+        if self.settings is None:
+            raise HTTPResourceError(
+                f"{type(self).__name__} has no settings: declare it as a class attribute of a "
+                "Microservice (or MicroserviceContext) and start the service"
+            )
+        view = self.settings
+        base_url = _settings.read(view, "base_url", None, (str, type(None)))
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise HTTPSettingsError(
+                    view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
+                )
+        timeout = aiohttp.ClientTimeout(
+            total=_settings.read_positive(view, "timeout", 300.0),
+            connect=_settings.read_positive(view, "connect_timeout", None),
+            sock_read=_settings.read_positive(view, "read_timeout", None),
+        )
+        limit = _settings.read(view, "limit", 100, int)
+        limit_per_host = _settings.read(view, "limit_per_host", 0, int)
+        for key, value in (("limit", limit), ("limit_per_host", limit_per_host)):
+            if value < 0:
+                raise HTTPSettingsError(view.full_key(key), f"must be 0 (no limit) or more, got {value}")
+        headers = _settings.read(view, "headers", None, (dict, type(None)))
+        self.set_status(StatusCodes.CONNECTING)
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
+        self._session = aiohttp.ClientSession(base_url=base_url, timeout=timeout, connector=connector, headers=headers)
+        self.base_url = base_url
+        await super().start()
+
+    async def stop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        if self.base_url is not None:
+            info["base_url"] = _without_credentials(self.base_url)
+        return info
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed (for logs, errors and /status)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

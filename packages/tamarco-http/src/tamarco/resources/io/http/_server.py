@@ -1,0 +1,331 @@
+"""HTTPServerResource: a Sanic application served inside the microservice's event loop.
+
+Sanic never takes over the process here: no ``app.run``, no worker processes, no signal
+handlers (the microservice owns SIGTERM). The resource binds the listening socket itself, so
+port 0 gives a free port and a port in use is reported before anything else happens, then
+drives Sanic's lifecycle by hand:
+
+start
+    bind the socket → ``create_server(sock=..., start_serving=False)`` → ``startup`` (first
+    start only) → ``before_server_start`` listeners → start accepting →
+    ``after_server_start`` listeners → STARTED.
+stop
+    STOPPING → ``before_server_stop`` listeners → stop accepting → let in-flight requests
+    finish (idle keep-alive connections are closed as soon as they are idle) until
+    ``graceful_shutdown_timeout`` → abort what is left → ``after_server_stop`` → STOPPED.
+
+The same resource can be started again afterwards (a restart policy, a test). Every instance
+gets its own Sanic app with a unique name, so many servers live in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sanic import Sanic
+from sanic.errorpages import exception_response
+from sanic.exceptions import SanicException
+from sanic.handlers import ErrorHandler
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.server.async_server import AsyncioServer
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._cache import HTTPCacheMiddleware
+from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
+from tamarco.resources.io.http._meters import RequestMeters, request_meters
+
+__all__ = ["HTTPServerResource"]
+
+_app_numbers = itertools.count(1)
+_DRAIN_POLL_SECONDS = 0.02
+
+logger = logging.getLogger("tamarco.http")
+
+
+class _ErrorHandler(ErrorHandler):
+    """Sanic's error handler, minus tracebacks in bodies: those go to the log only.
+
+    Handler errors become a bare 500 whatever the ``debug`` setting, since a traceback or an
+    exception message can reveal secrets. Sanic's own 4xx (404, 405, 400...) are unchanged.
+    """
+
+    def __init__(self, resource: HTTPServerResource) -> None:
+        super().__init__()
+        self.resource = resource
+
+    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        self.log(request, exception)
+        return exception_response(
+            request,
+            exception,
+            debug=False,
+            base=self.base,
+            fallback=request.app.config.FALLBACK_ERROR_FORMAT,
+        )
+
+    def log(self, request: Request, exception: Exception) -> None:  # type: ignore[override]
+        resource_logger = self.resource.logger
+        if isinstance(exception, SanicException) and exception.status_code < 500:
+            if request.app.config.NOISY_EXCEPTIONS:
+                resource_logger.info("%s %s: %s", request.method, request.path, exception)
+            return
+        resource_logger.error(
+            "%s %s: unhandled %s in the handler",
+            request.method,
+            request.path,
+            type(exception).__name__,
+            exc_info=exception,
+        )
+
+
+class HTTPServerResource(BaseResource):
+    """An HTTP server (Sanic) that starts and stops with the microservice.
+
+    Routes go on :attr:`app` (``@ms.http_server.app.route("/")``, blueprints...) or through
+    :meth:`add_endpoint`. Settings are read at each start from ``system.resources.<name>``:
+    ``host`` (default 127.0.0.1), ``port`` (required; 0 = a free port), ``debug``,
+    ``keep_alive``, ``keep_alive_timeout``, ``access_log``, ``backlog``,
+    ``graceful_shutdown_timeout``, ``metrics`` and ``cache.{enabled,maxsize,ttl,header_keys}``
+    (see docs/http.md). After start, :attr:`host`, :attr:`port` and :attr:`url` say where it
+    listens.
+    """
+
+    loggers_names = ("tamarco.http",)
+
+    def __init__(self, *args: Any, app_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name = app_name or f"tamarco_http_{os.getpid()}_{next(_app_numbers)}"
+        #: The Sanic application: add routes, blueprints, listeners, middleware to it.
+        self.app = Sanic(name, configure_logging=False, error_handler=_ErrorHandler(self))
+        # Sanic's "touchup" rewrites its HTTP classes process-wide for one app: a second app in
+        # the same process (two servers, two services in a test) would then fail to start.
+        self.app.config.TOUCHUP = False
+        self.app.config.MOTD = False
+        self.logger = logger
+        self.host: str | None = None
+        self.port: int | None = None
+        self.cache: HTTPCacheMiddleware | None = None
+        self.meters: RequestMeters | None = None
+        self._server: AsyncioServer | None = None
+        self._socket: socket.socket | None = None
+        self._drain_timeout = 15.0
+        self._installed_middleware: set[str] = set()
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def add_endpoint(
+        self,
+        uri: str,
+        endpoint_handler: Callable[..., Any],
+        methods: Iterable[str] = ("GET",),
+        **route_kwargs: Any,
+    ) -> None:
+        """Serve ``endpoint_handler(request, ...)`` at ``uri`` (Sanic route syntax).
+
+        Works before the start and while the server runs (the router is rebuilt).
+        """
+        with self.app.amend():
+            self.app.add_route(endpoint_handler, uri, methods=frozenset(methods), **route_kwargs)
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port`` once started, else None."""
+        if self.host is None or self.port is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind, run the startup listeners, accept connections; STARTED when listening."""
+        view = self._settings_view()
+        host = _settings.read(view, "host", "127.0.0.1", str)
+        port = _settings.read_port(view)
+        debug = bool(_settings.read(view, "debug", False, bool))
+        access_log = bool(_settings.read(view, "access_log", False, bool))
+        backlog = int(_settings.read(view, "backlog", 100, int))
+        config = self.app.config
+        config.KEEP_ALIVE = bool(_settings.read_first(view, ("keep_alive", "keep_alive_connections"), True, bool))
+        config.KEEP_ALIVE_TIMEOUT = _settings.read_positive(view, "keep_alive_timeout", 120) or 120  # type: ignore[assignment]
+        config.NOISY_EXCEPTIONS = debug
+        self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
+        self._configure_cache(view)
+        self._configure_meters(view)
+        if not self.app.router.routes:
+            raise HTTPResourceError(
+                f"resource {self.name!r}: the Sanic app has no routes; add one with "
+                f"@{self.name}.app.route(...) or add_endpoint() before the service starts"
+            )
+
+        self.set_status(StatusCodes.CONNECTING)
+        sock = self._bind(host, port)
+        try:
+            server = await self.app.create_server(
+                sock=sock,
+                backlog=backlog,
+                access_log=access_log,
+                asyncio_server_kwargs={"start_serving": False},
+            )
+            if server is None:  # pragma: no cover - Sanic returns None only without return_asyncio_server
+                raise HTTPResourceError(f"resource {self.name!r}: Sanic did not create a server")
+            if server.server is None:  # older Sanic returns the server before creating it
+                await server
+            if not self.app.state.is_started:
+                await server.startup()
+            await server.before_start()
+            await server.start_serving()
+        except BaseException as error:
+            sock.close()
+            self.set_status(StatusCodes.FAILED, error if isinstance(error, Exception) else None)
+            raise
+        self._server, self._socket = server, sock
+        self.host, self.port = host, int(sock.getsockname()[1])
+        await server.after_start()
+        self.logger.info("HTTP server %s listening on %s", self.name, self.url)
+        await super().start()
+
+    async def stop(self) -> None:
+        """Stop accepting, drain in-flight requests (up to the grace period), then close."""
+        server = self._server
+        if server is None:
+            await super().stop()
+            return
+        self.set_status(StatusCodes.STOPPING)
+        try:
+            await server.before_stop()
+        except Exception:
+            self.logger.exception("HTTP server %s: a before_server_stop listener failed", self.name)
+        if server.server is not None:
+            server.server.close()
+        left = await self._drain(server, self._drain_timeout)
+        if left:
+            self.logger.warning(
+                "HTTP server %s: %d connection(s) still busy after %g s, aborting them",
+                self.name,
+                left,
+                self._drain_timeout,
+            )
+            for connection in list(server.connections):
+                if connection.transport is not None:
+                    connection.transport.abort()
+        if server.server is not None:
+            try:
+                await asyncio.wait_for(server.server.wait_closed(), timeout=1.0)
+            except asyncio.TimeoutError:
+                self.logger.warning("HTTP server %s: the listening socket did not close in 1 s", self.name)
+        try:
+            await server.after_stop()
+        except Exception:
+            self.logger.exception("HTTP server %s: an after_server_stop listener failed", self.name)
+        self._server = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        self.logger.info("HTTP server %s stopped", self.name)
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["url"] = self.url
+        if self._server is not None:
+            info["connections"] = len(self._server.connections)
+        if self.cache is not None:
+            info["cache"] = self.cache.statistics()
+        return info
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _settings_view(self) -> Any:
+        if self.settings is None:
+            raise HTTPResourceError(
+                f"{type(self).__name__} {self.app.name} has no settings: declare it as a class "
+                "attribute of a Microservice (or MicroserviceContext) and start the service"
+            )
+        return self.settings
+
+    def _bind(self, host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError as error:
+            sock.close()
+            bind_error = ServerBindError(str(self.name), host, port, error)
+            self.set_status(StatusCodes.FAILED, bind_error)
+            raise bind_error from error
+        return sock
+
+    async def _drain(self, server: AsyncioServer, timeout: float) -> int:
+        """Close connections as they become idle; the number still open at the deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for connection in list(server.connections):
+                connection.close_if_idle()
+            if not server.connections or loop.time() >= deadline:
+                return len(server.connections)
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+
+    def _configure_cache(self, view: Any) -> None:
+        enabled = bool(_settings.read_first(view, ("cache.enabled", "cache_enabled"), False, bool))
+        if not enabled:
+            self.cache = None
+            return
+        maxsize = _settings.read_first(view, ("cache.maxsize", "cache_maxsize"), 1000, int)
+        if maxsize <= 0:
+            raise HTTPSettingsError(view.full_key("cache.maxsize"), f"must be greater than 0, got {maxsize}")
+        ttl = _settings.read_first(view, ("cache.ttl", "cache_ttl"), 60, (int, float))
+        if ttl <= 0:
+            raise HTTPSettingsError(view.full_key("cache.ttl"), f"must be greater than 0, got {ttl}")
+        header_keys = _settings.read_first(view, ("cache.header_keys", "cache_header_keys"), [], (list, tuple))
+        self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=float(ttl), header_keys=[str(k) for k in header_keys])
+        self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
+
+    def _configure_meters(self, view: Any) -> None:
+        wanted = bool(_settings.read(view, "metrics", True, bool))
+        if wanted and self.meters is None:
+            self.meters = request_meters(str(self.name))
+        if not wanted:
+            self.meters = None
+        if self.meters is not None:
+            self._install_middleware("meters", self._meters_on_request, self._meters_on_response)
+
+    def _install_middleware(self, kind: str, on_request: Any, on_response: Any) -> None:
+        if kind in self._installed_middleware:
+            return
+        with self.app.amend():
+            self.app.register_middleware(on_request, "request")
+            self.app.register_middleware(on_response, "response")
+        self._installed_middleware.add(kind)
+
+    # The installed middleware stay for the app's lifetime; they look the feature up at each
+    # request so that a restart with the feature turned off really turns it off.
+
+    async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
+        cache = self.cache
+        return None if cache is None else await cache.on_request(request)
+
+    async def _cache_on_response(self, request: Request, response: Any) -> None:
+        cache = self.cache
+        if cache is not None:
+            await cache.on_response(request, response)
+
+    async def _meters_on_request(self, request: Request) -> None:
+        meters = self.meters
+        if meters is not None:
+            await meters.on_request(request)
+
+    async def _meters_on_response(self, request: Request, response: Any) -> None:
+        meters = self.meters
+        if meters is not None:
+            await meters.on_response(request, response)

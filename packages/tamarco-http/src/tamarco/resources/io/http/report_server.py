@@ -1,0 +1,141 @@
+"""The report server: the small HTTP server where metrics and status publish their endpoints.
+
+Every Microservice gets it as the default resource ``tamarco_http_report_server`` (entry point
+of tamarco-http). Other resources declare ``depends_on = ("tamarco_http_report_server",)`` and
+call :meth:`ReportServerResource.add_route` in their ``pre_start``.
+
+It is built on ``aiohttp.web`` rather than Sanic: a few internal endpoints need no Sanic app
+(whose name, touchup and listeners are process-global concerns), aiohttp is already a
+dependency, it binds port 0 and drains in-flight requests on its own (``shutdown_timeout``),
+and a fresh ``web.Application`` is built at each start, so restarts are trivial.
+
+Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 127.0.0.1),
+``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5747
+#: The 0.1 documentation showed the report server's settings nested under ``metrics``.
+_MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
+
+ReportServerRouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ReportServerResource(BaseResource):
+    """An ``aiohttp.web`` server for the framework's own endpoints (``/metrics``, ``/status``).
+
+    ``GET /`` lists the mounted routes (unless a resource mounts its own ``/``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._routes: list[tuple[str, str, ReportServerRouteHandler]] = []
+        self._runner: web.AppRunner | None = None
+        self.host: str | None = None
+        self.port: int | None = None
+
+    def add_route(self, method: str, path: str, handler: ReportServerRouteHandler) -> None:
+        """Serve ``handler(request) -> web.StreamResponse`` for ``method path``.
+
+        Call it before the report server starts (in ``pre_start`` of a resource that depends on
+        it); a duplicate method+path is an error naming both.
+        """
+        if self._runner is not None:
+            raise RoutesFrozenError(
+                f"report server {self.name!r} is already started: add route {method} {path} "
+                "in pre_start of a resource that depends on tamarco_http_report_server"
+            )
+        if not path.startswith("/"):
+            raise ValueError(f"report server route path must start with '/', got {path!r}")
+        method = method.upper()
+        for known_method, known_path, _ in self._routes:
+            if (known_method, known_path) == (method, path):
+                raise ValueError(f"report server route {method} {path} is already registered")
+        self._routes.append((method, path, handler))
+
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """The ``(method, path)`` pairs mounted so far."""
+        return [(method, path) for method, path, _ in self._routes]
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port`` once started, else None."""
+        if self.host is None or self.port is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        if self.settings is None:
+            raise HTTPResourceError(
+                "ReportServerResource has no settings: it is started by a Microservice as the "
+                "default resource tamarco_http_report_server"
+            )
+        view = self.settings
+        host, port = self._address(view)
+        shutdown_timeout = _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0
+        app = web.Application()
+        for method, path, handler in self._routes:
+            app.router.add_route(method, path, handler)
+        if ("GET", "/") not in self.routes:
+            app.router.add_get("/", self._index)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+        self.set_status(StatusCodes.CONNECTING)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            await runner.cleanup()
+            bind_error = ServerBindError(str(self.name), host, port, error)
+            self.set_status(StatusCodes.FAILED, bind_error)
+            raise bind_error from error
+        self._runner = runner
+        self.host = host
+        self.port = int(runner.addresses[0][1])
+        self.logger.info("report server listening on %s", self.url)
+        await super().start()
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self.set_status(StatusCodes.STOPPING)
+            await runner.cleanup()
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["url"] = self.url
+        return info
+
+    def _address(self, view: Any) -> tuple[str, int]:
+        host_key, port_key = "host", "port"
+        misplaced = view.get_nowait(_MISPLACED_KEY, None, raw=True)
+        if isinstance(misplaced, dict) and view.get_nowait(None, None) is None:
+            self.logger.warning(
+                "the report server settings are under %s (as in the 0.1 docs): move them to %s",
+                _MISPLACED_KEY,
+                view.prefix,
+            )
+            host_key, port_key = f"{_MISPLACED_KEY}.host", f"{_MISPLACED_KEY}.port"
+            host = view.get_nowait(host_key, DEFAULT_HOST, raw=True, expect=str)
+            port = view.get_nowait(port_key, DEFAULT_PORT, raw=True, expect=int)
+            return host, port
+        host = _settings.read(view, host_key, DEFAULT_HOST, str)
+        port = _settings.read_port(view, port_key, DEFAULT_PORT)
+        return host, port
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
