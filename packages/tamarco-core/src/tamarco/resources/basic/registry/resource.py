@@ -1,0 +1,422 @@
+"""The service registry: each running instance announces itself in etcd under a lease.
+
+When ``system.resources.<name>.enabled`` is true the instance writes
+``<TAMARCO_ETCD_PREFIX>/<path>/<service name>/<instance id>`` (``path`` defaults to
+``discovery``) with a JSON description (address, metadata), attached to an etcd lease of
+``ttl_seconds`` that it keeps alive. A crashed or killed instance stops renewing, so etcd deletes
+its key one TTL later; a stopping instance revokes the lease first thing, before its tasks and
+resources stop, so no one is sent to an instance that is going away.
+
+It registers once the whole service is up (after every resource's ``post_start`` and the start of
+the tasks), through the microservice's ``running_hooks``; it deregisters through its
+``stopping_hooks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
+
+import aetcd.exceptions
+from tamarco.core.settings.backends._etcd_client import (
+    RETRYABLE_ERRORS,
+    EtcdConfigurationError,
+    EtcdConnectionConfig,
+    TamarcoEtcdClient,
+    close_quietly,
+    describe_error,
+)
+from tamarco.core.settings.backends._etcd_mapping import etcd_key
+from tamarco.core.settings.backends.etcd import EtcdSettingsBackend
+from tamarco.resources.bases import BaseResource, StatusCodes
+
+__all__ = ["RegisteredInstance", "Registry", "RegistryError", "RegistryWatch"]
+
+DEFAULT_PATH = "discovery"
+DEFAULT_TTL_SECONDS = 10
+MIN_TTL_SECONDS = 2
+
+InstancesCallback = Callable[[list["RegisteredInstance"]], Any]
+
+
+class RegistryError(Exception):
+    """The registry is misconfigured or cannot reach etcd; the message names the setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisteredInstance:
+    """One live instance of a service, as it registered itself."""
+
+    service: str
+    instance_id: str
+    host: str | None
+    port: int | None
+    metadata: dict[str, Any]
+    #: The whole registered document (also ``deploy_name``, ``pid``, ``registered_at``).
+    data: dict[str, Any]
+
+    @property
+    def address(self) -> str | None:
+        """``host:port`` (or just the host when no port was registered)."""
+        if self.host is None:
+            return None
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_json(cls, service: str, instance_id: str, raw: bytes) -> RegisteredInstance:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = {"raw": raw.decode("utf-8", errors="replace")}
+        if not isinstance(data, dict):
+            data = {"value": data}
+        port = data.get("port")
+        metadata = data.get("metadata")
+        return cls(
+            service=service,
+            instance_id=instance_id,
+            host=data.get("host"),
+            port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+            metadata=metadata if isinstance(metadata, dict) else {},
+            data=data,
+        )
+
+
+class RegistryWatch:
+    """A running watch of one service's instances (``cancel()`` to end it)."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def active(self) -> bool:
+        return not self._task.done()
+
+
+class Registry(BaseResource):
+    """Registers the instance in etcd while it runs; lists and watches the instances of services.
+
+    Settings (``system.resources.<name>``): ``enabled`` (default false), ``path`` (dotted, default
+    ``discovery``), ``ttl_seconds`` (default 10, at least 2), ``host`` (default: this machine's
+    address), ``port`` (default: the report server's port, if the service has one), ``metadata``
+    (a dict, default empty). etcd is the settings backend's, or the ``TAMARCO_ETCD_*`` variables.
+    """
+
+    loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.registry",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enabled = False
+        self.path = DEFAULT_PATH
+        self.ttl_seconds = DEFAULT_TTL_SECONDS
+        self.key: str | None = None
+        self.lease_id: int | None = None
+        self._config: EtcdConnectionConfig | None = None
+        self._client: TamarcoEtcdClient | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self._watches: list[RegistryWatch] = []
+        self._registered = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read and check the settings; when enabled, hook registration into the service."""
+        view = self.settings
+        self.enabled = bool(await view.get("enabled", False, expect=bool)) if view is not None else False
+        self.path = str(await view.get("path", DEFAULT_PATH)) if view is not None else DEFAULT_PATH
+        ttl = await view.get("ttl_seconds", DEFAULT_TTL_SECONDS) if view is not None else DEFAULT_TTL_SECONDS
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < MIN_TTL_SECONDS:
+            raise RegistryError(
+                f"setting {self._setting('ttl_seconds')} must be an integer of at least {MIN_TTL_SECONDS}, got {ttl!r}"
+            )
+        self.ttl_seconds = ttl
+        if self.enabled:
+            self._connection_config()  # fail at start, naming what is missing
+            if self.microservice is not None:
+                if self._register not in self.microservice.running_hooks:
+                    self.microservice.running_hooks.append(self._register)
+                if self._deregister not in self.microservice.stopping_hooks:
+                    self.microservice.stopping_hooks.append(self._deregister)
+            self.logger.info("registry enabled: the instance registers under %s once the service runs", self.path)
+        else:
+            self.logger.info("registry disabled (%s is false)", self._setting("enabled"))
+        await super().start()
+
+    async def stop(self) -> None:
+        """Deregister (if the stopping hook did not already), end watches, close etcd."""
+        await self._deregister()
+        for watch in list(self._watches):
+            await watch.cancel()
+        self._watches.clear()
+        if self.microservice is not None:
+            for hooks, hook in (
+                (self.microservice.running_hooks, self._register),
+                (self.microservice.stopping_hooks, self._deregister),
+            ):
+                if hook in hooks:
+                    hooks.remove(hook)
+        client, self._client = self._client, None
+        await close_quietly(client)
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info.update({"enabled": self.enabled, "registered": self._registered.is_set(), "key": self.key})
+        return info
+
+    # -- registration --------------------------------------------------------------------
+
+    def registration(self) -> dict[str, Any]:
+        """The JSON document this instance registers."""
+        view = self.settings
+        assert self.microservice is not None
+        host = view.get_nowait("host", None) if view is not None else None
+        port = view.get_nowait("port", None) if view is not None else None
+        metadata = view.get_nowait("metadata", {}) if view is not None else {}
+        if not isinstance(metadata, Mapping):
+            raise RegistryError(f"setting {self._setting('metadata')} must be a mapping, got {metadata!r}")
+        if port is None:
+            report_server = self.microservice.resources.get("tamarco_http_report_server")
+            port = getattr(report_server, "port", None)
+        return {
+            "service": self.microservice.name,
+            "instance_id": self.microservice.instance_id,
+            "host": host or _own_address(),
+            "port": port,
+            "metadata": copy.deepcopy(dict(metadata)),
+            "deploy_name": getattr(self.microservice, "deploy_name", None),
+            "pid": os.getpid(),
+            "registered_at": time.time(),
+        }
+
+    async def wait_registered(self, timeout: float | None = None) -> None:
+        """Return once the instance is registered (``TimeoutError`` after ``timeout``)."""
+        await asyncio.wait_for(self._registered.wait(), timeout)
+
+    async def _register(self) -> None:
+        """Running hook: register now if etcd answers, and keep the lease alive from then on."""
+        assert self.microservice is not None
+        self.key = self._instance_key(str(self.microservice.name), self.microservice.instance_id)
+        if self._keepalive is None or self._keepalive.done():
+            self._keepalive = asyncio.get_running_loop().create_task(
+                self._keep_registered(), name=f"tamarco:registry:{self.microservice.name}"
+            )
+
+    async def _grant_and_put(self) -> None:
+        client = self._etcd()
+        lease = await client.lease(self.ttl_seconds)
+        document = json.dumps(self.registration(), separators=(",", ":")).encode()
+        assert self.key is not None
+        await client.put(etcd_key(self.key, self._connection_config().namespace), document, lease=lease.id)
+        self.lease_id = lease.id
+        self._registered.set()
+        self.logger.info("registered %s in etcd (lease of %d s)", self.key, self.ttl_seconds)
+
+    async def _keep_registered(self) -> None:
+        """Register, then renew the lease every third of its TTL; re-register if it expired."""
+        interval = self.ttl_seconds / 3
+        outage = False
+        while True:
+            try:
+                if self.lease_id is None:
+                    await self._grant_and_put()
+                else:
+                    reply = await self._etcd().refresh_lease(self.lease_id)
+                    if reply is None or reply.TTL <= 0:
+                        self.logger.warning("registry lease of %s expired; registering again", self.key)
+                        self.lease_id = None
+                        self._registered.clear()
+                        continue
+                if outage:
+                    self.logger.warning("registry: etcd reachable again, %s is registered", self.key)
+                    outage = False
+                    self.set_status(StatusCodes.STARTED)
+            except asyncio.CancelledError:
+                raise
+            except (*RETRYABLE_ERRORS, aetcd.exceptions.ClientError) as error:
+                if not outage:
+                    self.logger.warning(
+                        "registry: cannot renew %s in etcd at %s (%s); retrying every %.1f s",
+                        self.key,
+                        self._connection_config().address,
+                        describe_error(error),
+                        interval,
+                    )
+                    outage = True
+                await self._reset_client()
+            await asyncio.sleep(interval)
+
+    async def _deregister(self) -> None:
+        """Stopping hook: stop renewing and revoke the lease (etcd deletes the key at once)."""
+        task, self._keepalive = self._keepalive, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        lease_id, self.lease_id = self.lease_id, None
+        was_registered = self._registered.is_set()
+        self._registered.clear()
+        if lease_id is None:
+            return
+        try:
+            await asyncio.wait_for(self._etcd().revoke_lease(lease_id), self._connection_config().request_timeout)
+            if was_registered:
+                self.logger.info("deregistered %s from etcd", self.key)
+        except (*RETRYABLE_ERRORS, aetcd.exceptions.ClientError) as error:
+            self.logger.warning(
+                "registry: could not deregister %s (%s); etcd removes it within %d s",
+                self.key,
+                describe_error(error),
+                self.ttl_seconds,
+            )
+
+    # -- discovery -----------------------------------------------------------------------
+
+    async def instances(self, service_name: str) -> list[RegisteredInstance]:
+        """The live instances of ``service_name``, sorted by instance id."""
+        found, _ = await self._read_instances(service_name)
+        return sorted(found.values(), key=lambda instance: instance.instance_id)
+
+    async def watch(self, service_name: str, callback: InstancesCallback) -> RegistryWatch:
+        """Call ``callback(instances)`` (sync or async) with the current list of live instances
+        of ``service_name`` now and after every change, until the watch is cancelled or the
+        resource stops. Survives etcd outages: after reconnecting it re-reads the list."""
+        first = await self._read_instances(service_name)
+        task = asyncio.get_running_loop().create_task(
+            self._watch_instances(service_name, callback, first), name=f"tamarco:registry-watch:{service_name}"
+        )
+        watch = RegistryWatch(task)
+        self._watches.append(watch)
+        return watch
+
+    async def _read_instances(self, service_name: str) -> tuple[dict[str, RegisteredInstance], int]:
+        prefix = self._service_prefix(service_name)
+        response = await self._etcd().get_prefix(prefix)
+        found: dict[str, RegisteredInstance] = {}
+        for kv in response.kvs:
+            instance_id = kv.key[len(prefix) :].decode("utf-8", errors="replace")
+            if instance_id and "/" not in instance_id:
+                found[instance_id] = RegisteredInstance.from_json(service_name, instance_id, kv.value)
+        return found, int(response.header.revision)
+
+    async def _watch_instances(
+        self,
+        service_name: str,
+        callback: InstancesCallback,
+        first: tuple[dict[str, RegisteredInstance], int],
+    ) -> None:
+        prefix = self._service_prefix(service_name)
+        current, revision = first
+        await _call(callback, _sorted(current), self.logger)
+        delay = 0.1
+        while True:
+            try:
+                if revision < 0:
+                    found, revision = await self._read_instances(service_name)
+                    if found != current:
+                        current = found
+                        await _call(callback, _sorted(current), self.logger)
+                watch = await self._etcd().watch_prefix(prefix, start_revision=revision + 1)
+                delay = 0.1
+                try:
+                    async for event in watch:
+                        instance_id = event.kv.key[len(prefix) :].decode("utf-8", errors="replace")
+                        revision = max(revision, int(event.kv.mod_revision))
+                        if not instance_id or "/" in instance_id:
+                            continue
+                        if event.kind == "PUT":
+                            current[instance_id] = RegisteredInstance.from_json(
+                                service_name, instance_id, event.kv.value
+                            )
+                        else:
+                            current.pop(instance_id, None)
+                        await _call(callback, _sorted(current), self.logger)
+                finally:
+                    await _cancel_quietly(watch)
+            except asyncio.CancelledError:
+                raise
+            except (*RETRYABLE_ERRORS, aetcd.exceptions.ClientError) as error:
+                self.logger.debug("registry watch of %s interrupted: %s", service_name, describe_error(error))
+            revision = -1
+            await self._reset_client()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    # -- etcd ----------------------------------------------------------------------------
+
+    def _connection_config(self) -> EtcdConnectionConfig:
+        if self._config is not None:
+            return self._config
+        backend = self.microservice.settings.backend if self.microservice is not None else None
+        if isinstance(backend, EtcdSettingsBackend):
+            self._config = backend.config
+            return self._config
+        environ = getattr(getattr(self.microservice, "settings", None), "_environ", None)
+        try:
+            self._config = EtcdConnectionConfig.from_environment(environ if environ is not None else os.environ)
+        except EtcdConfigurationError as error:
+            raise RegistryError(
+                f"registry of {self.name or 'registry'} needs etcd: {error} "
+                f"(it registers when {self._setting('enabled')} is true)"
+            ) from None
+        return self._config
+
+    def _etcd(self) -> TamarcoEtcdClient:
+        if self._client is None:
+            self._client = self._connection_config().client()
+        return self._client
+
+    async def _reset_client(self) -> None:
+        client, self._client = self._client, None
+        await close_quietly(client)
+
+    def _instance_key(self, service_name: str, instance_id: str) -> str:
+        return f"{self.path}.{service_name}.{instance_id}"
+
+    def _service_prefix(self, service_name: str) -> bytes:
+        if not service_name or "." in service_name or "/" in service_name:
+            raise RegistryError(f"invalid service name {service_name!r} for the registry")
+        return etcd_key(f"{self.path}.{service_name}", self._connection_config().namespace) + b"/"
+
+    def _setting(self, name: str) -> str:
+        return f"system.resources.{self.name or 'registry'}.{name}"
+
+
+def _sorted(found: Mapping[str, RegisteredInstance]) -> list[RegisteredInstance]:
+    return [found[key] for key in sorted(found)]
+
+
+async def _call(callback: InstancesCallback, instances: list[RegisteredInstance], logger: logging.Logger) -> None:
+    try:
+        result = callback(instances)
+        if isinstance(result, Awaitable):
+            await result
+    except Exception:
+        logger.exception("registry watch callback %r failed", callback)
+
+
+async def _cancel_quietly(watch: Any) -> None:
+    try:
+        await asyncio.wait_for(watch.cancel(), 1)
+    except (aetcd.exceptions.ClientError, asyncio.TimeoutError, OSError):
+        pass
+
+
+def _own_address() -> str:
+    """This machine's address as other hosts would reach it (loopback when it has no name)."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
