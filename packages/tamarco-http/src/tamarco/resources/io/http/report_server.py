@@ -41,7 +41,8 @@ class ReportServerResource(BaseResource):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._routes: list[tuple[str, str, ReportServerRouteHandler]] = []
+        self._routes: dict[tuple[str, str], ReportServerRouteHandler] = {}
+        self._added_this_cycle: set[tuple[str, str]] = set()
         self._runner: web.AppRunner | None = None
         self.host: str | None = None
         self.port: int | None = None
@@ -50,7 +51,9 @@ class ReportServerResource(BaseResource):
         """Serve ``handler(request) -> web.StreamResponse`` for ``method path``.
 
         Call it before the report server starts (in ``pre_start`` of a resource that depends on
-        it); a duplicate method+path is an error naming both.
+        it). Registering a route again in a later start cycle (the service restarted and
+        ``pre_start`` ran again) replaces it; two different handlers for one method and path
+        in the same cycle are an error naming both.
         """
         if self._runner is not None:
             raise RoutesFrozenError(
@@ -59,16 +62,17 @@ class ReportServerResource(BaseResource):
             )
         if not path.startswith("/"):
             raise ValueError(f"report server route path must start with '/', got {path!r}")
-        method = method.upper()
-        for known_method, known_path, _ in self._routes:
-            if (known_method, known_path) == (method, path):
-                raise ValueError(f"report server route {method} {path} is already registered")
-        self._routes.append((method, path, handler))
+        key = (method.upper(), path)
+        known = self._routes.get(key)
+        if known is not None and key in self._added_this_cycle and known != handler:
+            raise ValueError(f"report server route {key[0]} {path} is already served by {known!r}")
+        self._routes[key] = handler
+        self._added_this_cycle.add(key)
 
     @property
     def routes(self) -> list[tuple[str, str]]:
         """The ``(method, path)`` pairs mounted so far."""
-        return [(method, path) for method, path, _ in self._routes]
+        return list(self._routes)
 
     @property
     def url(self) -> str | None:
@@ -88,7 +92,7 @@ class ReportServerResource(BaseResource):
         host, port = self._address(view)
         shutdown_timeout = _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0
         app = web.Application()
-        for method, path, handler in self._routes:
+        for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
             app.router.add_get("/", self._index)
@@ -103,6 +107,7 @@ class ReportServerResource(BaseResource):
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         self._runner = runner
+        self._added_this_cycle.clear()
         self.host = host
         self.port = int(runner.addresses[0][1])
         self.logger.info("report server listening on %s", self.url)
