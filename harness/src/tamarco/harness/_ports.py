@@ -18,6 +18,8 @@ def port_is_bound(port: int, host: str = LOOPBACK) -> bool:
         if probe.connect_ex((host, port)) == 0:
             return True
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as binder:
+        # As servers do: connections in TIME_WAIT from a stopped server do not count.
+        binder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             binder.bind((host, port))
         except OSError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,22 @@ def process_state(pid: int) -> str | None:
         return None
     # The command name is in parentheses and may contain spaces: split after the last ')'.
     return stat.rpartition(")")[2].split()[0]
+
+
+def group_members(pgid: int) -> list[int]:
+    """PIDs of the live (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 class ManagedProcess:
@@ -103,13 +120,17 @@ class ManagedProcess:
         self._popen = None
 
     @staticmethod
-    def _kill_group(popen: subprocess.Popen[bytes]) -> None:
-        # The group outlives its leader while members (e.g. an Erlang VM) are left.
+    def _kill_group(popen: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+        # The group outlives its leader while members (e.g. an Erlang VM) are left, and
+        # they hold the service's ports until they are gone: wait for them too.
         try:
             os.killpg(popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         popen.wait()
+        deadline = time.monotonic() + timeout
+        while group_members(popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
