@@ -1,0 +1,201 @@
+"""The metrics resource: every Microservice's default resource ``metrics``.
+
+It gives the service its own meter scope (see ``_scope``), serves ``GET /metrics`` on the
+report server (rendered by prometheus-client from a private registry at each scrape) and runs
+one task per enabled periodic handler (carbon, file, stdout) sending the Graphite lines every
+``collect_frequency`` seconds, plus one last time when the service stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from tamarco.resources.bases import BaseResource
+from tamarco.resources.basic.metrics._errors import MetricsError
+from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
+from tamarco.resources.basic.metrics._handlers import CarbonHandler, FileHandler, LinesHandler, StdoutHandler
+from tamarco.resources.basic.metrics._meters import Summary
+from tamarco.resources.basic.metrics._naming import prometheus_prefix
+from tamarco.resources.basic.metrics._prometheus import TamarcoCollector, new_registry, render
+from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, activate, deactivate
+from tamarco.resources.basic.metrics._settings import HandlerSettings, MetricsSettings, read_settings
+
+if TYPE_CHECKING:
+    from tamarco.core.microservice import Microservice
+
+__all__ = ["MetricsResource"]
+
+REPORT_SERVER = "tamarco_http_report_server"
+METRICS_PATH = "/metrics"
+
+
+class MetricsResource(BaseResource):
+    """Exports the service's meters: Prometheus ``/metrics``, carbon, a file, stdout.
+
+    ``MetricsResource(prometheus=False)`` does not depend on the report server (for a service
+    that removes it and only pushes to carbon or a file). ``registry`` is the service's private
+    prometheus-client ``CollectorRegistry``: register more collectors there to export them too.
+    """
+
+    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)  # type: ignore[misc]
+    loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.metrics",)  # type: ignore[misc]
+
+    def __init__(self, *args: Any, prometheus: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not prometheus:
+            self.depends_on = ()  # type: ignore[misc]
+        self.expose_prometheus = prometheus
+        self.scope: MeterScope | None = None
+        self.collector: TamarcoCollector | None = None
+        self.registry: CollectorRegistry | None = None
+        self.config: MetricsSettings | None = None
+        self.metrics_url: str | None = None
+        self.handlers: list[tuple[HandlerSettings, LinesHandler]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._report_server: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def bind(self, microservice: Microservice, name: str) -> None:
+        """Create the service's scope and make it current for the rest of the service's start
+        (its hooks, tasks and server handlers inherit it)."""
+        await super().bind(microservice, name)
+        self.logger = logging.getLogger("tamarco.metrics")
+        if self.scope is None:
+            self.scope = MeterScope(str(microservice.name))
+            self.collector = TamarcoCollector(self.scopes, prometheus_prefix(str(microservice.name)))
+            self.registry = new_registry(self.collector)
+        activate(self.scope)
+
+    def scopes(self) -> list[MeterScope]:
+        """What this service exports: its own meters first, then the process-wide ones."""
+        return [self.scope, GLOBAL_SCOPE] if self.scope is not None else [GLOBAL_SCOPE]
+
+    async def pre_start(self) -> None:
+        if self.settings is None or self.microservice is None or self.scope is None or self.collector is None:
+            raise MetricsError("MetricsResource is started by a Microservice (declare it as a class attribute)")
+        config = self.config = read_settings(self.settings)
+        self.collector.deploy_name = self.microservice.deploy_name
+        self._configure_summaries(config)
+        if config.prometheus and self.expose_prometheus:
+            server = self.microservice.resources.get(REPORT_SERVER)
+            if server is None or not hasattr(server, "add_route"):
+                raise MetricsError(
+                    f"resource {self.name!r} serves /metrics on the resource {REPORT_SERVER!r}, which this "
+                    "service does not have: keep the report server, set "
+                    f"{self.settings.full_key('handlers.prometheus.enabled')} to false and declare "
+                    "MetricsResource(prometheus=False), or remove metrics too"
+                )
+            server.add_route("GET", METRICS_PATH, self._handle_metrics)
+            self._report_server = server
+        elif config.prometheus:
+            self.logger.info("metrics: Prometheus endpoint not served (MetricsResource(prometheus=False))")
+        self.handlers = [(handler_settings, _build_handler(handler_settings)) for handler_settings in config.handlers]
+
+    def _configure_summaries(self, config: MetricsSettings) -> None:
+        for scope in self.scopes():
+            scope.summary_window_seconds = config.summary_window_seconds
+            scope.summary_age_buckets = config.summary_age_buckets
+            for meter in scope.meters():
+                if (
+                    isinstance(meter, Summary)
+                    and not meter.has_explicit_window
+                    and (meter.window_seconds != config.summary_window_seconds)
+                ):
+                    meter.configure_window(config.summary_window_seconds, config.summary_age_buckets)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for handler_settings, handler in self.handlers:
+            self._tasks.append(
+                loop.create_task(self._report_loop(handler_settings, handler), name=f"tamarco:metrics:{handler.kind}")
+            )
+            self.logger.info("metrics: %s handler every %g s", handler.kind, handler_settings.collect_frequency)
+        if self._report_server is not None and getattr(self._report_server, "url", None):
+            self.metrics_url = f"{self._report_server.url}{METRICS_PATH}"
+        await super().start()
+
+    async def post_start(self) -> None:
+        if self._report_server is not None and getattr(self._report_server, "url", None):
+            self.metrics_url = f"{self._report_server.url}{METRICS_PATH}"
+            self.logger.info("metrics: Prometheus endpoint %s", self.metrics_url)
+
+    async def stop(self) -> None:
+        """Stop the periodic handlers after one last report, so nothing counted is lost."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for handler_settings, handler in self.handlers:
+            try:
+                await asyncio.wait_for(self.report_once(handler_settings, handler), timeout=5.0)
+            except Exception as error:
+                self.logger.warning("metrics: last %s report failed: %s", handler.kind, error)
+            with contextlib.suppress(Exception):
+                await handler.close()
+        if self.scope is not None:
+            deactivate(self.scope)
+        await super().stop()
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["prometheus"] = self.metrics_url
+        info["handlers"] = [handler.describe() for _, handler in self.handlers]
+        info["meters"] = sum(len(scope.meters()) for scope in self.scopes())
+        return info
+
+    # -- exporting -----------------------------------------------------------------------
+
+    def render_prometheus(self, accept: str | None = None) -> tuple[bytes, str]:
+        """``(body, content type)`` of ``/metrics`` now (the format ``accept`` prefers)."""
+        if self.registry is None:
+            raise MetricsError("MetricsResource is not bound to a service yet")
+        return render(self.registry, accept)
+
+    def collect_lines(self, prefix: str = DEFAULT_PREFIX, timestamp: int | None = None) -> list[str]:
+        """The Graphite lines (``<path> <value> <timestamp>``) of every exported meter now."""
+        if self.microservice is None:
+            raise MetricsError("MetricsResource is not bound to a service yet")
+        filled = graphite_prefix(prefix, str(self.microservice.name), self.microservice.deploy_name)
+        return graphite_lines(self.scopes(), filled, int(time.time()) if timestamp is None else timestamp)
+
+    async def report_once(self, handler_settings: HandlerSettings, handler: LinesHandler) -> None:
+        """Collect now and hand the lines to ``handler``."""
+        lines = await asyncio.to_thread(self.collect_lines, handler_settings.prefix)
+        await handler.emit(lines)
+
+    async def _report_loop(self, handler_settings: HandlerSettings, handler: LinesHandler) -> None:
+        loop = asyncio.get_running_loop()
+        period = handler_settings.collect_frequency
+        next_at = loop.time() + period
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at += period
+            if next_at < loop.time():  # a report took longer than the period: skip, don't pile up
+                next_at = loop.time() + period
+            try:
+                await self.report_once(handler_settings, handler)
+            except Exception:
+                self.logger.exception("metrics: %s report failed", handler.kind)
+
+    async def _handle_metrics(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body, content_type = await asyncio.to_thread(self.render_prometheus, request.headers.get("Accept"))
+        except Exception:
+            self.logger.exception("metrics: rendering %s failed", METRICS_PATH)
+            return web.Response(status=500, text="metrics rendering failed; see the service's log\n")
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def _build_handler(settings: HandlerSettings) -> LinesHandler:
+    if settings.kind == "carbon":
+        return CarbonHandler(str(settings.host), int(settings.port or 0), settings.timeout, settings.max_pending_lines)
+    if settings.kind == "file":
+        return FileHandler(str(settings.path))
+    return StdoutHandler()
