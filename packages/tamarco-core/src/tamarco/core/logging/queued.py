@@ -110,6 +110,7 @@ class QueuedHandler(logging.Handler):
         self._send_errors = 0
         self._outage_started: float | None = None
         self._counter: Any = None
+        self._in_flight: list[bytes] = []
 
     # -- producer side (any thread) ----------------------------------------------------
 
@@ -195,7 +196,9 @@ class QueuedHandler(logging.Handler):
                 batch = await self._next_batch()
                 if batch is None:
                     return
+                self._in_flight = batch
                 await self._send_with_retry(batch)
+                self._in_flight = []
                 self._report_drops()
                 # Let the loop breathe between batches when the queue stays full.
                 await asyncio.sleep(0)
@@ -321,6 +324,8 @@ class QueuedHandler(logging.Handler):
             if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+                self._dropped += len(self._in_flight)
+                self._in_flight = []
         self._dropped += len(self._queue)
         self._queue.clear()
         await _close_quietly(self.transport)

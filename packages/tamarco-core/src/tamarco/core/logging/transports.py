@@ -10,6 +10,7 @@ setting that asked for it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from typing import Any
 
@@ -175,11 +176,11 @@ class HTTPTransport:
     def _connect(self) -> Any:
         import aiohttp
 
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            auth=aiohttp.BasicAuth(self.user, self._password or "") if self.user else None,
-            headers={"Content-Type": "application/json"},
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.user:
+            credentials = f"{self.user}:{self._password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout), headers=headers)
         return self._session
 
     async def send(self, batch: list[bytes]) -> None:
