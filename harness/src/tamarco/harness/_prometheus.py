@@ -7,6 +7,7 @@ import os
 import sys
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +22,8 @@ from ._wait import wait_until
 PROMETHEUS_IMAGE = "prom/prometheus:v2.54.1"
 SCRAPE_INTERVAL = "1s"
 JOB_NAME = "harness"
+#: Where the docker backend mounts the directory holding targets.json.
+DOCKER_TARGETS = "/etc/harness/sd/targets.json"
 
 
 class PrometheusService(Service):
@@ -62,7 +65,8 @@ class PrometheusService(Service):
     def _host_network(self) -> bool:
         return self.backend == "docker" and sys.platform.startswith("linux")
 
-    def _config(self, targets_path: str) -> str:
+    def config(self, targets_path: str) -> str:
+        """The Prometheus configuration, reading targets from ``targets_path``."""
         config = {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
             "scrape_configs": [
@@ -76,11 +80,11 @@ class PrometheusService(Service):
         return yaml.safe_dump(config)
 
     def before_start(self) -> None:
-        path = "/etc/harness/targets.json" if self.backend == "docker" else str(self._targets_path)
-        (self.workdir / "prometheus.yml").write_text(self._config(path))
+        path = DOCKER_TARGETS if self.backend == "docker" else str(self._targets_path)
+        (self.workdir / "prometheus.yml").write_text(self.config(path))
 
     @property
-    def _targets_path(self) -> os.PathLike[str]:
+    def _targets_path(self) -> Path:
         return self.workdir / "sd" / "targets.json"
 
     def local_processes(self) -> list[ProcessSpec]:
@@ -101,9 +105,10 @@ class PrometheusService(Service):
         ]
         volumes = [
             (str(self.workdir / "prometheus.yml"), "/etc/harness/prometheus.yml", "ro"),
+            # The directory, not the file: a file mount would pin the inode that the
+            # atomic replace in _write_targets swaps out.
             (str(self.workdir / "sd"), "/etc/harness/sd", "ro"),
         ]
-        # The container reads targets.json from the mounted sd/ directory.
         if self._host_network:
             command.append(f"--web.listen-address={self.host}:{self.port}")
             return ContainerSpec(image=PROMETHEUS_IMAGE, command=command, volumes=volumes, network_mode="host")
