@@ -1,8 +1,12 @@
 """Per-route request meters for :class:`HTTPServerResource`, only when tamarco-metrics is there.
 
-:func:`request_meters` imports ``tamarco.resources.basic.metrics`` lazily. Without that package
-(or with the ``metrics`` setting false) it returns ``None`` and the server registers no
-middleware at all, so an absent metrics package costs nothing per request.
+:func:`request_meters` imports ``tamarco.resources.basic.metrics`` lazily. Without that package,
+when the service has no metrics resource to export the meters (a ``MicroserviceContext``, a
+service with ``metrics = None``), or with the ``metrics`` setting false, it returns ``None`` and
+the server runs no meter middleware at all: no cost per request.
+
+The meters are created at each start of the server, inside the service's start, so they land
+in that service's meter scope (see tamarco-metrics) and not in the process-wide one.
 
 Meters (the metrics resource adds the service-name prefix):
 
@@ -11,7 +15,7 @@ Meters (the metrics resource adds the service-name prefix):
 - ``http_request_duration`` (summary, unit ``seconds``), labels ``server``, ``route``,
   ``method``.
 
-``route`` is the route's pattern (``/items/<item_id>``), never the raw path, so the number of
+``route`` is the route's pattern (``/items/<item_id:int>``), never the raw path, so the number of
 series stays bounded; requests that match no route are counted under ``route="unmatched"``.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sanic.request import Request
@@ -29,12 +34,19 @@ METRICS_MODULE = "tamarco.resources.basic.metrics"
 UNMATCHED_ROUTE = "unmatched"
 
 
-def request_meters(server_name: str) -> RequestMeters | None:
-    """The meters of one server, or ``None`` when tamarco-metrics is not installed."""
+def request_meters(server_name: str, resources: Iterable[object] | None = None) -> RequestMeters | None:
+    """The meters of one server, or ``None`` when nothing would export them.
+
+    ``resources`` are the service's resources: without a ``MetricsResource`` among them the
+    meters would only pile up unexported, so none are created. ``None`` skips that check.
+    """
     try:
         metrics = importlib.import_module(METRICS_MODULE)
         counter_class, summary_class = metrics.Counter, metrics.Summary
     except (ImportError, AttributeError):
+        return None
+    exporter = getattr(metrics, "MetricsResource", None)
+    if resources is not None and exporter is not None and not any(isinstance(r, exporter) for r in resources):
         return None
     return RequestMeters(server_name, counter_class, summary_class)
 
@@ -58,7 +70,7 @@ class RequestMeters:
 
     async def on_response(self, request: Request, response: Any) -> None:
         started = getattr(request.ctx, "tamarco_started", None)
-        route = request.route.path if request.route is not None else UNMATCHED_ROUTE
+        route = f"/{request.route.path}" if request.route is not None else UNMATCHED_ROUTE
         method = request.method
         status = int(getattr(response, "status", 0) or 0)
         counter = self._counters.get((route, method, status))

@@ -292,11 +292,10 @@ class HTTPServerResource(BaseResource):
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
     def _configure_meters(self, view: Any) -> None:
-        wanted = bool(_settings.read(view, "metrics", True, bool))
-        if wanted and self.meters is None:
-            self.meters = request_meters(str(self.name))
-        if not wanted:
-            self.meters = None
+        self.meters = None
+        if _settings.read(view, "metrics", True, bool):
+            resources = self.microservice.resources.values() if self.microservice is not None else ()
+            self.meters = request_meters(str(self.name), resources)
         if self.meters is not None:
             self._install_middleware("meters", self._meters_on_request, self._meters_on_response)
 

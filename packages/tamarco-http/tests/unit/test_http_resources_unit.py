@@ -1,0 +1,135 @@
+"""Settings validation, errors, exports and packaging of tamarco-http (no sockets)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+import tamarco.resources.io.http as http_package
+from tamarco.core.settings.errors import SettingTypeError
+from tamarco.core.settings.settings import Settings, SettingsView
+from tamarco.resources.bases import StatusCodes
+from tamarco.resources.io.http import _client, report_server, resource
+from tamarco.resources.io.http.resource import (
+    HTTPClientResource,
+    HTTPResourceError,
+    HTTPServerResource,
+    HTTPSettingsError,
+    RoutesFrozenError,
+    ServerBindError,
+)
+
+
+def bound(resource_obj, name: str, settings: dict):
+    store = Settings("unit")
+    store.update_internal({"system": {"resources": {name: settings}}})
+    resource_obj.name = name
+    resource_obj.settings = SettingsView(store, f"system.resources.{name}")
+    return resource_obj
+
+
+def server_with_route(name: str = "api", **settings) -> HTTPServerResource:
+    server = HTTPServerResource()
+    server.add_endpoint("/", lambda request: None)
+    return bound(server, name, settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "error"),
+    [
+        ({"host": "127.0.0.1"}, "system.resources.api.port", HTTPSettingsError),
+        ({"port": 70000}, "system.resources.api.port", HTTPSettingsError),
+        ({"port": "8080"}, "system.resources.api.port", SettingTypeError),
+        ({"port": True}, "system.resources.api.port", SettingTypeError),
+        ({"port": 0, "host": 1}, "system.resources.api.host", SettingTypeError),
+        ({"port": 0, "keep_alive_timeout": 0}, "system.resources.api.keep_alive_timeout", HTTPSettingsError),
+        ({"port": 0, "cache": {"enabled": True, "ttl": -1}}, "system.resources.api.cache.ttl", HTTPSettingsError),
+        (
+            {"port": 0, "cache": {"enabled": True, "maxsize": 0}},
+            "system.resources.api.cache.maxsize",
+            HTTPSettingsError,
+        ),
+        ({"port": 0, "cache": {"enabled": "yes"}}, "system.resources.api.cache.enabled", SettingTypeError),
+    ],
+)
+async def test_bad_server_settings_name_the_key(settings, key, error):
+    server = server_with_route(**settings)
+    with pytest.raises(error) as raised:
+        await server.start()
+    assert key in str(raised.value)
+    assert server.status_code != StatusCodes.STARTED
+
+
+async def test_server_without_routes_or_settings_is_a_clear_error():
+    empty = bound(HTTPServerResource(), "api", {"port": 0})
+    with pytest.raises(HTTPResourceError, match=r"no routes.*@api\.app\.route"):
+        await empty.start()
+    with pytest.raises(HTTPResourceError, match="class attribute of a Microservice"):
+        await HTTPServerResource().start()
+    assert HTTPServerResource().url is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"base_url": "not a url"}, "base_url"),
+        ({"timeout": 0}, "timeout"),
+        ({"limit": -1}, "limit"),
+        ({"limit_per_host": -1}, "limit_per_host"),
+    ],
+)
+async def test_bad_client_settings_name_the_key(settings, key):
+    client = bound(HTTPClientResource(), "client", settings)
+    with pytest.raises(HTTPSettingsError, match=f"system.resources.client.{key}"):
+        await client.start()
+    with pytest.raises(HTTPResourceError, match="not started"):
+        _ = client.session
+
+
+def test_credentials_are_removed_from_urls():
+    strip = _client._without_credentials
+    assert strip("https://user:pa55@example.com:8443/api?x=1") == "https://example.com:8443/api?x=1"
+    assert strip("http://token@[::1]/") == "http://[::1]/"
+    assert strip("http://example.com/") == "http://example.com/"
+
+
+def test_report_server_route_validation():
+    server = report_server.ReportServerResource()
+
+    async def handler(request):  # pragma: no cover - never called
+        raise AssertionError
+
+    async def other(request):  # pragma: no cover - never called
+        raise AssertionError
+
+    server.add_route("get", "/metrics", handler)
+    server.add_route("GET", "/metrics", handler)  # the same handler again: fine
+    with pytest.raises(ValueError, match="GET /metrics is already served"):
+        server.add_route("GET", "/metrics", other)
+    with pytest.raises(ValueError, match="must start with '/'"):
+        server.add_route("GET", "status", handler)
+    assert server.routes == [("GET", "/metrics")]
+    assert server.url is None
+    assert (report_server.DEFAULT_HOST, report_server.DEFAULT_PORT) == ("127.0.0.1", 5747)
+
+
+def test_errors_are_specific_and_catchable_as_builtins():
+    bind = ServerBindError("api", "127.0.0.1", 8080, OSError(98, "Address already in use"))
+    assert isinstance(bind, OSError) and isinstance(bind, HTTPResourceError)
+    assert str(bind) == "resource 'api' cannot listen on 127.0.0.1:8080: Address already in use"
+    assert (bind.host, bind.port, bind.errno) == ("127.0.0.1", 8080, 98)
+    assert isinstance(HTTPSettingsError("k", "r"), ValueError)
+    assert isinstance(RoutesFrozenError("x"), RuntimeError)
+
+
+def test_public_names_are_exported():
+    for module in (http_package, resource):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
+    assert set(resource.__all__) <= set(http_package.__all__)
+    assert "ReportServerResource" in http_package.__all__
+
+
+def test_report_server_is_a_default_resource():
+    found = {ep.name: ep for ep in entry_points(group="tamarco.default_resources")}
+    assert found["tamarco_http_report_server"].load() is report_server.ReportServerResource
