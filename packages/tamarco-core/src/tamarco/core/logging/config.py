@@ -79,6 +79,7 @@ class RedisConfig(_NetworkConfig):
     ssl: bool = False
     key: str = "logstash"
     data_type: str = "list"
+    timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ def parse_logging_settings(tree: Any, prefix: str = PREFIX) -> LoggingConfig:
             ssl=block.boolean("ssl", False),
             key=block.string("key", RedisConfig.key),
             data_type=block.choice("data_type", "list", DATA_TYPES),
+            timeout_seconds=block.number("timeout_seconds", RedisConfig.timeout_seconds),
             **block.network(),
         )
     http = None

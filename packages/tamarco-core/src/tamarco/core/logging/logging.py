@@ -106,7 +106,7 @@ class Logging:
             "file_format": "human (default) or json",
             "logstash": "UDP JSON datagrams: enabled, host, port, version (0/1), fqdn, queue_size",
             "redis": "Redis list or channel: enabled, host, port, db, password, ssl, key, "
-            "data_type (list/channel), version, fqdn, queue_size",
+            "data_type (list/channel), timeout_seconds, version, fqdn, queue_size",
             "http": "HTTP POST of JSON batches: enabled, url, user, password, max_records, "
             "max_time_seconds, timeout_seconds, version, fqdn, queue_size",
             "flush_timeout_seconds": "at stop, how long queued records may take to be sent (default 5)",
@@ -246,6 +246,7 @@ class Logging:
                 password=output.password,
                 ssl=output.ssl,
                 db=output.db,
+                timeout=output.timeout_seconds,
             )
             queued = QueuedHandler(name, transport, queue_size=output.queue_size)
         elif isinstance(output, HTTPConfig):
