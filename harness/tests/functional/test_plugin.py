@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tamarco.harness import wait_until
+from tamarco.harness._probes import redis_ping, tcp_open
 
 pytestmark = pytest.mark.functional
 
@@ -58,3 +61,40 @@ def test_fixtures_are_listed(tmp_path):
         "free_port",
     ):
         assert name in result.stdout, name
+
+
+INTERRUPTED_TEST = """
+import pathlib, threading
+
+def test_waits_forever(redis_service):
+    pathlib.Path("port").write_text(str(redis_service.port))
+    threading.Event().wait(120)
+"""
+
+
+def test_a_sigterm_to_pytest_stops_the_services(tmp_path):
+    (tmp_path / "test_interrupted.py").write_text(INTERRUPTED_TEST)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    inner = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_interrupted.py"],
+        cwd=tmp_path,
+        env={**os.environ, "TAMARCO_HARNESS_BACKEND": "local", "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        port_file = tmp_path / "port"
+        wait_until(port_file.exists, 30, description="the inner test to start")
+        port = int(port_file.read_text())
+        assert redis_ping("127.0.0.1", port)
+        inner.send_signal(signal.SIGTERM)
+        output, _ = inner.communicate(timeout=30)
+    finally:
+        if inner.poll() is None:
+            inner.kill()
+            inner.wait()
+    assert inner.returncode == 2, output  # pytest's "interrupted"
+    assert not tcp_open("127.0.0.1", port)
+    assert not list(tmpdir.glob("tamarco-harness-*"))

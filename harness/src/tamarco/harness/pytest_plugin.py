@@ -15,15 +15,21 @@ deleted after the test), ``rabbitmq_vhost`` (a fresh vhost, deleted after), ``ka
 (a fresh topic with one partition), ``unique_name`` (for queues, channels, keys) and
 ``free_port`` (a free loopback TCP port).
 
-Everything is stopped at session end (``pytest_unconfigure``) and, should the session be
-interrupted before that, by the harness's :mod:`atexit` handler.
+Everything is stopped at session end (``pytest_unconfigure``), also after Ctrl-C or a
+SIGTERM (turned into an interruption unless the process already handles SIGTERM), and,
+should the session end without that hook, by the harness's :mod:`atexit` handler. A
+SIGKILL of pytest leaves the services running: ``ps`` shows them under their temp dirs
+(``tamarco-harness-*``).
 """
 
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import uuid
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
@@ -62,8 +68,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_HARNESS_KEY] = Harness(config.getoption("--harness-backend"))
+    # A CI runner cancelling the job sends SIGTERM, which would end pytest without
+    # running atexit handlers: treat it as Ctrl-C, so the session ends and cleans up.
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -88,6 +103,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     harness = config.stash.get(_HARNESS_KEY, None)
     if harness is not None:
         harness.close()
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) is _sigterm_as_interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
