@@ -65,7 +65,7 @@ class EtcdConfigurationError(EtcdError, ValueError):
     """A ``TAMARCO_ETCD_*`` variable is invalid; the message names it."""
 
 
-class EtcdCheckKeyTimeout(EtcdError, TimeoutError):
+class EtcdCheckKeyTimeout(EtcdError):
     """``ETCD_CHECK_KEY`` did not appear within ``TAMARCO_ETCD_CHECK_TIMEOUT``."""
 
 
@@ -236,6 +236,8 @@ async def retry_until(
     while True:
         try:
             return await operation()
+        except EtcdError:
+            raise
         except RETRYABLE_ERRORS as error:
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -99,7 +99,9 @@ class EtcdSettingsStore:
         )
         return sum(int(response.response_delete_range.deleted) for response in responses)
 
-    async def wait_for_key(self, dotted: str, timeout: float, config: EtcdConnectionConfig) -> None:
+    async def wait_for_key(
+        self, dotted: str, timeout: float, config: EtcdConnectionConfig, configured_timeout: float | None = None
+    ) -> None:
         """Return once ``dotted`` (or a key under it) exists; :class:`EtcdCheckKeyTimeout` after
         ``timeout``. Watches from the revision of the first read, so a put in between counts."""
         base = self.key(dotted)
@@ -109,7 +111,7 @@ class EtcdSettingsStore:
             return
         logger.info(
             "waiting up to %g s for etcd key %s (ETCD_CHECK_KEY) at %s",
-            timeout,
+            round(timeout, 1),
             base.decode(),
             config.address,
         )
@@ -129,7 +131,8 @@ class EtcdSettingsStore:
         except asyncio.TimeoutError:
             raise EtcdCheckKeyTimeout(
                 f"etcd key {base.decode()} (ETCD_CHECK_KEY) did not appear in etcd at {config.address} "
-                f"within {timeout:g} s (TAMARCO_ETCD_CHECK_TIMEOUT)"
+                f"within {configured_timeout if configured_timeout is not None else timeout:g} s "
+                "(TAMARCO_ETCD_CHECK_TIMEOUT)"
             ) from None
         finally:
             await _cancel_watch(watch)

@@ -105,8 +105,12 @@ class EtcdSettingsBackend(SettingsBackend):
         """
         if not self._checked and self.config.check_key:
             check_key = _dotted(self.config.check_key)
+            loop = asyncio.get_running_loop()
+            check_deadline = loop.time() + self.config.check_timeout
             await retry_until(
-                lambda: self.store.wait_for_key(check_key, self.config.check_timeout, self.config),
+                lambda: self.store.wait_for_key(
+                    check_key, max(0.0, check_deadline - loop.time()), self.config, self.config.check_timeout
+                ),
                 config=self.config,
                 timeout=self.config.startup_timeout,
                 what=f"waiting for ETCD_CHECK_KEY {self.config.check_key}",
