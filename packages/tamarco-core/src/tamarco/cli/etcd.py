@@ -132,14 +132,16 @@ def _config_from_args(args: argparse.Namespace) -> EtcdConnectionConfig:
     return connection_config(args.host, args.port, args.prefix)
 
 
-def _run_write_yml(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _run_write_yml(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     config = _config_from_args(args)
     count = asyncio.run(write_yml(args.file, config, replace=args.replace))
     print(f"wrote {count} settings from {args.file} to etcd at {config.address}{config.namespace}", file=out)
     return 0
 
 
-def _run_read(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _run_read(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     value = asyncio.run(read(args.key, _config_from_args(args)))
     if args.json:
         print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False), file=out)
@@ -148,7 +150,8 @@ def _run_read(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _run_delete(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _run_delete(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     config = _config_from_args(args)
     count = asyncio.run(delete(args.key, config))
     print(f"deleted {count} keys under {args.key} in etcd at {config.address}{config.namespace}", file=out)
