@@ -10,7 +10,7 @@ import urllib.parse
 from pathlib import Path
 
 from . import _binaries
-from ._probes import http_get_json, tcp_open
+from ._probes import http_get_json, http_ok, tcp_open
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 from ._wait import wait_until
@@ -75,11 +75,13 @@ class CarbonService(Service):
         return {"TAMARCO_CARBON_HOST": self.host, "TAMARCO_CARBON_PORT": str(self.port)}
 
     def is_ready(self) -> bool:
-        if not tcp_open(self.host, self.port):
+        # An answered cache query means carbon-cache is up (with docker, a TCP connect only
+        # reaches Docker's port proxy); graphite-web too for the docker backend's reads.
+        if not tcp_open(self.host, self.port) or self._cache_query("harness.ready") is None:
             return False
         if self.backend == "docker":
-            return tcp_open(self.host, self.ports["web"])
-        return tcp_open(self.host, self.ports["query"])
+            return http_ok(f"http://{self.host}:{self.ports['web']}/render?target=harness.ready&format=json")
+        return True
 
     def before_start(self) -> None:
         if self.backend != "local":
@@ -130,7 +132,7 @@ class CarbonService(Service):
         if self.backend == "docker":
             return self._render(path)
         points = dict(self._whisper_points(path))
-        points.update(self._cached_points(path))
+        points.update(self._cache_query(path) or [])
         return sorted(points.items())
 
     def wait_for_metric(
@@ -157,7 +159,8 @@ class CarbonService(Service):
         file = self.whisper_path(path)
         return read_whisper(file) if file.exists() else []
 
-    def _cached_points(self, path: str) -> list[tuple[int, float]]:
+    def _cache_query(self, path: str) -> list[tuple[int, float]] | None:
+        """The points of ``path`` still in carbon's cache, or ``None`` if carbon does not answer."""
         request = pickle.dumps({"type": "cache-query", "metric": path}, protocol=2)
         try:
             with socket.create_connection((self.host, self.ports["query"]), timeout=5) as sock:
@@ -165,8 +168,8 @@ class CarbonService(Service):
                 size = struct.unpack("!I", _read_exactly(sock, 4))[0]
                 # Our own carbon on loopback answers with a dict of numbers.
                 reply = pickle.loads(_read_exactly(sock, size))
-        except OSError:
-            return []
+        except (OSError, pickle.UnpicklingError, struct.error):
+            return None
         return [(int(ts), float(v)) for ts, v in reply.get("datapoints", [])]
 
     def _render(self, path: str) -> list[tuple[int, float]]:

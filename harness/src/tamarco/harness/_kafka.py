@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from . import _binaries
 from ._errors import HarnessError
-from ._probes import tcp_open
+from ._probes import kafka_api_versions
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
@@ -68,9 +68,7 @@ class KafkaService(Service):
         }
 
     def is_ready(self) -> bool:
-        if self.backend == "docker":
-            return tcp_open(self.host, self.port) and "Kafka Server started" in self.log_tail(200)
-        return tcp_open(self.host, self.port)
+        return kafka_api_versions(self.host, self.port)
 
     def local_processes(self) -> list[ProcessSpec]:
         listener = f"tcp://{self.host}:{self.port}"

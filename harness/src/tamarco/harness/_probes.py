@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -59,3 +60,33 @@ def amqp_handshake(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
     # Frame type 1 (method) on channel 0: the broker's connection.start.
     return len(frame) == 7 and frame[0] == 1 and frame[1:3] == b"\x00\x00"
+
+
+def kafka_api_versions(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a Kafka-protocol broker answers an ``ApiVersions`` (v0) request without error.
+
+    A TCP connect alone is not enough: Docker's port proxy accepts connections before the
+    broker in the container listens.
+    """
+    client_id = b"tamarco-harness"
+    body = struct.pack("!hhih", 18, 0, 1, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack("!i", len(body)) + body)
+            header = _recv_exactly(sock, 10)
+    except OSError:
+        return False
+    if header is None:
+        return False
+    _size, correlation_id, error_code = struct.unpack("!iih", header)
+    return correlation_id == 1 and error_code == 0
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
