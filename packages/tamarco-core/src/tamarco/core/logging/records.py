@@ -77,9 +77,19 @@ class EventContext:
         self.instance_id = instance_id
 
 
+_SECRET_KEYS: dict[str, bool] = {}
+
+
 def is_secret_key(key: object) -> bool:
-    """Whether values stored under ``key`` must be masked."""
-    return isinstance(key, str) and SECRET_KEY_PATTERN.search(key) is not None
+    """Whether values stored under ``key`` must be masked (cached: keys repeat)."""
+    if not isinstance(key, str):
+        return False
+    known = _SECRET_KEYS.get(key)
+    if known is None:
+        known = SECRET_KEY_PATTERN.search(key) is not None
+        if len(_SECRET_KEYS) < 10_000:  # bounded: keys built from data must not grow it forever
+            _SECRET_KEYS[key] = known
+    return known
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -129,10 +139,19 @@ def record_message(record: logging.LogRecord) -> str:
         return f"{_safe_repr(record.msg)} % {_safe_repr(record.args)} (message formatting failed: {error!r})"
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp(created: float) -> str:
     """ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-27T22:10:00.123Z``."""
-    moment = datetime.fromtimestamp(created, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    global _last_second
+    second = int(created)
+    cached_second, prefix = _last_second  # one tuple: consistent even across threads
+    if cached_second != second:
+        prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (second, prefix)
+    millis = min(round((created - second) * 1_000_000) // 1000, 999)  # as datetime rounds
+    return f"{prefix}{millis:03d}Z"
 
 
 def exception_text(record: logging.LogRecord, formatter: logging.Formatter) -> str | None:
