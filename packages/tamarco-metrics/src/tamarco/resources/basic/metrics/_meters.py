@@ -318,7 +318,6 @@ class Summary(BaseMeter):
     __slots__ = (
         "_age_buckets",
         "_bucket_cap",
-        "_bucket_seen",
         "_buckets",
         "_clock",
         "_count",
@@ -326,8 +325,11 @@ class Summary(BaseMeter):
         "_explicit_window",
         "_max_samples",
         "_period",
+        "_room",
         "_rotate_at",
+        "_skip",
         "_sum",
+        "_weight",
         "_window",
         "quantiles",
     )
@@ -376,9 +378,8 @@ class Summary(BaseMeter):
         self._age_buckets = age_buckets
         self._period = self._window / age_buckets
         self._bucket_cap = max(1, self._max_samples // age_buckets)
-        self._bucket_seen = self._bucket_cap
-        self._buckets: deque[array[float]] = deque([array("d")], maxlen=age_buckets)
-        self._current = self._buckets[-1]
+        self._buckets: deque[array[float]] = deque(maxlen=age_buckets)
+        self._new_bucket()
         self._rotate_at = self._clock() + self._period
 
     def _adopt(self, scope: MeterScope, labels: dict[str, str]) -> None:
@@ -414,25 +415,40 @@ class Summary(BaseMeter):
         try:
             if now >= self._rotate_at:
                 self._rotate(now)
-            current = self._current
-            if len(current) < self._bucket_cap:
-                current.append(value)
+            if self._room:
+                self._current.append(value)
+                self._room -= 1
             else:
-                self._bucket_seen += 1
-                slot = random.randrange(self._bucket_seen)
-                if slot < self._bucket_cap:
-                    current[slot] = value
+                self._skip -= 1
+                if self._skip < 0:
+                    self._replace(value)
             self._count += 1
             self._sum += value
         finally:
             lock.release()
 
+    def _new_bucket(self) -> None:
+        """Start a fresh current bucket (the oldest one leaves the window)."""
+        self._current = array("d")
+        self._buckets.append(self._current)
+        self._room = self._bucket_cap
+        # Reservoir sampling, algorithm L (Li, 1994): once the bucket is full, skip a random
+        # number of observations between replacements, so the hot path only counts down.
+        self._weight = math.exp(math.log(_uniform()) / self._bucket_cap)
+        self._skip = self._next_skip()
+
+    def _next_skip(self) -> int:
+        return math.floor(math.log(_uniform()) / math.log1p(-self._weight))
+
+    def _replace(self, value: float) -> None:
+        self._current[random.randrange(self._bucket_cap)] = value
+        self._weight *= math.exp(math.log(_uniform()) / self._bucket_cap)
+        self._skip = self._next_skip()
+
     def _rotate(self, now: float) -> None:
         periods = int((now - self._rotate_at) // self._period) + 1
         for _ in range(min(periods, self._age_buckets)):
-            self._buckets.append(array("d"))
-        self._current = self._buckets[-1]
-        self._bucket_seen = self._bucket_cap
+            self._new_bucket()
         self._rotate_at += periods * self._period
 
     def timeit(self) -> Timer:
@@ -471,6 +487,11 @@ class Summary(BaseMeter):
 
     def is_pristine(self) -> bool:
         return self._count == 0
+
+
+def _uniform() -> float:
+    """A uniform random number in (0, 1): never 0, whose logarithm is needed."""
+    return random.random() or 5e-324
 
 
 def _check_quantiles(name: str, quantiles: Sequence[float]) -> tuple[float, ...]:
