@@ -1,0 +1,186 @@
+"""The settings of the status resource (``system.resources.status``), read and checked once.
+
+Every problem raises :class:`StatusSettingsError` naming the full key, so a typo in a restart
+policy stops the service at startup instead of silently never restarting anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tamarco.resources.basic.status._errors import StatusSettingsError, UnknownPolicyResource
+
+__all__ = ["ALL", "Backoff", "HealthConfig", "RestartPolicyConfig", "StatusConfig", "load_status_config"]
+
+#: The value that selects every resource in a list-of-resources setting.
+ALL = "all"
+#: HTTP codes ``/status`` may answer while resources are still starting (setting
+#: ``http_code_while_starting``): 102 is the 0.1 rule, the others are final responses.
+ALLOWED_STARTING_CODES = (102, 200, 202, 503)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff between restart attempts of one resource."""
+
+    initial_seconds: float = 1.0
+    multiplier: float = 2.0
+    max_seconds: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_seconds, self.initial_seconds * self.multiplier ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True)
+class RestartPolicyConfig:
+    """``restart_policy``: which resources restart the service, which restart in place."""
+
+    restart_microservice_on_failure: frozenset[str] = frozenset()
+    restart_resource_on_failure: frozenset[str] = frozenset()
+    max_attempts: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    attempt_timeout_seconds: float = 30.0
+    reset_after_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """``health``: how ``/health/live`` measures the event loop."""
+
+    loop_lag_threshold_seconds: float = 1.0
+    loop_lag_interval_seconds: float = 0.25
+    loop_lag_window_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    restart_policy: RestartPolicyConfig = field(default_factory=RestartPolicyConfig)
+    critical_resources: frozenset[str] = frozenset()
+    http_code_while_starting: int = 102
+    status_timeout_seconds: float = 2.0
+    health: HealthConfig = field(default_factory=HealthConfig)
+
+
+class _Reader:
+    def __init__(self, tree: Any, prefix: str) -> None:
+        self.tree = tree if isinstance(tree, Mapping) else {}
+        self.prefix = prefix
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}.{path}"
+
+    def raw(self, path: str, default: Any) -> Any:
+        node: Any = self.tree
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return default if node is None else node
+
+    def number(self, path: str, default: float, *, minimum: float = 0.0, strict: bool = True) -> float:
+        value = self.raw(path, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StatusSettingsError(f"setting {self.key(path)} must be a number, got {value!r}")
+        if value < minimum or (strict and value == minimum):
+            relation = "greater than" if strict else "at least"
+            raise StatusSettingsError(f"setting {self.key(path)} must be {relation} {minimum:g}, got {value!r}")
+        return float(value)
+
+    def integer(self, path: str, default: int, *, minimum: int) -> int:
+        value = self.raw(path, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise StatusSettingsError(f"setting {self.key(path)} must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    def names(
+        self,
+        path: str,
+        default: Any,
+        *,
+        resources: Collection[str],
+        service: str | None,
+        everything: Collection[str],
+        forbidden: Collection[str] = (),
+    ) -> frozenset[str]:
+        """A list of resource names, or ``"all"`` / ``["all"]`` for ``everything``."""
+        value = self.raw(path, default)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise StatusSettingsError(
+                f"setting {self.key(path)} must be a list of resource names or {ALL!r}, got {value!r}"
+            )
+        if ALL in value:
+            return frozenset(everything)
+        for name in value:
+            if name not in resources:
+                raise UnknownPolicyResource(self.key(path), name, service, resources)
+            if name in forbidden:
+                raise StatusSettingsError(f"setting {self.key(path)}: resource {name!r} cannot be listed here")
+        return frozenset(value)
+
+
+def load_status_config(
+    tree: Any,
+    *,
+    prefix: str,
+    resources: Collection[str],
+    service: str | None,
+    own_name: str,
+    non_critical_by_default: Collection[str],
+) -> StatusConfig:
+    """Read and check the status settings subtree ``tree`` (found at ``prefix``)."""
+    reader = _Reader(tree, prefix)
+    others = [r for r in resources if r != own_name]
+    policy_key = "restart_policy.resources"
+    restart_policy = RestartPolicyConfig(
+        restart_microservice_on_failure=reader.names(
+            f"{policy_key}.restart_microservice_on_failure",
+            [],
+            resources=resources,
+            service=service,
+            everything=others,
+            forbidden=(own_name,),
+        ),
+        restart_resource_on_failure=reader.names(
+            f"{policy_key}.restart_resource_on_failure",
+            [],
+            resources=resources,
+            service=service,
+            everything=others,
+            forbidden=(own_name,),
+        ),
+        max_attempts=reader.integer("restart_policy.max_attempts", 5, minimum=1),
+        backoff=Backoff(
+            initial_seconds=reader.number("restart_policy.backoff.initial_seconds", 1.0, strict=False),
+            multiplier=reader.number("restart_policy.backoff.multiplier", 2.0, minimum=1.0, strict=False),
+            max_seconds=reader.number("restart_policy.backoff.max_seconds", 30.0, strict=False),
+        ),
+        attempt_timeout_seconds=reader.number("restart_policy.attempt_timeout_seconds", 30.0),
+        reset_after_seconds=reader.number("restart_policy.reset_after_seconds", 60.0, strict=False),
+    )
+    default_critical = [r for r in resources if r not in non_critical_by_default and r != own_name]
+    critical = reader.names(
+        "critical_resources", default_critical, resources=resources, service=service, everything=resources
+    )
+    starting_code = reader.raw("http_code_while_starting", 102)
+    if starting_code not in ALLOWED_STARTING_CODES or isinstance(starting_code, bool):
+        raise StatusSettingsError(
+            f"setting {reader.key('http_code_while_starting')} must be one of "
+            f"{', '.join(map(str, ALLOWED_STARTING_CODES))}, got {starting_code!r}"
+        )
+    health = HealthConfig(
+        loop_lag_threshold_seconds=reader.number("health.loop_lag_threshold_seconds", 1.0),
+        loop_lag_interval_seconds=reader.number("health.loop_lag_interval_seconds", 0.25),
+        loop_lag_window_seconds=reader.number("health.loop_lag_window_seconds", 10.0),
+    )
+    return StatusConfig(
+        restart_policy=restart_policy,
+        critical_resources=critical,
+        http_code_while_starting=int(starting_code),
+        status_timeout_seconds=reader.number("status_timeout_seconds", 2.0),
+        health=health,
+    )

@@ -1,0 +1,264 @@
+"""The status resource: ``/status``, ``/health/live`` and ``/health/ready`` on the report
+server, and the restart policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from aiohttp import web
+from tamarco.core.default_resources import default_resource_factories
+from tamarco.core.settings.settings import SettingsView
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.basic.status._config import StatusConfig, load_status_config
+from tamarco.resources.basic.status._errors import StatusSettingsError
+from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
+from tamarco.resources.basic.status._redaction import Redactor
+from tamarco.resources.basic.status._report import collect_resource_statuses, overall_http_code
+from tamarco.resources.basic.status._restart import RestartPolicies
+
+__all__ = ["REPORT_SERVER", "StatusResource"]
+
+#: The name of the report server resource the endpoints are served by.
+REPORT_SERVER = "tamarco_http_report_server"
+#: Microservice states in which the probes answer 503: load balancers drain first.
+_SHUTTING_DOWN = ("stopping", "stopped")
+#: 0.1 settings of the status resource that the report server took over.
+_MOVED_SETTINGS = ("host", "port", "debug")
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=str)
+
+
+class StatusResource(BaseResource):
+    """Reports the state of the service and its resources, and applies the restart policies.
+
+    Endpoints (on the report server, ``system.resources.tamarco_http_report_server``):
+
+    * ``GET /status``: every resource's ``status()``; 200 when all are STARTED, 500 when any is
+      FAILED or STOPPED, ``http_code_while_starting`` (102) otherwise;
+    * ``GET /health/live``: 200 unless the event loop lagged beyond the threshold recently, or
+      the service is shutting down (503);
+    * ``GET /health/ready``: 200 when the service is running and every critical resource is
+      STARTED, 503 otherwise (and from the first moment of a shutdown).
+
+    Settings live under ``system.resources.status`` (see ``docs/status.md``).
+    """
+
+    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)
+    loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.status",)
+    live_settings: ClassVar[tuple[str, ...]] = (
+        "restart_policy",
+        "critical_resources",
+        "http_code_while_starting",
+        "status_timeout_seconds",
+        "health",
+    )
+
+    #: Endpoint paths.
+    status_path: ClassVar[str] = "/status"
+    live_path: ClassVar[str] = "/health/live"
+    ready_path: ClassVar[str] = "/health/ready"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = StatusConfig()
+        self.loop_lag = LoopLagMonitor()
+        self.redactor = Redactor()
+        self.policies: RestartPolicies | None = None
+        self._routes_added = False
+
+    # -- settings -----------------------------------------------------------------------------
+
+    async def configure_settings(self, settings: SettingsView) -> None:
+        """Read and check the settings; a policy naming an unknown resource raises here,
+        so the service fails to start with a message naming the key and the resource."""
+        await super().configure_settings(settings)
+        self.config = self._load_config()
+        self.redactor = Redactor.from_settings(settings.settings.effective)
+        for moved in _MOVED_SETTINGS:
+            if settings.get_nowait(moved, None) is not None:
+                self.logger.warning(
+                    "setting %s is ignored: the endpoints are served by the report server, "
+                    "configure system.resources.%s.%s instead",
+                    settings.full_key(moved),
+                    REPORT_SERVER,
+                    moved,
+                )
+        microservice = self._microservice()
+        self.policies = RestartPolicies(
+            microservice, lambda: self.config.restart_policy, self.logger, self.redactor.text
+        )
+        for resource in microservice.resources.values():
+            resource.add_status_listener(self._on_status_change)
+        handlers = microservice.resource_failure_handlers
+        handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not self]
+        handlers.append(self._on_start_failure)
+
+    def _load_config(self) -> StatusConfig:
+        settings = self._settings()
+        microservice = self._microservice()
+        return load_status_config(
+            settings.get_nowait(None, {}),
+            prefix=settings.prefix,
+            resources=list(microservice.resources),
+            service=microservice.name,
+            own_name=str(self.name),
+            non_critical_by_default=set(default_resource_factories()) | {REPORT_SERVER, str(self.name)},
+        )
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Re-read the settings after a live change; an invalid value keeps the previous ones."""
+        try:
+            self.config = self._load_config()
+        except StatusSettingsError as error:
+            self.logger.error("status settings not applied, keeping the previous ones: %s", error)
+            return
+        self.loop_lag.interval = self.config.health.loop_lag_interval_seconds
+        self.loop_lag.window = self.config.health.loop_lag_window_seconds
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def pre_start(self) -> None:
+        """Add the endpoints to the report server (it serves them once it starts)."""
+        if self._routes_added:
+            return
+        server = self._microservice().resources.get(REPORT_SERVER)
+        if server is None or not hasattr(server, "add_route"):
+            raise StatusSettingsError(
+                f"resource {self.name!r} needs the report server resource {REPORT_SERVER!r} "
+                "(install tamarco-http, or set status = None on the service)"
+            )
+        server.add_route("GET", self.status_path, self.handle_status)
+        server.add_route("GET", self.live_path, self.handle_live)
+        server.add_route("GET", self.ready_path, self.handle_ready)
+        self._routes_added = True
+
+    async def start(self) -> None:
+        self.loop_lag.interval = self.config.health.loop_lag_interval_seconds
+        self.loop_lag.window = self.config.health.loop_lag_window_seconds
+        self.loop_lag.start()
+        await super().start()
+
+    async def stop(self) -> None:
+        await self.loop_lag.stop()
+        if self.policies is not None:
+            await self.policies.stop()
+        await super().stop()
+
+    async def post_stop(self) -> None:
+        microservice = self.microservice
+        if microservice is not None:
+            for resource in microservice.resources.values():
+                resource.remove_status_listener(self._on_status_change)
+            handlers = microservice.resource_failure_handlers
+            handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not self]
+        self._routes_added = False
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["loop_lag_seconds"] = round(self.loop_lag.last_lag(), 6)
+        if self.policies is not None:
+            restarting = sorted(n for n in self._microservice().resources if self.policies.restarting(n))
+            if restarting:
+                info["restarting"] = restarting
+        return info
+
+    # -- restart policies ---------------------------------------------------------------------
+
+    def _on_status_change(self, resource: BaseResource, old: StatusCodes, new: StatusCodes) -> None:
+        if self.policies is not None:
+            self.policies.on_status_change(resource, old, new)
+
+    async def _on_start_failure(self, resource: BaseResource, error: BaseException) -> bool:
+        if self.policies is None:
+            return False
+        return await self.policies.on_start_failure(resource, error)
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    async def status_report(self) -> tuple[int, dict[str, Any]]:
+        """The ``/status`` HTTP code and body (secrets masked)."""
+        microservice = self._microservice()
+        resources = await collect_resource_statuses(microservice.resources, self.config.status_timeout_seconds)
+        for name, info in resources.items():
+            if self.policies is not None and self.policies.attempts(name):
+                info.setdefault("restart_attempts", self.policies.attempts(name))
+        code = overall_http_code((info["status"] for info in resources.values()), self.config.http_code_while_starting)
+        body = {
+            "microservice": microservice.name,
+            "instance_id": microservice.instance_id,
+            "deploy_name": microservice.deploy_name,
+            "state": microservice.state,
+            "loop_lag_seconds": round(self.loop_lag.last_lag(), 6),
+            "resources": resources,
+        }
+        return code, self.redactor.data(body)
+
+    async def handle_status(self, request: web.Request) -> web.StreamResponse:
+        code, body = await self.status_report()
+        headers = {}
+        pending = [
+            f"{name}={info['status_name']}"
+            for name, info in body["resources"].items()
+            if info["status"] != StatusCodes.STARTED
+        ]
+        if pending:
+            # A 1xx response carries no body: the header tells who is not STARTED yet.
+            headers["X-Tamarco-Not-Started"] = ",".join(pending)
+        return web.json_response(body, status=code, headers=headers, dumps=_dumps)
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the service is alive, and why not."""
+        microservice = self._microservice()
+        threshold = self.config.health.loop_lag_threshold_seconds
+        worst = self.loop_lag.worst_lag()
+        body: dict[str, Any] = {
+            "state": microservice.state,
+            "loop_lag_seconds": round(worst, 6),
+            "loop_lag_threshold_seconds": threshold,
+        }
+        problems = []
+        if microservice.state in _SHUTTING_DOWN:
+            problems.append(f"service is {microservice.state}")
+        if worst > threshold:
+            problems.append(f"event loop lagged {worst:.3f} s (threshold {threshold:g} s)")
+        body["live"] = not problems
+        if problems:
+            body["reasons"] = problems
+        return not problems, body
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the service should receive traffic: running and critical resources STARTED."""
+        microservice = self._microservice()
+        not_ready = {
+            name: microservice.resources[name].status_code.name
+            for name in sorted(self.config.critical_resources)
+            if name in microservice.resources and microservice.resources[name].status_code != StatusCodes.STARTED
+        }
+        ready = microservice.state == "running" and not not_ready
+        body: dict[str, Any] = {"ready": ready, "state": microservice.state}
+        if not_ready:
+            body["not_ready"] = not_ready
+        return ready, body
+
+    async def handle_live(self, request: web.Request) -> web.StreamResponse:
+        alive, body = self.liveness()
+        return web.json_response(body, status=200 if alive else 503, dumps=_dumps)
+
+    async def handle_ready(self, request: web.Request) -> web.StreamResponse:
+        ready, body = self.readiness()
+        return web.json_response(body, status=200 if ready else 503, dumps=_dumps)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _microservice(self) -> Any:
+        if self.microservice is None:
+            raise RuntimeError(f"resource {self.name or type(self).__name__} is not bound to a microservice")
+        return self.microservice
+
+    def _settings(self) -> SettingsView:
+        if self.settings is None:
+            raise RuntimeError(f"resource {self.name} has no settings yet")
+        return self.settings

@@ -1,0 +1,273 @@
+"""What the profiler and the memory analyzer share: enabled per service by a settings list,
+a periodic report written atomically to a file, and an endpoint on the report server that
+serves the latest report.
+
+A disabled debug resource costs nothing: no profiler or tracemalloc, no task; it only answers
+its endpoint with a 404 that says how to enable it, and reports STARTED with
+``"enabled": false``. The enabling list is a live setting, so a running service can be
+profiled without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aiohttp import web
+from tamarco.core.settings.settings import SettingsView
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.basic.status._errors import StatusSettingsError
+
+__all__ = ["PeriodicReportResource", "Report"]
+
+REPORT_SERVER = "tamarco_http_report_server"
+
+
+class Report:
+    """One report: the text written to the file, served as the endpoint's body; other
+    formats (``?format=<name>``) as ``{name: (body, content type)}``."""
+
+    def __init__(
+        self,
+        text: str,
+        taken_at: float,
+        content_type: str = "text/plain",
+        formats: dict[str, tuple[bytes, str]] | None = None,
+    ) -> None:
+        self.text = text
+        self.taken_at = taken_at
+        self.content_type = content_type
+        self.formats = formats or {}
+
+
+class PeriodicReportResource(BaseResource):
+    """Base of the debug resources. Subclasses implement ``_enable``, ``_disable`` and
+    ``_take_report``."""
+
+    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)
+    #: Setting listing the services it is enabled for (0.1 name), and the endpoint path.
+    enable_setting: ClassVar[str]
+    path: ClassVar[str]
+    #: Default file name, in the temp dir: ``<service>`` is replaced by the service name.
+    default_file: ClassVar[str]
+    default_interval_seconds: ClassVar[float] = 30.0
+    live_settings: ClassVar[tuple[str, ...]] = ("enabled", "interval_seconds", "file", "top")
+    default_top: ClassVar[int] = 50
+    kind: ClassVar[str] = "debug report"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enabled = False
+        self.interval_seconds = self.default_interval_seconds
+        self.file: Path | None = None
+        self.top = self.default_top
+        self.reports_written = 0
+        self.latest: Report | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._routes_added = False
+
+    # -- settings -----------------------------------------------------------------------------
+
+    async def configure_settings(self, settings: SettingsView) -> None:
+        await super().configure_settings(settings)
+        self._read_settings()
+
+    def _read_settings(self) -> None:
+        settings = self._settings()
+        service = str(self.microservice.name if self.microservice else "")
+        services = settings.get_nowait(self.enable_setting, [])
+        key = settings.full_key(self.enable_setting)
+        if isinstance(services, str):
+            services = [services]
+        if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
+            raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
+        enabled = settings.get_nowait("enabled", None)
+        if enabled is not None and not isinstance(enabled, bool):
+            raise StatusSettingsError(f"setting {settings.full_key('enabled')} must be true or false, got {enabled!r}")
+        self.enabled = bool(enabled) if enabled is not None else (service in services or "all" in services)
+        interval = settings.get_nowait("interval_seconds", self.default_interval_seconds)
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+            raise StatusSettingsError(
+                f"setting {settings.full_key('interval_seconds')} must be a positive number of seconds, "
+                f"got {interval!r}"
+            )
+        self.interval_seconds = float(interval)
+        top = settings.get_nowait("top", self.default_top)
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise StatusSettingsError(f"setting {settings.full_key('top')} must be a positive integer, got {top!r}")
+        self.top = top
+        file = settings.get_nowait("file", None)
+        if file is not None and (not isinstance(file, str) or not file):
+            raise StatusSettingsError(f"setting {settings.full_key('file')} must be a file path, got {file!r}")
+        default = Path(tempfile.gettempdir()) / self.default_file.replace("<service>", service)
+        self.file = Path(file) if file else default
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Enable, disable or reconfigure while the service runs."""
+        was_enabled = self.enabled
+        try:
+            self._read_settings()
+        except StatusSettingsError as error:
+            self.logger.error("%s settings not applied: %s", self.name, error)
+            return
+        if was_enabled and not self.enabled:
+            await self._turn_off()
+            self.logger.info("%s disabled", self.name)
+        elif self.enabled and not was_enabled and self.status_code == StatusCodes.STARTED:
+            await self._turn_on()
+            self.logger.info("%s enabled: writing %s every %g s", self.name, self.file, self.interval_seconds)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def pre_start(self) -> None:
+        if self._routes_added or self.microservice is None:
+            return
+        server = self.microservice.resources.get(REPORT_SERVER)
+        if server is None or not hasattr(server, "add_route"):
+            raise StatusSettingsError(
+                f"resource {self.name!r} needs the report server resource {REPORT_SERVER!r} "
+                f"(install tamarco-http, or set {self.name} = None on the service)"
+            )
+        server.add_route("GET", self.path, self.handle_report)
+        self._routes_added = True
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._check_file_writable()
+            await self._turn_on()
+            self.logger.info("%s enabled: writing %s every %g s", self.name, self.file, self.interval_seconds)
+        await super().start()
+
+    async def stop(self) -> None:
+        await self._turn_off()
+        await super().stop()
+
+    async def post_stop(self) -> None:
+        self._routes_added = False
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        info["enabled"] = self.enabled
+        if self.enabled:
+            info["file"] = str(self.file)
+            info["interval_seconds"] = self.interval_seconds
+            info["reports_written"] = self.reports_written
+            if self.latest is not None:
+                info["latest_report_at"] = self.latest.taken_at
+        return info
+
+    async def _turn_on(self) -> None:
+        if self._task is not None:
+            return
+        self._lock = asyncio.Lock()
+        await self._enable()
+        self._task = asyncio.get_running_loop().create_task(self._write_periodically(), name=f"tamarco:{self.name}")
+
+    async def _turn_off(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await self._disable()
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def _write_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            await self.write_report()
+
+    async def write_report(self) -> Report:
+        """Take a report now, keep it as the latest and write it to the file."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            report = await self._take_report()
+            self.latest = report
+            try:
+                await asyncio.to_thread(_write_atomically, self._file(), report.text)
+            except OSError as error:
+                self.set_status(StatusCodes.FAILED, f"cannot write {self.file} ({self._file_key()}): {error}")
+                self.logger.error("%s: cannot write %s (setting %s): %s", self.name, self.file, self._file_key(), error)
+            else:
+                self.reports_written += 1
+                if self.status_code == StatusCodes.FAILED:
+                    self.set_status(StatusCodes.STARTED)
+            return report
+
+    async def handle_report(self, request: web.Request) -> web.StreamResponse:
+        if not self.enabled or self._task is None:
+            service = self.microservice.name if self.microservice else "?"
+            return web.json_response(
+                {
+                    "error": f"{self.name} is disabled for service {service}",
+                    "enable_with": self._settings().full_key(self.enable_setting),
+                },
+                status=404,
+            )
+        report = self.latest or await self.write_report()
+        wanted = request.query.get("format")
+        if wanted:
+            if wanted not in report.formats:
+                known = ", ".join(sorted(report.formats)) or "none"
+                return web.json_response({"error": f"unknown format {wanted!r} (formats: {known})"}, status=400)
+            body, content_type = report.formats[wanted]
+            return web.Response(body=body, content_type=content_type)
+        return web.Response(text=report.text, content_type=report.content_type)
+
+    # -- for subclasses -----------------------------------------------------------------------
+
+    async def _enable(self) -> None:
+        """Start collecting (profiler, tracemalloc)."""
+
+    async def _disable(self) -> None:
+        """Stop collecting and drop what was collected."""
+
+    async def _take_report(self) -> Report:
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _file(self) -> Path:
+        if self.file is None:
+            raise RuntimeError(f"resource {self.name} has no settings yet")
+        return self.file
+
+    def _file_key(self) -> str:
+        return self._settings().full_key("file")
+
+    def _check_file_writable(self) -> None:
+        directory = self._file().parent
+        if not directory.is_dir() or not os.access(directory, os.W_OK):
+            raise StatusSettingsError(
+                f"setting {self._file_key()}: cannot write {self.file}: directory {directory} "
+                "does not exist or is not writable"
+            )
+
+    def _settings(self) -> SettingsView:
+        if self.settings is None:
+            raise RuntimeError(f"resource {self.name} has no settings yet")
+        return self.settings
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so readers never see half a report."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def now() -> float:
+    """Wall-clock time of a report (seconds since the epoch)."""
+    return time.time()

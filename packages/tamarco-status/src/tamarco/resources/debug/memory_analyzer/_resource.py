@@ -1,0 +1,146 @@
+"""The memory analyzer resource. See ``docs/status.md`` for its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import gc
+import json
+import time
+import tracemalloc
+from typing import Any, ClassVar
+
+from tamarco.resources.basic.status._errors import StatusSettingsError
+from tamarco.resources.debug._periodic_report import PeriodicReportResource, Report
+
+__all__ = ["MemoryAnalyzerResource"]
+
+_NOISE = (
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+    tracemalloc.Filter(False, tracemalloc.__file__),
+    tracemalloc.Filter(False, "<unknown>"),
+)
+
+
+class MemoryAnalyzerResource(PeriodicReportResource):
+    """Finds what allocates and what grows, for the services listed in
+    ``system.resources.memory_analyzer.microservices_with_memory_analyzer`` (or
+    ``enabled: true``).
+
+    While enabled, :mod:`tracemalloc` traces allocations (``traceback_frames`` frames each).
+    Every ``interval_seconds`` a JSON report replaces the content of ``file``: the traced
+    memory, the ``top`` allocation sites, the sites that grew most since the previous report,
+    and the object types whose live count (from :func:`gc.get_objects`) grew most.
+    ``GET /debug/memory`` serves the latest report.
+    """
+
+    enable_setting: ClassVar[str] = "microservices_with_memory_analyzer"
+    live_settings: ClassVar[tuple[str, ...]] = (
+        "microservices_with_memory_analyzer",
+        "enabled",
+        "interval_seconds",
+        "file",
+        "top",
+    )
+    path: ClassVar[str] = "/debug/memory"
+    default_file: ClassVar[str] = "<service>_memory.json"
+    default_interval_seconds: ClassVar[float] = 30.0
+    default_top: ClassVar[int] = 25
+    loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.memory_analyzer",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.traceback_frames = 1
+        self._started_tracing = False
+        self._previous_snapshot: tracemalloc.Snapshot | None = None
+        self._previous_types: collections.Counter[str] = collections.Counter()
+
+    def _read_settings(self) -> None:
+        super()._read_settings()
+        settings = self._settings()
+        frames = settings.get_nowait("traceback_frames", 1)
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+            raise StatusSettingsError(
+                f"setting {settings.full_key('traceback_frames')} must be a positive integer, got {frames!r}"
+            )
+        self.traceback_frames = frames
+
+    async def _enable(self) -> None:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(self.traceback_frames)
+            self._started_tracing = True
+        self._previous_snapshot = None
+        self._previous_types = await asyncio.to_thread(_count_types)
+
+    async def _disable(self) -> None:
+        if self._started_tracing:
+            tracemalloc.stop()  # frees the traces
+            self._started_tracing = False
+        self._previous_snapshot = None
+        self._previous_types = collections.Counter()
+
+    async def _take_report(self) -> Report:
+        taken_at = time.time()
+        current, peak = tracemalloc.get_traced_memory()
+        snapshot = tracemalloc.take_snapshot().filter_traces(_NOISE) if tracemalloc.is_tracing() else None
+        types = await asyncio.to_thread(_count_types)
+        body = await asyncio.to_thread(
+            _analyse, snapshot, self._previous_snapshot, types, self._previous_types, self.top
+        )
+        body = {
+            "microservice": self.microservice.name if self.microservice else None,
+            "taken_at": taken_at,
+            "traced_memory_bytes": {"current": current, "peak": peak},
+            **body,
+        }
+        self._previous_snapshot = snapshot
+        self._previous_types = types
+        text = json.dumps(body, indent=2)
+        return Report(text, taken_at, content_type="application/json")
+
+
+def _count_types() -> collections.Counter[str]:
+    return collections.Counter(type(obj).__qualname__ for obj in gc.get_objects())
+
+
+def _site(traceback: tracemalloc.Traceback) -> dict[str, Any]:
+    frame = traceback[0]
+    return {"file": frame.filename, "line": frame.lineno}
+
+
+def _analyse(
+    snapshot: tracemalloc.Snapshot | None,
+    previous: tracemalloc.Snapshot | None,
+    types: collections.Counter[str],
+    previous_types: collections.Counter[str],
+    top: int,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"top_allocations": [], "allocation_growth": []}
+    if snapshot is not None:
+        result["top_allocations"] = [
+            {**_site(stat.traceback), "size_bytes": stat.size, "count": stat.count}
+            for stat in snapshot.statistics("lineno")[:top]
+        ]
+        if previous is not None:
+            growth = [diff for diff in snapshot.compare_to(previous, "lineno") if diff.size_diff > 0]
+            result["allocation_growth"] = [
+                {
+                    **_site(diff.traceback),
+                    "size_bytes": diff.size,
+                    "size_diff_bytes": diff.size_diff,
+                    "count": diff.count,
+                    "count_diff": diff.count_diff,
+                }
+                for diff in growth[:top]
+            ]
+    grown = sorted(
+        ((name, count, count - previous_types.get(name, 0)) for name, count in types.items()),
+        key=lambda item: item[2],
+        reverse=True,
+    )
+    result["object_type_growth"] = [
+        {"type": name, "count": count, "growth": growth} for name, count, growth in grown[:top] if growth > 0
+    ]
+    result["object_types"] = [{"type": name, "count": count} for name, count in types.most_common(top)]
+    return result

@@ -1,0 +1,318 @@
+"""The status resource inside a running service, with an in-memory report server."""
+
+import asyncio
+
+import pytest
+from tamarco.core.microservice import EXIT_FAILURE, Microservice
+from tamarco.resources.bases import BaseResource, StatusCodes
+from tamarco.resources.basic.status import StatusResource
+
+
+def make_service(kit, settings=None, **resources):
+    """A fresh service class (resources are class attributes: one class per test)."""
+    attrs = {
+        "name": "status_unit",
+        "use_default_resources": False,
+        "tamarco_http_report_server": kit.ReportServer(),
+        "status": StatusResource(),
+        **resources,
+    }
+    service = type("StatusUnitService", (Microservice,), attrs)()
+    service.settings.update_internal({"system": {"resources": {"status": settings or {}}}})
+    return service
+
+
+FAST_RESTARTS = {"max_attempts": 3, "backoff": {"initial_seconds": 0.01, "max_seconds": 0.05}}
+
+
+async def test_status_shape_and_200_when_everything_started(kit):
+    service = make_service(kit, db=kit.Controlled())
+    async with kit.Running(service):
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 200
+    assert body["microservice"] == "status_unit"
+    assert body["state"] == "running"
+    assert body["instance_id"] == service.instance_id
+    assert isinstance(body["loop_lag_seconds"], float)
+    assert set(body["resources"]) == {"tamarco_http_report_server", "status", "db"}
+    assert body["resources"]["db"] == {"status": 2, "status_name": "STARTED"}
+    assert body["resources"]["status"]["status_name"] == "STARTED"
+
+
+async def test_102_while_a_resource_is_connecting_with_a_header_naming_it(kit):
+    service = make_service(kit, db=kit.Controlled(connecting=True))
+    async with kit.Running(service):
+        code, _, headers = await service.tamarco_http_report_server.get("/status")
+        assert code == 102
+        assert headers["X-Tamarco-Not-Started"] == "db=CONNECTING"
+        service.db.set_status(StatusCodes.STARTED)
+        code, _, headers = await service.tamarco_http_report_server.get("/status")
+        assert code == 200
+        assert "X-Tamarco-Not-Started" not in headers
+
+
+async def test_http_code_while_starting_setting(kit):
+    service = make_service(kit, {"http_code_while_starting": 503}, db=kit.Controlled(connecting=True))
+    async with kit.Running(service):
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 503
+    assert body["resources"]["db"]["status_name"] == "CONNECTING"
+
+
+async def test_500_with_the_error_after_a_resource_fails(kit):
+    service = make_service(kit, db=kit.Controlled())
+    async with kit.Running(service):
+        service.db.fail("connection reset by peer")
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 500
+    assert body["resources"]["db"]["status_name"] == "FAILED"
+    assert body["resources"]["db"]["last_error"] == "ConnectionError: connection reset by peer"
+
+
+class BrokenStatus(BaseResource):
+    async def status(self):
+        raise ValueError("cannot compute")
+
+
+async def test_a_resource_whose_status_raises_is_failed_and_the_endpoint_still_answers(kit):
+    service = make_service(kit, broken=BrokenStatus(), db=kit.Controlled())
+    async with kit.Running(service):
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 500
+    assert body["resources"]["broken"]["status_name"] == "FAILED"
+    assert body["resources"]["broken"]["error"] == "status() raised ValueError: cannot compute"
+    assert body["resources"]["db"]["status_name"] == "STARTED"
+
+
+class Leaky(BaseResource):
+    async def status(self):
+        info = await super().status()
+        info.update(target="amqp://svc:hunter2-secret@127.0.0.1:5672/", password="hunter2-secret", user="svc")
+        return info
+
+
+async def test_no_secrets_in_status(kit):
+    service = make_service(kit, amqp=Leaky())
+    service.settings.update_internal({"system": {"resources": {"amqp": {"password": "hunter2-secret"}}}})
+    async with kit.Running(service):
+        service.amqp.set_status(StatusCodes.FAILED, "auth failed with password hunter2-secret")
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 500
+    text = str(body)
+    assert "hunter2" not in text
+    assert body["resources"]["amqp"]["target"] == "amqp://svc:***@127.0.0.1:5672/"
+    assert body["resources"]["amqp"]["last_error"] == "auth failed with password ***"
+    assert body["resources"]["amqp"]["user"] == "svc"
+
+
+async def test_readiness_follows_critical_resources(kit):
+    service = make_service(kit, db=kit.Controlled(), cache=kit.Controlled())
+    server = service.tamarco_http_report_server
+    async with kit.Running(service):
+        assert (await server.get("/health/ready"))[:2] == (200, {"ready": True, "state": "running"})
+        service.cache.set_status(StatusCodes.CONNECTING)
+        code, body, _ = await server.get("/health/ready")
+        assert code == 503
+        assert body["not_ready"] == {"cache": "CONNECTING"}
+        # the report server and status itself are not critical by default
+        service.status.set_status(StatusCodes.FAILED, "pretend")
+        service.cache.set_status(StatusCodes.STARTED)
+        assert (await server.get("/health/ready"))[0] == 200
+
+
+async def test_critical_resources_setting_limits_readiness(kit):
+    service = make_service(kit, {"critical_resources": ["db"]}, db=kit.Controlled(), cache=kit.Controlled())
+    async with kit.Running(service):
+        service.cache.fail()
+        assert (await service.tamarco_http_report_server.get("/health/ready"))[0] == 200
+        service.db.fail()
+        assert (await service.tamarco_http_report_server.get("/health/ready"))[0] == 503
+
+
+class SlowStop(BaseResource):
+    def __init__(self):
+        super().__init__()
+        self.stopping = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def stop(self):
+        self.stopping.set()
+        await self.release.wait()
+        await super().stop()
+
+
+async def test_probes_answer_503_as_soon_as_shutdown_begins(kit):
+    service = make_service(kit, slow=SlowStop())
+    server = service.tamarco_http_report_server
+    async with kit.Running(service) as run:
+        assert (await server.get("/health/live"))[0] == 200
+        assert (await server.get("/health/ready"))[0] == 200
+        stopping = asyncio.create_task(run.stop())
+        await asyncio.wait_for(service.slow.stopping.wait(), 5)
+        live_code, live, _ = await server.get("/health/live")
+        ready_code, ready, _ = await server.get("/health/ready")
+        service.slow.release.set()
+        assert await stopping == 0
+    assert (live_code, ready_code) == (503, 503)
+    assert live["live"] is False and live["reasons"] == ["service is stopping"]
+    assert ready == {"ready": False, "state": "stopping", "not_ready": {"slow": "STOPPING"}}
+
+
+async def test_liveness_fails_after_the_loop_was_blocked(kit):
+    import time
+
+    service = make_service(
+        kit,
+        {
+            "health": {
+                "loop_lag_threshold_seconds": 0.2,
+                "loop_lag_interval_seconds": 0.02,
+                "loop_lag_window_seconds": 0.5,
+            }
+        },
+    )
+    server = service.tamarco_http_report_server
+    async with kit.Running(service):
+        assert (await server.get("/health/live"))[0] == 200
+        time.sleep(0.4)  # noqa: ASYNC251 - a blocking call on the event loop
+        code, body, _ = await server.get("/health/live")
+        assert code == 503
+        assert body["loop_lag_seconds"] >= 0.35
+        assert "event loop lagged" in body["reasons"][0]
+        await kit.wait_until(lambda: service.status.loop_lag.worst_lag() < 0.2, timeout=5)
+        assert (await server.get("/health/live"))[0] == 200
+
+
+async def test_a_failing_resource_is_restarted_in_place(kit, logs):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_resource_on_failure": ["db"]}, **FAST_RESTARTS}},
+        db=kit.Controlled(),
+    )
+    async with kit.Running(service):
+        service.db.fail_starts = 1  # the first restart fails too
+        service.db.fail()
+        await kit.wait_until(lambda: service.db.status_code == StatusCodes.STARTED and service.db.starts == 3)
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert code == 200
+    assert body["resources"]["db"]["restart_attempts"] == 2
+    assert service.db.stops >= 2
+    messages = logs.messages
+    assert any("restart attempt 1/3" in m for m in messages)
+    assert any("restart attempt 2/3" in m for m in messages)
+    assert any("resource db restarted: STARTED again (attempt 2/3)" in m for m in messages)
+
+
+async def test_a_resource_failing_to_start_is_retried_and_the_service_keeps_starting(kit):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_resource_on_failure": ["db"]}, **FAST_RESTARTS}},
+        db=kit.Controlled(fail_starts=1),
+    )
+    async with kit.Running(service) as run:
+        assert service.state == "running"
+        await kit.wait_until(lambda: service.db.status_code == StatusCodes.STARTED)
+        assert await run.stop() == 0
+    assert service.db.starts == 2
+
+
+async def test_restart_attempts_stop_at_the_maximum_then_the_service_exits(kit, logs):
+    service = make_service(
+        kit,
+        {
+            "restart_policy": {
+                "resources": {"restart_resource_on_failure": ["db"], "restart_microservice_on_failure": ["db"]},
+                **FAST_RESTARTS,
+            }
+        },
+        db=kit.Controlled(),
+    )
+    async with kit.Running(service) as run:
+        service.db.fail_starts = 100
+        service.db.fail()
+        code = await asyncio.wait_for(run.task, 10)
+    assert code == EXIT_FAILURE
+    assert service.db.starts == 1 + 3  # the first start, then max_attempts restarts
+    assert any("still FAILED after 3 restart attempts, giving up" in m for m in logs.messages)
+
+
+async def test_restart_attempts_stop_at_the_maximum_and_the_resource_stays_failed(kit):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_resource_on_failure": ["db"]}, **FAST_RESTARTS}},
+        db=kit.Controlled(),
+    )
+    async with kit.Running(service):
+        service.db.fail_starts = 100
+        service.db.fail()
+        await kit.wait_until(lambda: service.db.starts == 4 and not service.status.policies.restarting("db"))
+        code, body, _ = await service.tamarco_http_report_server.get("/status")
+        assert service.state == "running"
+    assert code == 500
+    assert body["resources"]["db"]["status_name"] == "FAILED"
+    assert "cannot connect (start #4)" in body["resources"]["db"]["last_error"]
+
+
+async def test_restart_microservice_on_failure_stops_with_exit_failure(kit, logs):
+    service = make_service(
+        kit, {"restart_policy": {"resources": {"restart_microservice_on_failure": "all"}}}, db=kit.Controlled()
+    )
+    async with kit.Running(service) as run:
+        service.db.fail("redis went away")
+        code = await asyncio.wait_for(run.task, 10)
+    assert code == EXIT_FAILURE
+    assert service.state == "stopped"
+    assert any(
+        "restart policy restart_microservice_on_failure: resource db FAILED (ConnectionError: redis went away)" in m
+        for m in logs.messages
+    )
+
+
+async def test_a_resource_outside_the_policies_just_stays_failed(kit):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_microservice_on_failure": ["db"]}}},
+        db=kit.Controlled(),
+        other=kit.Controlled(),
+    )
+    async with kit.Running(service) as run:
+        service.other.fail()  # policies react synchronously, in the status listener
+        assert not service.status.policies.microservice_stop_requested
+        assert not service.status.policies.restarting("other")
+        await asyncio.sleep(0)
+        assert service.state == "running"
+        assert service.other.starts == 1
+        assert await run.stop() == 0
+
+
+async def test_a_policy_naming_an_unknown_resource_stops_the_startup(kit, logs):
+    service = make_service(kit, {"restart_policy": {"resources": {"restart_resource_on_failure": ["kafka"]}}})
+    code = await asyncio.wait_for(service.run_until_stopped(), 10)
+    assert code == EXIT_FAILURE
+    assert any(
+        "system.resources.status.restart_policy.resources.restart_resource_on_failure names 'kafka'" in m
+        for m in logs.messages
+    )
+
+
+async def test_restart_policy_is_a_live_setting(kit):
+    service = make_service(kit, FAST_RESTARTS, db=kit.Controlled())
+    async with kit.Running(service):
+        await service.settings.set(
+            "system.resources.status.restart_policy.resources.restart_resource_on_failure", ["db"]
+        )
+        assert service.status.config.restart_policy.restart_resource_on_failure == {"db"}
+        service.db.fail()
+        await kit.wait_until(lambda: service.db.status_code == StatusCodes.STARTED)
+        # an invalid change is refused and the previous policy kept
+        await service.settings.set(
+            "system.resources.status.restart_policy.resources.restart_resource_on_failure", ["nope"]
+        )
+        assert service.status.config.restart_policy.restart_resource_on_failure == {"db"}
+
+
+async def test_without_a_report_server_the_error_names_it():
+    from tamarco.core.errors import UnknownResourceDependency
+
+    with pytest.raises(UnknownResourceDependency, match="tamarco_http_report_server"):
+        type("NoReport", (Microservice,), {"name": "x", "use_default_resources": False, "status": StatusResource()})()
