@@ -133,6 +133,10 @@ class Registry(BaseResource):
 
     async def start(self) -> None:
         """Read and check the settings; when enabled, hook registration into the service."""
+        # A resource declared on a class is shared by every instance of it: start afresh.
+        self._config = None
+        self._registered = asyncio.Event()
+        self.lease_id = None
         view = self.settings
         self.enabled = bool(await view.get("enabled", False, expect=bool)) if view is not None else False
         self.path = str(await view.get("path", DEFAULT_PATH)) if view is not None else DEFAULT_PATH
