@@ -316,3 +316,20 @@ async def test_without_a_report_server_the_error_names_it():
 
     with pytest.raises(UnknownResourceDependency, match="tamarco_http_report_server"):
         type("NoReport", (Microservice,), {"name": "x", "use_default_resources": False, "status": StatusResource()})()
+
+
+async def test_a_secret_changed_live_is_masked_too(kit):
+    service = make_service(kit, amqp=Leaky())
+    async with kit.Running(service):
+        await service.settings.set("system.resources.amqp.password", "rotated-password-42")
+        service.amqp.set_status(StatusCodes.FAILED, "auth failed for rotated-password-42")
+        _, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert body["resources"]["amqp"]["last_error"] == "auth failed for ***"
+
+
+async def test_01_status_server_settings_are_reported_as_moved(kit, logs):
+    service = make_service(kit, {"host": "127.0.0.1", "port": 5747})
+    async with kit.Running(service):
+        pass
+    record = logs.find(contains="setting system.resources.status.port is ignored")
+    assert "system.resources.tamarco_http_report_server.port" in record.message

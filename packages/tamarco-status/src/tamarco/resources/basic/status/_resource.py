@@ -65,7 +65,8 @@ class StatusResource(BaseResource):
         super().__init__(*args, **kwargs)
         self.config = StatusConfig()
         self.loop_lag = LoopLagMonitor()
-        self.redactor = Redactor()
+        self._redactor = Redactor()
+        self._redactor_source: object = None
         self.policies: RestartPolicies | None = None
         self._routes_added = False
 
@@ -76,7 +77,6 @@ class StatusResource(BaseResource):
         so the service fails to start with a message naming the key and the resource."""
         await super().configure_settings(settings)
         self.config = self._load_config()
-        self.redactor = Redactor.from_settings(settings.settings.effective)
         for moved in _MOVED_SETTINGS:
             if settings.get_nowait(moved, None) is not None:
                 self.logger.warning(
@@ -88,13 +88,23 @@ class StatusResource(BaseResource):
                 )
         microservice = self._microservice()
         self.policies = RestartPolicies(
-            microservice, lambda: self.config.restart_policy, self.logger, self.redactor.text
+            microservice, lambda: self.config.restart_policy, self.logger, lambda text: self.redactor.text(text)
         )
         for resource in microservice.resources.values():
             resource.add_status_listener(self._on_status_change)
         handlers = microservice.resource_failure_handlers
         handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not self]
         handlers.append(self._on_start_failure)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks secrets; follows the settings (rebuilt when they change, e.g. a new password)."""
+        if self.settings is not None:
+            tree = self.settings.settings.effective  # the same object until the settings change
+            if tree is not self._redactor_source:
+                self._redactor = Redactor.from_settings(tree)
+                self._redactor_source = tree
+        return self._redactor
 
     def _load_config(self) -> StatusConfig:
         settings = self._settings()
