@@ -1,0 +1,212 @@
+"""The metrics resource inside running services: /metrics, scopes, handlers, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from tamarco.core.errors import ResourceStartError, UnknownResourceDependency
+from tamarco.core.microservice import MicroserviceContext, task
+from tamarco.resources.basic.metrics import Counter, MetricsResource, MetricsSettingsError, Summary
+
+pytestmark = pytest.mark.functional
+
+Builder = Callable[..., MicroserviceContext]
+
+
+async def fetch_metrics(session: aiohttp.ClientSession, service: MicroserviceContext) -> tuple[int, str, str]:
+    url = service.resources["tamarco_http_report_server"].url + "/metrics"  # type: ignore[attr-defined]
+    async with session.get(url) as response:
+        return response.status, response.headers.get("Content-Type", ""), await response.text()
+
+
+async def test_metrics_endpoint_serves_module_level_and_service_meters(
+    http_session: aiohttp.ClientSession, module_meter_name: str, build: Builder
+) -> None:
+    module_level = Counter(module_meter_name, "things")  # before any service: process-wide
+    service = build("billing-api")
+    await service.start()
+    try:
+        Counter("cats", "animals").inc(3)  # created while the service runs: the service's own
+        module_level.inc(2)
+        summary = Summary("http_response_time", "time")
+        for value in range(100):
+            summary.observe(value)
+        status, content_type, text = await fetch_metrics(http_session, service)
+        metrics: MetricsResource = service.resources["metrics"]  # type: ignore[assignment]
+        assert metrics.metrics_url == service.resources["tamarco_http_report_server"].url + "/metrics"  # type: ignore[attr-defined]
+    finally:
+        await service.stop()
+    assert status == 200
+    assert content_type.startswith("text/plain; version=0.0.4")
+    # the service name is a prefix (dash made valid), deploy_name a label
+    assert 'billing_api_cats_total{deploy_name="functional"} 3.0\n' in text
+    assert f'billing_api_{module_meter_name}_total{{deploy_name="functional"}} 2.0\n' in text
+    assert 'billing_api_http_response_time{deploy_name="functional",quantile="0.5"} 49.0\n' in text
+    assert 'billing_api_http_response_time_sum{deploy_name="functional"} 4950.0\n' in text
+
+
+async def test_two_services_in_one_process_do_not_share_their_meters(
+    http_session: aiohttp.ClientSession, module_meter_name: str, settings_tree: Callable[..., dict[str, Any]]
+) -> None:
+    shared = Counter(module_meter_name, "things")
+    done = {"one": asyncio.Event(), "two": asyncio.Event()}
+
+    class Worker(MicroserviceContext):
+        use_default_resources = True
+        amount = 0
+
+        @task
+        async def work(self) -> None:
+            Counter("handled", "requests").inc(self.amount)  # created inside the service
+            shared.inc()
+            done[str(self.name)].set()
+
+    one = type("One", (Worker,), {"name": "one", "amount": 1})()
+    two = type("Two", (Worker,), {"name": "two", "amount": 2})()
+    for service in (one, two):
+        service.settings.update_internal(settings_tree(deploy_name=None))
+    # each service starts in its own task (its own context), as run() does
+    await asyncio.gather(asyncio.create_task(one.start()), asyncio.create_task(two.start()))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in done.values())), 10)
+        _, _, text_one = await fetch_metrics(http_session, one)
+        _, _, text_two = await fetch_metrics(http_session, two)
+    finally:
+        await asyncio.gather(one.stop(), two.stop())
+    assert "one_handled_total 1.0\n" in text_one
+    assert "two_handled_total 2.0\n" in text_two
+    assert "handled_total 2.0" not in text_one and "handled_total 1.0" not in text_two
+    # the module-level meter is shared: both services export it, with both increments
+    assert f"one_{module_meter_name}_total 2.0\n" in text_one
+    assert f"two_{module_meter_name}_total 2.0\n" in text_two
+
+
+async def test_openmetrics_is_served_when_asked(http_session: aiohttp.ClientSession, build: Builder) -> None:
+    service = build("openmetrics_service")
+    await service.start()
+    try:
+        Counter("cats", "animals").inc()
+        url = service.resources["tamarco_http_report_server"].url + "/metrics"  # type: ignore[attr-defined]
+        async with http_session.get(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"}) as response:
+            content_type, text = response.headers["Content-Type"], await response.text()
+    finally:
+        await service.stop()
+    assert content_type.startswith("application/openmetrics-text")
+    assert 'openmetrics_service_cats_total{deploy_name="functional"} 1.0' in text
+    assert text.endswith("# EOF\n")
+
+
+async def test_prometheus_handler_disabled(http_session: aiohttp.ClientSession, build: Builder) -> None:
+    service = build("no_prometheus", {"handlers": {"prometheus": {"enabled": False}}})
+    await service.start()
+    try:
+        status, _, _ = await fetch_metrics(http_session, service)
+    finally:
+        await service.stop()
+    assert status == 404
+
+
+def test_removing_the_report_server_needs_metrics_without_prometheus(
+    service_class: Callable[..., type[MicroserviceContext]],
+) -> None:
+    with pytest.raises(UnknownResourceDependency, match="'metrics' depends on 'tamarco_http_report_server'"):
+        service_class("no_report_server", use_default_resources=False, metrics=MetricsResource())()
+
+
+async def test_metrics_without_report_server_writes_a_file(tmp_path: Path, build: Builder) -> None:
+    path = tmp_path / "metrics.txt"
+    service = build(
+        "file_only",
+        {
+            "handlers": {
+                "prometheus": {"enabled": False},
+                "file": {"enabled": True, "path": str(path), "collect_frequency": 60, "prefix": "{service_name}"},
+            }
+        },
+        use_default_resources=False,
+        metrics=MetricsResource(prometheus=False),
+    )
+    await service.start()
+    Counter("jobs", "jobs").inc(4)
+    await service.stop()  # the last report on stop writes the current values
+    assert re.search(r"^file_only\.jobs 4 \d+$", path.read_text(), re.MULTILINE)
+
+
+async def test_file_handler_writes_metric_lines_periodically(tmp_path: Path, build: Builder) -> None:
+    path = tmp_path / "tamarco_metrics"
+    service = build(
+        "file_writer",
+        {"collect_frequency": 30, "handlers": {"file": {"enabled": True, "path": str(path), "collect_frequency": 0.1}}},
+    )
+    await service.start()
+    try:
+        counter = Counter("written", "lines")
+        counter.inc(5)
+        prefix = f"functional.file_writer.{_hostname()}"
+        pattern = re.compile(rf"^{re.escape(prefix)}\.written 5 (\d+)$", re.MULTILINE)
+        deadline = time.monotonic() + 10
+        while not (path.exists() and pattern.search(path.read_text())):
+            assert time.monotonic() < deadline, f"no '{prefix}.written 5' line in {path}"
+            await asyncio.sleep(0.05)
+        timestamp = int(pattern.search(path.read_text()).group(1))  # type: ignore[union-attr]
+        assert abs(timestamp - time.time()) < 60
+        counter.inc()
+    finally:
+        await service.stop()
+    assert re.search(rf"^{re.escape(prefix)}\.written 6 \d+$", path.read_text(), re.MULTILINE)
+
+
+async def test_stdout_handler(capsys: pytest.CaptureFixture[str], build: Builder) -> None:
+    service = build("stdout_writer", {"handlers": {"stdout": {"enabled": True, "prefix": "out.{service_name}"}}})
+    await service.start()
+    Counter("printed", "lines").inc(2)
+    await service.stop()
+    assert re.search(r"^out\.stdout_writer\.printed 2 \d+$", capsys.readouterr().out, re.MULTILINE)
+
+
+async def test_summary_window_setting_applies_to_the_service_summaries(build: Builder) -> None:
+    service = build("windowed", {"summary_window_seconds": 5, "summary_age_buckets": 2})
+    await service.start()
+    try:
+        default = Summary("default_window", "seconds")
+        explicit = Summary("explicit_window", "seconds", window_seconds=90)
+    finally:
+        await service.stop()
+    assert default.window_seconds == 5
+    assert explicit.window_seconds == 90
+
+
+async def test_status_describes_the_handlers(tmp_path: Path, build: Builder) -> None:
+    service = build("described", {"handlers": {"file": {"enabled": True, "path": str(tmp_path / "m")}}})
+    await service.start()
+    try:
+        status = await service.resources["metrics"].status()
+    finally:
+        await service.stop()
+    assert status["status_name"] == "STARTED"
+    assert status["prometheus"].endswith("/metrics")
+    assert status["handlers"] == [{"kind": "file", "path": str(tmp_path / "m"), "failing": False}]
+
+
+async def test_bad_settings_stop_the_start_naming_the_key(build: Builder) -> None:
+    service = build("misconfigured", {"handlers": {"carbon": {"enabled": True, "port": 2003}}})
+    with pytest.raises(ResourceStartError) as caught:
+        await service.start()
+    await service.stop()
+    assert isinstance(caught.value.error, MetricsSettingsError)
+    assert "system.resources.metrics.handlers.carbon.host is missing" in str(caught.value)
+
+
+def _hostname() -> str:
+    import socket
+
+    from tamarco.resources.basic.metrics._naming import graphite_component
+
+    return graphite_component(socket.gethostname())
