@@ -86,6 +86,7 @@ class Logging:
         self._attached: dict[str, list[logging.Handler]] = {}
         self._saved: dict[str, tuple[int, bool]] = {}
         self._lock: asyncio.Lock | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def handlers(self) -> list[logging.Handler]:
@@ -208,7 +209,7 @@ class Logging:
                     handler.start()
             self._attach()
             for handler in replaced:
-                await _close_handler(handler, config.flush_timeout_seconds)
+                self._close_later(handler, config.flush_timeout_seconds)
             if changed or removed:
                 logger.debug(
                     "logging configured: profile %s, outputs %s (new: %s, removed: %s)",
@@ -294,17 +295,27 @@ class Logging:
             if isinstance(handler, QueuedHandler)
         }
 
+    def _close_later(self, handler: logging.Handler, timeout: float) -> None:
+        """Flush and close a replaced handler in the background: a live change must not wait
+        for an old endpoint that may be down (``stop()`` waits for these)."""
+        task = asyncio.get_running_loop().create_task(
+            _close_handler(handler, timeout), name=f"tamarco:logging:close:{handler.name}"
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def stop(self) -> None:
-        """Flush the network outputs (up to ``flush_timeout_seconds``), remove every handler
-        Tamarco installed and give the loggers back their previous level and propagation."""
+        """Flush the network outputs (up to ``flush_timeout_seconds``, all at once), remove every
+        handler Tamarco installed and give the loggers back their previous level and propagation."""
         timeout = self.config.flush_timeout_seconds if self.config is not None else 5.0
         network = {n: o for n, o in self._outputs.items() if isinstance(o[1], QueuedHandler)}
         if network:
             # Detach first so drop reports and flush errors still reach stdout and the file.
             self._outputs = {n: o for n, o in self._outputs.items() if n not in network}
             self._attach()
-            for _, handler in network.values():
-                await _close_handler(handler, timeout)
+        closing = [*self._closing, *(_close_handler(h, timeout) for _, h in network.values())]
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
         others = [handler for _, handler in self._outputs.values()]
         self._outputs = {}
         self._detach_all()
