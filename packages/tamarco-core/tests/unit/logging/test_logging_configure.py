@@ -224,3 +224,29 @@ async def test_http_posts_json_batches_with_basic_auth(unused_tcp_port: int, cle
     auth, batch = received[0]
     assert auth == "Basic " + base64.b64encode(b"elastic:changeme").decode()
     assert [event["message"] for event in batch] == ["batch 0", "batch 1", "batch 2"]
+
+
+async def test_replaced_output_is_flushed_and_closed_in_the_background(cleanup: list[Logging]) -> None:
+    configured, settings = await make_logging({"stdout": False, "logstash": {"enabled": True, "port": 9}})
+    cleanup.append(configured)
+    old = configured._outputs["logstash"][1]
+    assert isinstance(old, QueuedHandler)
+    await settings.set("system.logging.logstash.port", 10)
+    await configured.reconfigure()
+    for _ in range(200):
+        if old._task is not None and old._task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert old._task is not None and old._task.done() and old.transport._socket is None  # type: ignore[attr-defined]
+
+
+async def test_a_service_with_an_unknown_profile_does_not_start() -> None:
+    from tamarco.core.microservice import MicroserviceContext
+
+    ctx = MicroserviceContext("unit_bad_profile", environ={})
+    ctx.settings.update_internal({"system": {"logging": {"profile": "debug"}}})
+    with pytest.raises(LoggingSettingsError) as error:
+        async with ctx:
+            pass
+    assert "system.logging.profile is 'debug'; allowed values: DEVELOP, PRODUCTION" in str(error.value)
+    assert logging.getLogger("unit_bad_profile").handlers == []
