@@ -274,3 +274,29 @@ async def test_app_is_a_real_sanic_app_with_a_unique_name():
     assert len(names) == 5
     named = HTTPServerResource(app_name="my_api")
     assert isinstance(named.app, Sanic) and named.app.name == "my_api"
+
+
+async def test_touchup_is_on_and_signals_of_one_app_survive_another_app():
+    with_signal, plain = HTTPServerResource(), HTTPServerResource()
+    with_signal.add_endpoint("/", lambda request: _answer(1))
+    plain.add_endpoint("/", lambda request: _answer(2))
+    responses = []
+
+    @with_signal.app.signal("http.lifecycle.response")
+    async def on_response(request, response):
+        responses.append(response.status)
+
+    # a connection keeps the request handler it started with: use a new one per request
+    http_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+    first = context({"api": with_signal}, {"api": {"port": 0}}, "first")
+    second = context({"api": plain}, {"api": {"port": 0}}, "second")
+    async with first:
+        assert await get_text(http_session, with_signal.url) == (200, "server 1")
+        assert responses == [200]
+        async with second:  # the second app's touchup must keep the first app's signal
+            assert with_signal.app.config.TOUCHUP is True and plain.app.config.TOUCHUP is True
+            assert getattr(Sanic, "__touched__", False)
+            assert await get_text(http_session, plain.url) == (200, "server 2")
+            assert await get_text(http_session, with_signal.url) == (200, "server 1")
+    await http_session.close()
+    assert responses == [200, 200]

@@ -15,7 +15,8 @@ stop
     ``graceful_shutdown_timeout`` → abort what is left → ``after_server_stop`` → STOPPED.
 
 The same resource can be started again afterwards (a restart policy, a test). Every instance
-gets its own Sanic app with a unique name, so many servers live in one process.
+gets its own Sanic app with a unique name, so many servers live in one process; Sanic's
+touchup optimisation stays on for all of them (see ``_touchup``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http import _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
-from tamarco.resources.io.http._meters import RequestMeters, request_meters
+from tamarco.resources.io.http._meters import (
+    UNMATCHED_ROUTE,
+    RequestMeters,
+    is_metered,
+    metered_handler,
+    request_meters,
+    route_label,
+)
 
 __all__ = ["HTTPServerResource"]
 
@@ -62,6 +70,10 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
+        meters = self.resource.meters
+        if meters is not None and request.route is None:  # matched routes count in their handler
+            status = exception.status_code if isinstance(exception, SanicException) else 500
+            meters.record(UNMATCHED_ROUTE, request.method, status, None)
         return exception_response(
             request,
             exception,
@@ -104,9 +116,6 @@ class HTTPServerResource(BaseResource):
         name = app_name or f"tamarco_http_{os.getpid()}_{next(_app_numbers)}"
         #: The Sanic application: add routes, blueprints, listeners, middleware to it.
         self.app = Sanic(name, configure_logging=False, error_handler=_ErrorHandler(self))
-        # Sanic's "touchup" rewrites its HTTP classes process-wide for one app: a second app in
-        # the same process (two servers, two services in a test) would then fail to start.
-        self.app.config.TOUCHUP = False
         self.app.config.MOTD = False
         self.logger = logger
         self.host: str | None = None
@@ -133,6 +142,10 @@ class HTTPServerResource(BaseResource):
         """
         with self.app.amend():
             self.app.add_route(endpoint_handler, uri, methods=frozenset(methods), **route_kwargs)
+        if self.app.state.is_started:
+            _touchup.after_startup(self.app)
+        if self.meters is not None:
+            self._meter_routes()
 
     @property
     def url(self) -> str | None:
@@ -179,7 +192,9 @@ class HTTPServerResource(BaseResource):
             if server.server is None:  # older Sanic returns the server before creating it
                 await server
             if not self.app.state.is_started:
+                _touchup.prepare_first_startup(self.app)
                 await server.startup()
+                _touchup.after_startup(self.app)
             await server.before_start()
             await server.start_serving()
         except BaseException as error:
@@ -297,7 +312,22 @@ class HTTPServerResource(BaseResource):
             resources = self.microservice.resources.values() if self.microservice is not None else ()
             self.meters = request_meters(str(self.name), resources)
         if self.meters is not None:
-            self._install_middleware("meters", self._meters_on_request, self._meters_on_response)
+            self._meter_routes()
+
+    def _meter_routes(self) -> None:
+        """Wrap every route handler not wrapped yet with the meters (see ``_meters``)."""
+        wrapped = False
+        for route in self.app.router.routes:
+            handler = route.handler
+            if is_metered(handler) or getattr(route.extra, "websocket", False) or hasattr(handler, "is_websocket"):
+                continue
+            route.handler = metered_handler(handler, route.path, self._current_meters)
+            wrapped = True
+        if wrapped:
+            self.app.router.get.cache_clear()  # the router caches (route, handler) lookups
+
+    def _current_meters(self) -> RequestMeters | None:
+        return self.meters
 
     def _install_middleware(self, kind: str, on_request: Any, on_response: Any) -> None:
         if kind in self._installed_middleware:
@@ -305,26 +335,24 @@ class HTTPServerResource(BaseResource):
         with self.app.amend():
             self.app.register_middleware(on_request, "request")
             self.app.register_middleware(on_response, "response")
+        if self.app.state.is_started:
+            _touchup.after_startup(self.app)
         self._installed_middleware.add(kind)
 
-    # The installed middleware stay for the app's lifetime; they look the feature up at each
-    # request so that a restart with the feature turned off really turns it off.
+    # The installed middleware (and meter wrappers) stay for the app's lifetime; they look the
+    # feature up at each request so that a restart with the feature turned off turns it off.
 
     async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
         cache = self.cache
-        return None if cache is None else await cache.on_request(request)
+        if cache is None:
+            return None
+        response = await cache.on_request(request)
+        meters = self.meters
+        if response is not None and meters is not None:  # the handler does not run: count here
+            meters.record(route_label(request), request.method, response.status, 0.0)
+        return response
 
     async def _cache_on_response(self, request: Request, response: Any) -> None:
         cache = self.cache
         if cache is not None:
             await cache.on_response(request, response)
-
-    async def _meters_on_request(self, request: Request) -> None:
-        meters = self.meters
-        if meters is not None:
-            await meters.on_request(request)
-
-    async def _meters_on_response(self, request: Request, response: Any) -> None:
-        meters = self.meters
-        if meters is not None:
-            await meters.on_response(request, response)
