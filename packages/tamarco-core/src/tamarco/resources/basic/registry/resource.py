@@ -148,15 +148,26 @@ class Registry(BaseResource):
         self.ttl_seconds = ttl
         if self.enabled:
             self._connection_config()  # fail at start, naming what is missing
-            if self.microservice is not None:
-                if self._register not in self.microservice.running_hooks:
-                    self.microservice.running_hooks.append(self._register)
-                if self._deregister not in self.microservice.stopping_hooks:
-                    self.microservice.stopping_hooks.append(self._deregister)
+            for hooks, hook in self._hooks():
+                if hook not in hooks:
+                    hooks.append(hook)
             self.logger.info("registry enabled: the instance registers under %s once the service runs", self.path)
         else:
             self.logger.info("registry disabled (%s is false)", self._setting("enabled"))
         await super().start()
+
+    async def post_start(self) -> None:
+        """Register here only with a core that has no ``running_hooks`` (older microservices)."""
+        if self.enabled and not self._hooks():
+            await self._register()
+        await super().post_start()
+
+    def _hooks(self) -> list[tuple[list[Any], Callable[[], Awaitable[None]]]]:
+        running = getattr(self.microservice, "running_hooks", None)
+        stopping = getattr(self.microservice, "stopping_hooks", None)
+        if not isinstance(running, list) or not isinstance(stopping, list):
+            return []
+        return [(running, self._register), (stopping, self._deregister)]
 
     async def stop(self) -> None:
         """Deregister (if the stopping hook did not already), end watches, close etcd."""
@@ -164,13 +175,9 @@ class Registry(BaseResource):
         for watch in list(self._watches):
             await watch.cancel()
         self._watches.clear()
-        if self.microservice is not None:
-            for hooks, hook in (
-                (self.microservice.running_hooks, self._register),
-                (self.microservice.stopping_hooks, self._deregister),
-            ):
-                if hook in hooks:
-                    hooks.remove(hook)
+        for hooks, hook in self._hooks():
+            if hook in hooks:
+                hooks.remove(hook)
         client, self._client = self._client, None
         await close_quietly(client)
         await super().stop()

@@ -1,0 +1,96 @@
+"""Registry settings and documents, without etcd."""
+
+import pytest
+from tamarco.core.microservice import MicroserviceContext
+from tamarco.core.settings import SettingsView, SettingTypeError
+from tamarco.core.settings.backends import SettingsBackend
+from tamarco.resources.basic.registry import RegisteredInstance, Registry, RegistryError
+
+
+class NoExternalSettings(SettingsBackend):
+    """Keeps the settings off etcd while ``TAMARCO_ETCD_HOST`` is set for the registry."""
+
+    async def load(self):
+        return {}
+
+
+def context(settings, environ=None):
+    class Registered(MicroserviceContext):
+        name = "registered"
+        registry = Registry()
+
+    service = Registered(environ=environ or {}, settings_backend=NoExternalSettings())
+    service.settings.update_internal({"system": {"resources": {"registry": settings}}})
+    return service
+
+
+async def start_error(service):
+    try:
+        await service.start()
+    except Exception as error:
+        while getattr(error, "error", None) is not None:
+            error = error.error
+        return error
+    finally:
+        await service.stop()
+    raise AssertionError("the service started")
+
+
+async def test_disabled_by_default_without_etcd_or_hooks():
+    service = context({})
+    async with service:
+        assert service.registry.enabled is False
+        assert service.running_hooks == [] and service.stopping_hooks == []
+        assert (await service.registry.status())["registered"] is False
+
+
+@pytest.mark.parametrize("ttl", [1, 0, "10", 2.5, True])
+async def test_ttl_must_be_an_integer_of_at_least_two(ttl):
+    error = await start_error(context({"ttl_seconds": ttl}))
+    assert isinstance(error, RegistryError)
+    assert "system.resources.registry.ttl_seconds" in str(error)
+
+
+async def test_enabled_must_be_a_bool():
+    error = await start_error(context({"enabled": "yes"}))
+    assert isinstance(error, SettingTypeError)
+    assert "system.resources.registry.enabled" in str(error)
+
+
+async def test_enabled_without_etcd_names_what_is_missing():
+    error = await start_error(context({"enabled": True}))
+    assert isinstance(error, RegistryError)
+    assert "TAMARCO_ETCD_HOST" in str(error)
+
+
+async def test_enabled_hooks_into_running_and_stopping_and_unhooks_on_stop():
+    service = context({"enabled": True, "port": 81, "metadata": {"zone": "b"}}, {"TAMARCO_ETCD_HOST": "127.0.0.1"})
+    registry = service.registry
+    await registry.bind(service, "registry")
+    await service.settings.start()
+    await registry.configure_settings(SettingsView(service.settings, "system.resources.registry"))
+    await registry.start()
+    assert service.running_hooks == [registry._register]
+    assert service.stopping_hooks == [registry._deregister]
+    document = registry.registration()
+    assert document["service"] == "registered" and document["instance_id"] == service.instance_id
+    assert document["port"] == 81 and document["metadata"] == {"zone": "b"}
+    await registry.stop()
+    assert service.running_hooks == [] and service.stopping_hooks == []
+
+
+def test_registered_instances_parse_what_they_can():
+    good = RegisteredInstance.from_json("svc", "id1", b'{"host": "10.0.0.1", "port": 80, "metadata": {"a": 1}}')
+    assert good.address == "10.0.0.1:80" and good.metadata == {"a": 1}
+    no_port = RegisteredInstance.from_json("svc", "id2", b'{"host": "h", "port": true}')
+    assert no_port.port is None and no_port.address == "h"
+    garbage = RegisteredInstance.from_json("svc", "id3", b"not json")
+    assert garbage.host is None and garbage.address is None and garbage.data == {"raw": "not json"}
+    assert RegisteredInstance.from_json("svc", "id4", b"[1]").data == {"value": [1]}
+
+
+async def test_invalid_service_names_are_rejected():
+    service = context({}, {"TAMARCO_ETCD_HOST": "127.0.0.1"})
+    async with service:
+        with pytest.raises(RegistryError, match="invalid service name"):
+            await service.registry.instances("a/b")

@@ -1,0 +1,90 @@
+"""Connection settings from ``TAMARCO_ETCD_*`` variables; credentials never shown."""
+
+import grpc
+import pytest
+from tamarco.core.settings.backends.etcd import EtcdConfigurationError, EtcdConnectionConfig, EtcdSettingsBackend
+from tamarco.core.settings.settings import backend_from_environment
+
+SECRET = "s3cr3t-pa55"
+
+
+def test_defaults():
+    config = EtcdConnectionConfig.from_environment({"TAMARCO_ETCD_HOST": "etcd.local"})
+    assert (config.host, config.port, config.namespace) == ("etcd.local", 2379, "")
+    assert config.user is None and config.password is None and not config.tls
+    assert config.check_key is None
+    assert config.address == "etcd.local:2379"
+
+
+def test_every_variable_is_read():
+    config = EtcdConnectionConfig.from_environment(
+        {
+            "TAMARCO_ETCD_HOST": "h",
+            "TAMARCO_ETCD_PORT": "2399",
+            "TAMARCO_ETCD_USER": "svc",
+            "TAMARCO_ETCD_PASSWORD": SECRET,
+            "TAMARCO_ETCD_PREFIX": "staging/",
+            "TAMARCO_ETCD_STARTUP_TIMEOUT": "7.5",
+            "TAMARCO_ETCD_TIMEOUT": "2",
+            "ETCD_CHECK_KEY": "etcd_ready",
+            "TAMARCO_ETCD_CHECK_TIMEOUT": "12",
+        }
+    )
+    assert (config.port, config.user, config.password, config.namespace) == (2399, "svc", SECRET, "/staging")
+    assert (config.startup_timeout, config.request_timeout) == (7.5, 2.0)
+    assert (config.check_key, config.check_timeout) == ("etcd_ready", 12.0)
+
+
+def test_the_environment_selects_the_etcd_backend():
+    backend = backend_from_environment({"TAMARCO_ETCD_HOST": "h", "TAMARCO_YML_FILE": "ignored.yml"})
+    assert isinstance(backend, EtcdSettingsBackend)
+    assert backend.description == "etcd h:2379/system"
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, "TAMARCO_ETCD_HOST"),
+        ({"TAMARCO_ETCD_PORT": "http"}, "TAMARCO_ETCD_PORT"),
+        ({"TAMARCO_ETCD_PORT": "70000"}, "TAMARCO_ETCD_PORT"),
+        ({"TAMARCO_ETCD_STARTUP_TIMEOUT": "soon"}, "TAMARCO_ETCD_STARTUP_TIMEOUT"),
+        ({"TAMARCO_ETCD_CHECK_TIMEOUT": "-1"}, "TAMARCO_ETCD_CHECK_TIMEOUT"),
+        ({"TAMARCO_ETCD_USER": "svc"}, "TAMARCO_ETCD_PASSWORD"),
+        ({"TAMARCO_ETCD_PASSWORD": SECRET}, "TAMARCO_ETCD_USER"),
+        ({"TAMARCO_ETCD_CERT": "c.pem"}, "TAMARCO_ETCD_KEY"),
+    ],
+)
+def test_bad_variables_name_the_variable_and_never_the_password(variables, named):
+    environ = {"TAMARCO_ETCD_HOST": "h", **variables} if variables else {}
+    if "TAMARCO_ETCD_USER" not in variables and "TAMARCO_ETCD_PASSWORD" not in variables and variables:
+        environ.update({"TAMARCO_ETCD_USER": "svc", "TAMARCO_ETCD_PASSWORD": SECRET})
+    with pytest.raises(EtcdConfigurationError) as info:
+        EtcdConnectionConfig.from_environment(environ)
+    assert named in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_the_password_is_not_in_repr_or_description():
+    config = EtcdConnectionConfig(host="h", user="svc", password=SECRET)
+    backend = EtcdSettingsBackend(config)
+    client = config.client()
+    for text in (repr(config), str(config), backend.description, repr(backend), repr(client), config.address):
+        assert SECRET not in text
+    assert "svc" in repr(config)
+
+
+def test_tls_files_make_a_secure_channel(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    config = EtcdConnectionConfig.from_environment({"TAMARCO_ETCD_HOST": "h", "TAMARCO_ETCD_CA": str(ca)})
+    assert config.tls and config.address == "https://h:2379"
+    assert isinstance(config.channel_credentials(), grpc.ChannelCredentials)
+    assert EtcdConnectionConfig(host="h").channel_credentials() is None
+
+
+def test_a_missing_tls_file_names_the_variable_and_path(tmp_path):
+    missing = tmp_path / "nope.pem"
+    config = EtcdConnectionConfig.from_environment({"TAMARCO_ETCD_HOST": "h", "TAMARCO_ETCD_CA": str(missing)})
+    with pytest.raises(EtcdConfigurationError) as info:
+        config.client()
+    assert "TAMARCO_ETCD_CA" in str(info.value) and str(missing) in str(info.value)
