@@ -150,12 +150,9 @@ async def test_file_handler_writes_metric_lines_periodically(tmp_path: Path, bui
         counter = Counter("written", "lines")
         counter.inc(5)
         prefix = f"functional.file_writer.{_hostname()}"
-        pattern = re.compile(rf"^{re.escape(prefix)}\.written 5 (\d+)$", re.MULTILINE)
-        deadline = time.monotonic() + 10
-        while not (path.exists() and pattern.search(path.read_text())):
-            assert time.monotonic() < deadline, f"no '{prefix}.written 5' line in {path}"
-            await asyncio.sleep(0.05)
-        timestamp = int(pattern.search(path.read_text()).group(1))  # type: ignore[union-attr]
+        pattern = rf"^{re.escape(prefix)}\.written 5 (\d+)$"
+        await _wait_for_line(path, pattern)
+        timestamp = int(_file_matches(path, pattern).group(1))  # type: ignore[union-attr]
         assert abs(timestamp - time.time()) < 60
         counter.inc()
     finally:
@@ -210,3 +207,74 @@ def _hostname() -> str:
     from tamarco.resources.basic.metrics._naming import graphite_component
 
     return graphite_component(socket.gethostname())
+
+
+async def test_a_running_microservice_exports_what_its_tasks_and_servers_create(
+    http_session: aiohttp.ClientSession, settings_tree: Callable[..., dict[str, Any]]
+) -> None:
+    from prometheus_client import ProcessCollector
+    from tamarco.core.microservice import Microservice
+
+    worked = asyncio.Event()
+
+    class Worker(Microservice):
+        name = "worker_service"
+
+        async def pre_start(self) -> None:
+            ProcessCollector(registry=self.metrics.registry)  # type: ignore[attr-defined]
+            await super().pre_start()
+
+        @task
+        async def work(self) -> None:
+            Counter("jobs_done", "jobs").inc(3)
+            worked.set()
+
+    service = Worker()
+    service.settings.update_internal(settings_tree())
+    running = asyncio.create_task(service.run_until_stopped())
+    try:
+        await asyncio.wait_for(worked.wait(), 10)
+        status, _, text = await fetch_metrics(http_session, service)  # type: ignore[arg-type]
+    finally:
+        await service.stop_gracefully()
+        exit_code = await asyncio.wait_for(running, 30)
+    assert exit_code == 0
+    assert status == 200
+    assert 'worker_service_jobs_done_total{deploy_name="functional"} 3.0\n' in text
+    assert "process_cpu_seconds_total" in text  # a collector registered in the service's registry
+    # the meter was created inside the service: nothing leaked into the process-wide scope
+    from tamarco.resources.basic.metrics import GLOBAL_SCOPE
+
+    assert "jobs_done" not in GLOBAL_SCOPE.families
+
+
+async def test_handler_settings_apply_live(tmp_path: Path, build: Builder) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    service = build(
+        "live_metrics",
+        {"handlers": {"file": {"enabled": True, "path": str(first), "collect_frequency": 0.05, "prefix": "live"}}},
+    )
+    await service.start()
+    try:
+        Counter("beats", "beats").inc()
+        await _wait_for_line(first, r"^live\.beats 1 \d+$")
+        await service.settings.set("system.resources.metrics.handlers.file.path", str(second))
+        await _wait_for_line(second, r"^live\.beats 1 \d+$")
+        # an invalid change is refused and the running handler keeps going
+        await service.settings.set("system.resources.metrics.handlers.file.collect_frequency", -1)
+        Counter("beats", "beats").inc()
+        await _wait_for_line(second, r"^live\.beats 2 \d+$")
+    finally:
+        await service.stop()
+
+
+async def _wait_for_line(path: Path, pattern: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _file_matches(path, pattern):
+        assert time.monotonic() < deadline, f"no line matching {pattern!r} in {path}"
+        await asyncio.sleep(0.02)
+
+
+def _file_matches(path: Path, pattern: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` (multiline) in the file, None if absent."""
+    return re.search(pattern, path.read_text(), re.MULTILINE) if path.exists() else None

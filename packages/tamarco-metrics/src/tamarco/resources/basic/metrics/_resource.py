@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from tamarco.resources.bases import BaseResource
+from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.metrics._errors import MetricsError
 from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
 from tamarco.resources.basic.metrics._handlers import CarbonHandler, FileHandler, LinesHandler, StdoutHandler
@@ -45,6 +45,13 @@ class MetricsResource(BaseResource):
 
     depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)  # type: ignore[misc]
     loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.metrics",)  # type: ignore[misc]
+    #: Applied without a restart: the periodic handlers are rebuilt with the new settings.
+    live_settings: ClassVar[tuple[str, ...]] = (  # type: ignore[misc]
+        "collect_frequency",
+        "handlers",
+        "summary_window_seconds",
+        "summary_age_buckets",
+    )
 
     def __init__(self, *args: Any, prometheus: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,15 +118,53 @@ class MetricsResource(BaseResource):
                     meter.configure_window(config.summary_window_seconds, config.summary_age_buckets)
 
     async def start(self) -> None:
+        self._start_handlers()
+        await super().start()
+
+    def _start_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for handler_settings, handler in self.handlers:
             self._tasks.append(
                 loop.create_task(self._report_loop(handler_settings, handler), name=f"tamarco:metrics:{handler.kind}")
             )
             self.logger.info("metrics: %s handler every %g s", handler.kind, handler_settings.collect_frequency)
-        if self._report_server is not None and getattr(self._report_server, "url", None):
-            self.metrics_url = f"{self._report_server.url}{METRICS_PATH}"
-        await super().start()
+
+    async def _stop_handlers(self, last_report: bool) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for handler_settings, handler in self.handlers:
+            if last_report:
+                try:
+                    await asyncio.wait_for(self.report_once(handler_settings, handler), timeout=5.0)
+                except Exception as error:
+                    self.logger.warning("metrics: last %s report failed: %s", handler.kind, error)
+            with contextlib.suppress(Exception):
+                await handler.close()
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Apply changed settings live: re-read them all, rebuild the periodic handlers.
+
+        Invalid new values raise (the service logs it) and the running handlers are kept.
+        ``handlers.prometheus.enabled`` needs a restart (routes are fixed once the report
+        server started).
+        """
+        if self.settings is None or self.config is None:
+            return
+        config = read_settings(self.settings)
+        handlers = [(handler_settings, _build_handler(handler_settings)) for handler_settings in config.handlers]
+        if config.prometheus != self.config.prometheus:
+            self.logger.warning(
+                "metrics: %s changed; restart the service to apply it",
+                self.settings.full_key("handlers.prometheus.enabled"),
+            )
+        await self._stop_handlers(last_report=False)
+        self.config = config
+        self._configure_summaries(config)
+        self.handlers = handlers
+        if self._status == StatusCodes.STARTED:
+            self._start_handlers()
 
     async def post_start(self) -> None:
         if self._report_server is not None and getattr(self._report_server, "url", None):
@@ -128,17 +173,7 @@ class MetricsResource(BaseResource):
 
     async def stop(self) -> None:
         """Stop the periodic handlers after one last report, so nothing counted is lost."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for handler_settings, handler in self.handlers:
-            try:
-                await asyncio.wait_for(self.report_once(handler_settings, handler), timeout=5.0)
-            except Exception as error:
-                self.logger.warning("metrics: last %s report failed: %s", handler.kind, error)
-            with contextlib.suppress(Exception):
-                await handler.close()
+        await self._stop_handlers(last_report=True)
         if self.scope is not None:
             deactivate(self.scope)
         await super().stop()
