@@ -159,3 +159,21 @@ async def test_bad_debug_settings_name_the_key(kit, logs):
     assert any(
         "setting system.resources.memory_analyzer.interval_seconds must be a positive" in m for m in logs.messages
     )
+
+
+def test_exports():
+    from tamarco.resources.debug import memory_analyzer, profiler
+
+    assert profiler.__all__ == ["ProfilerResource"]
+    assert memory_analyzer.__all__ == ["MemoryAnalyzerResource"]
+
+
+def test_shared_namespace_levels_have_no_init():
+    from pathlib import Path
+
+    import tamarco.resources.debug.profiler as module
+
+    debug = Path(module.__file__).parent.parent
+    assert not (debug / "__init__.py").exists()
+    assert not (debug.parent / "basic" / "__init__.py").exists()
+    assert (debug.parent / "basic" / "status" / "__init__.py").exists()

@@ -174,6 +174,7 @@ class PeriodicReportResource(BaseResource):
             return
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        self.latest = None  # a report from before a disable must not be served after a re-enable
         await self._disable()
 
     # -- reports ------------------------------------------------------------------------------
