@@ -103,6 +103,15 @@ class EtcdSettingsBackend(SettingsBackend):
         Unreachable etcd is retried with backoff for ``TAMARCO_ETCD_STARTUP_TIMEOUT`` seconds,
         then :class:`EtcdUnavailableError` names the address.
         """
+        try:
+            return await self._load()
+        except aetcd.exceptions.ClientError as error:  # not retryable: refused, bad request
+            who = f" as user {self.config.user}" if self.config.user else ""
+            raise EtcdError(
+                f"etcd at {self.config.address} refused to serve the settings{who}: {describe_error(error)}"
+            ) from None
+
+    async def _load(self) -> dict[str, Any]:
         if not self._checked and self.config.check_key:
             check_key = _dotted(self.config.check_key)
             loop = asyncio.get_running_loop()
@@ -167,7 +176,14 @@ class EtcdSettingsBackend(SettingsBackend):
 
     async def _write(self, operation: Any, what: str) -> Any:
         try:
-            return await operation(self.store)
+            try:
+                return await operation(self.store)
+            except aetcd.exceptions.UnauthenticatedError:
+                if not self.config.user:
+                    raise
+                # An expired auth token: a new connection authenticates again.
+                await self._reset_client()
+                return await operation(self.store)
         except RETRYABLE_ERRORS as error:
             raise EtcdUnavailableError(
                 f"etcd at {self.config.address} is unreachable: {what} failed ({describe_error(error)})"
