@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -116,6 +117,24 @@ def deactivate(scope: MeterScope) -> None:
 def service_scopes() -> list[MeterScope]:
     """The service scopes still alive."""
     return list(_service_scopes)
+
+
+def _reinit_locks_after_fork() -> None:
+    """In a forked child, locks held by other threads of the parent would stay locked forever:
+    reset the registry's and every meter's lock (the values are kept: the child starts with
+    the parent's counts)."""
+    reinit = getattr(REGISTRY_LOCK, "_at_fork_reinit", None)
+    if reinit is None:  # pragma: no cover - CPython >= 3.9 has it
+        return
+    reinit()
+    for scope in (GLOBAL_SCOPE, *_service_scopes):
+        for family in scope.families.values():
+            for meter in family.meters.values():
+                meter._lock._at_fork_reinit()  # type: ignore[attr-defined]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_locks_after_fork)
 
 
 @contextmanager
