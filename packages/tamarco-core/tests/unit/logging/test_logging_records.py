@@ -48,7 +48,7 @@ def test_version_1_has_every_field_at_the_top() -> None:
     assert event["service_name"] == "svc" and event["deploy_name"] == "deploy-1"
     assert event["levelname"] == "WARNING" and event["logger"] == "svc"
     assert event["level"] == "WARNING" and event["logger_name"] == "svc"  # 0.1 names kept
-    assert event["tags"] == {"tag": "v"} and event["request_id"] == "r-1"
+    assert event["tags"] == ["tag:v"] and event["request_id"] == "r-1"
     assert event["instance_id"] == "i-1" and event["host"] == "h"
     assert "stack_trace" not in event
 
@@ -109,6 +109,23 @@ def test_secret_values_are_masked_at_any_depth_in_every_output() -> None:
         assert "hunter2" not in text and "t0k3n" not in text
         assert MASK in text
     assert jsonable({"Password": 1, "list": [{"secret": 2}]}) == {"Password": MASK, "list": [{"secret": MASK}]}
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"tag": "tag_value", "n": 2}, ["tag:tag_value", "n:2"]),
+        (["a", 1, {"k": "v"}], ["a", "1", '{"k": "v"}']),
+        ("single", ["single"]),
+        (None, []),
+        ({"api_token": "t0k3n"}, ["api_token:********"]),
+    ],
+)
+def test_logstash_tags_are_a_list_of_strings(tags, expected) -> None:
+    """Logstash 8 moves a tags field that is not a list of strings aside (_tagsparsefailure)."""
+    for version in (0, 1):
+        event = json.loads(formatter(version).format(make_record(tags=tags)))
+        assert event["@tags" if version == 0 else "tags"] == expected
 
 
 def test_human_format_shows_extras_and_tags_without_colour() -> None:

@@ -13,6 +13,7 @@ ship live here too:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "extra_fields",
     "is_secret_key",
     "jsonable",
+    "logstash_tags",
     "record_message",
     "utc_timestamp",
 ]
@@ -131,6 +133,26 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def logstash_tags(tags: Any) -> list[str]:
+    """``tags`` as Logstash wants them: a list of strings.
+
+    Logstash 8 moves a ``tags`` field that is not a list of strings to ``_tags`` and marks the
+    event ``_tagsparsefailure``, so the 0.1 examples' dict (``{"tag": "tag_value"}``) is sent as
+    ``["tag:tag_value"]``; a string is one tag; other values become their string form. Secret
+    values are masked like any other field.
+    """
+    if not tags:
+        return []
+    if isinstance(tags, str):
+        return [tags]
+    if isinstance(tags, Mapping):
+        safe = jsonable(tags)
+        return [f"{key}:{value if isinstance(value, str) else json.dumps(value)}" for key, value in safe.items()]
+    if isinstance(tags, (list, tuple, set, frozenset)):
+        return [item if isinstance(item, str) else json.dumps(jsonable(item)) for item in tags]
+    return [_safe_repr(tags)]
+
+
 def record_message(record: logging.LogRecord) -> str:
     """``record.getMessage()``, or a description of why it could not be formatted."""
     try:
@@ -195,7 +217,7 @@ def build_event(record: logging.LogRecord, context: EventContext, version: int =
         )
     if record.stack_info:
         fields["stack_info"] = record.stack_info
-    tags = jsonable(getattr(record, "tags", None) or [])
+    tags = logstash_tags(getattr(record, "tags", None))
     timestamp = utc_timestamp(record.created)
     message = record_message(record)
     if version == 0:
