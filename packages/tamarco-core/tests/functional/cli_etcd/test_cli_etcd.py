@@ -160,3 +160,13 @@ def test_unreachable_etcd_is_a_clear_error(free_port, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert f"127.0.0.1:{free_port}" in err and "unreachable" in err
+
+
+def test_files_larger_than_one_etcd_transaction(cli, tmp_path):
+    tree = {"system": {"many": {f"key_{i:03d}": {"n": i, "even": i % 2 == 0} for i in range(150)}}}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(tree))
+    code, out, err = cli("write_yml", str(path))
+    assert code == 0, err
+    assert "wrote 300 settings" in out
+    assert yaml.safe_load(cli("read", "system.many")[1]) == tree["system"]["many"]
