@@ -275,3 +275,16 @@ async def test_etcd_restart_keeps_cache_and_delivers_changes_made_meanwhile(
             assert logs.find(contains="reachable again")  # the change came through the re-read
     finally:
         await settings.stop()
+
+
+async def test_get_external_reads_etcd_now(etcd_env, put_json):
+    put_json("system/limit", 1)
+    settings = await started(etcd_env)
+    try:
+        put_json("system/limit", 2)
+        # Read straight from etcd, whether or not the watch delivered the change yet.
+        assert await settings.get_external("system.limit") == 2
+        assert await settings.get("system.limit") == 2
+        assert await settings.get_external("system.absent", "default") == "default"
+    finally:
+        await settings.stop()
