@@ -237,7 +237,9 @@ def build_event(record: logging.LogRecord, context: EventContext, version: int =
             "@timestamp": timestamp,
             "@version": "1",
             "message": message,
-            "host": context.host,
+            # An object, as ECS has it: Logstash 8 inputs add [host][ip] and fail to parse an
+            # event whose host is a string (python-logstash's and 0.1's format 1 did that).
+            "host": {"name": context.host},
             "path": record.pathname,
             "type": context.message_type,
             "tags": tags,
