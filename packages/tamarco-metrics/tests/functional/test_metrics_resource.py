@@ -278,3 +278,17 @@ async def _wait_for_line(path: Path, pattern: str, timeout: float = 10.0) -> Non
 def _file_matches(path: Path, pattern: str) -> re.Match[str] | None:
     """The first match of ``pattern`` (multiline) in the file, None if absent."""
     return re.search(pattern, path.read_text(), re.MULTILINE) if path.exists() else None
+
+
+async def test_a_window_change_alone_keeps_the_handlers(tmp_path: Path, build: Builder) -> None:
+    service = build("window_change", {"handlers": {"file": {"enabled": True, "path": str(tmp_path / "m")}}})
+    await service.start()
+    try:
+        metrics: MetricsResource = service.resources["metrics"]  # type: ignore[assignment]
+        summary = Summary("latency", "seconds")
+        handlers_before = list(metrics.handlers)
+        await service.settings.set("system.resources.metrics.summary_window_seconds", 7)
+        assert summary.window_seconds == 7
+        assert metrics.handlers == handlers_before
+    finally:
+        await service.stop()

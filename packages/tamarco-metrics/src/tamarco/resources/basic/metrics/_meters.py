@@ -401,6 +401,10 @@ class Summary(BaseMeter):
         return self._window
 
     @property
+    def age_buckets(self) -> int:
+        return self._age_buckets
+
+    @property
     def has_explicit_window(self) -> bool:
         """True when the window was given to the constructor (settings do not change it)."""
         return self._explicit_window

@@ -113,7 +113,8 @@ class MetricsResource(BaseResource):
                 if (
                     isinstance(meter, Summary)
                     and not meter.has_explicit_window
-                    and (meter.window_seconds != config.summary_window_seconds)
+                    and (meter.window_seconds, meter.age_buckets)
+                    != (config.summary_window_seconds, config.summary_age_buckets)
                 ):
                     meter.configure_window(config.summary_window_seconds, config.summary_age_buckets)
 
@@ -153,15 +154,17 @@ class MetricsResource(BaseResource):
         if self.settings is None or self.config is None:
             return
         config = read_settings(self.settings)
-        handlers = [(handler_settings, _build_handler(handler_settings)) for handler_settings in config.handlers]
         if config.prometheus != self.config.prometheus:
             self.logger.warning(
                 "metrics: %s changed; restart the service to apply it",
                 self.settings.full_key("handlers.prometheus.enabled"),
             )
-        await self._stop_handlers(last_report=False)
-        self.config = config
         self._configure_summaries(config)
+        previous, self.config = self.config, config
+        if config.handlers == previous.handlers and config.collect_frequency == previous.collect_frequency:
+            return  # the handlers (and a carbon connection with its pending lines) stay as they are
+        handlers = [(handler_settings, _build_handler(handler_settings)) for handler_settings in config.handlers]
+        await self._stop_handlers(last_report=False)
         self.handlers = handlers
         if self._status == StatusCodes.STARTED:
             self._start_handlers()
