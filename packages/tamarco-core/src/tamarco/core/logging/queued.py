@@ -103,7 +103,10 @@ class QueuedHandler(logging.Handler):
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._sent = 0
-        self._dropped = 0
+        # Two counters so that no increment races: emit() (any thread, under the handler's
+        # lock) counts records refused at the door, the sender (event loop) the rest.
+        self._refused = 0
+        self._lost = 0
         self._dropped_reported = 0
         self._last_report = 0.0
         self._rejected = 0
@@ -116,7 +119,7 @@ class QueuedHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if len(self._queue) >= self.queue_size or self._closing:
-            self._dropped += 1
+            self._refused += 1
             return
         try:
             payload = self.format(record).encode("utf-8", "backslashreplace")
@@ -217,7 +220,7 @@ class QueuedHandler(logging.Handler):
             except BatchRejected as error:
                 refused = len(batch) if error.count is None else min(error.count, len(batch))
                 self._rejected += refused
-                self._dropped += refused
+                self._lost += refused
                 self._sent += len(batch) - refused
                 logger.warning(
                     "logging handler %s: %s rejected %d records: %s",
@@ -245,7 +248,7 @@ class QueuedHandler(logging.Handler):
                 await _close_quietly(self.transport)
                 self._report_drops()
                 if self._closing:
-                    self._dropped += len(batch)
+                    self._lost += len(batch)
                     return
                 await self._wait_closing(delay)
                 delay = min(delay * 2, self.retry_maximum)
@@ -270,22 +273,29 @@ class QueuedHandler(logging.Handler):
         except asyncio.TimeoutError:
             pass
 
+    @property
+    def _dropped(self) -> int:
+        return self._refused + self._lost
+
     def _report_drops(self, force: bool = False) -> None:
-        new = self._dropped - self._dropped_reported
+        dropped = self._dropped
+        new = dropped - self._dropped_reported
         if new <= 0:
             return
         now = time.monotonic()
         if not force and now - self._last_report < self.report_interval:
             return
-        self._dropped_reported = self._dropped
+        self._dropped_reported = dropped
         self._last_report = now
         logger.warning(
-            "logging handler %s dropped %d records (%d in total): queue full (queue_size %d) "
-            "or endpoint %s unavailable",
+            "logging handler %s dropped %d records (%d in total: %d with its queue full at "
+            "queue_size %d, %d not delivered to %s)",
             self.name,
             new,
-            self._dropped,
+            dropped,
+            self._refused,
             self.queue_size,
+            self._lost,
             self.transport.description,
             extra=self._internal(),
         )
@@ -324,9 +334,9 @@ class QueuedHandler(logging.Handler):
             if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-                self._dropped += len(self._in_flight)
+                self._lost += len(self._in_flight)
                 self._in_flight = []
-        self._dropped += len(self._queue)
+        self._lost += len(self._queue)
         self._queue.clear()
         await _close_quietly(self.transport)
         self._report_drops(force=True)
