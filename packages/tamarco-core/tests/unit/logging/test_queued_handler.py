@@ -245,3 +245,37 @@ async def test_batching_by_time(source: logging.Logger) -> None:
 def test_queue_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="queue_size"):
         QueuedHandler("x", MemoryTransport(), queue_size=0)
+
+
+async def test_outage_warning_never_shows_the_transport_secrets(source: logging.Logger) -> None:
+    transport = MemoryTransport()
+    transport.secrets = ("s3cr3t-pw",)  # type: ignore[attr-defined]
+    transport.fail = ConnectionError("AUTH s3cr3t-pw refused")
+    handler = attach(source, QueuedHandler("mem", transport))
+    with capture_logs(loggers=["tamarco.logging"]) as logs:
+        handler.start()
+        source.info("x")
+        warning = await logs.wait_for(contains="cannot send", timeout=5)
+        await handler.aclose(timeout=0.05)
+    assert "s3cr3t-pw" not in warning.message and "AUTH ******** refused" in warning.message
+
+
+async def test_an_unexpected_transport_error_is_retried_like_an_outage(source: logging.Logger) -> None:
+    class Exploding(MemoryTransport):
+        calls = 0
+
+        async def send(self, batch: list[bytes]) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise SystemError("bug")  # not a network error class the handler knows
+            await super().send(batch)
+
+    transport = Exploding()
+    handler = attach(source, QueuedHandler("mem", transport))
+    handler.retry_initial = 0.01
+    handler.start()
+    source.info("first")
+    await until(lambda: transport.calls >= 1)
+    source.info("second")
+    await until(lambda: b"second" in transport.records)
+    await handler.aclose()

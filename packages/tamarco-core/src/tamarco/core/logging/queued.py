@@ -51,6 +51,7 @@ class Transport(Protocol):
 
     #: Where records go, safe to log (no password).
     description: str
+    #: Optional: strings (passwords) to mask in error messages, as ``secrets: tuple[str, ...]``.
 
     async def send(self, batch: list[bytes]) -> None:
         """Send ``batch``; raise on failure (:class:`BatchRejected` when retrying is useless)."""
@@ -194,8 +195,8 @@ class QueuedHandler(logging.Handler):
             return False
 
     async def _run(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 batch = await self._next_batch()
                 if batch is None:
                     return
@@ -205,10 +206,13 @@ class QueuedHandler(logging.Handler):
                 self._report_drops()
                 # Let the loop breathe between batches when the queue stays full.
                 await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bug here must not kill logging silently
-            logger.exception("logging handler %s: sender failed", self.name, extra=self._internal())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug (in a transport?) must not stop the sender for good
+                self._lost += len(self._in_flight)
+                self._in_flight = []
+                logger.exception("logging handler %s: sender failed", self.name, extra=self._internal())
+                await self._wait_closing(self.retry_maximum)
 
     async def _send_with_retry(self, batch: list[bytes]) -> None:
         delay = self.retry_initial
@@ -227,7 +231,7 @@ class QueuedHandler(logging.Handler):
                     self.name,
                     self.transport.description,
                     refused,
-                    error,
+                    self._redact(str(error)),
                     extra=self._internal(),
                 )
                 return
@@ -241,7 +245,7 @@ class QueuedHandler(logging.Handler):
                         self.name,
                         self.transport.description,
                         type(error).__name__,
-                        error,
+                        self._redact(str(error)),
                         self.queue_size,
                         extra=self._internal(),
                     )
@@ -304,6 +308,13 @@ class QueuedHandler(logging.Handler):
                 self._counter.inc(new)
             except Exception as error:
                 logger.debug("tamarco_logging_dropped_records not updated: %s", error)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the transport's secrets (an error message may echo them)."""
+        for secret in getattr(self.transport, "secrets", ()):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
 
     def _internal(self) -> dict[str, Any]:
         return {HANDLER_FIELD: self.name}

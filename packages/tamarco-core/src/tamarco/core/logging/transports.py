@@ -13,6 +13,7 @@ import asyncio
 import base64
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from tamarco.core.logging.config import LoggingSettingsError, redact_url
 from tamarco.core.logging.queued import BatchRejected
@@ -106,6 +107,7 @@ class RedisTransport:
         self.host, self.port, self.key, self.data_type = host, port, key, data_type
         self.db, self.ssl, self.timeout = db, ssl, timeout
         self._password = password
+        self.secrets: tuple[str, ...] = (password,) if password else ()
         scheme = "rediss" if ssl else "redis"
         self.description = f"{scheme}://{host}:{port}/{db} {data_type} {key}"
         self._client: Any = None
@@ -169,6 +171,7 @@ class HTTPTransport:
         self.url = url
         self.user = user
         self._password = password
+        self.secrets: tuple[str, ...] = tuple(p for p in (password, urlsplit(url).password) if p)
         self.timeout = timeout
         self.description = redact_url(url)
         self._session: Any = None
