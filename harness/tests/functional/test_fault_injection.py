@@ -104,3 +104,11 @@ async def test_logstash_keeps_events_and_reads_redis_again_after_redis_dies(
     assert sorted(event["n"] for event in events) == [1, 2]
     # Nothing stays queued in Redis: the collector drained the list.
     wait_until(lambda: redis_service.command("LLEN", logstash_service.redis_key).startswith(b":0"), 5)
+
+
+def test_a_service_left_stopped_by_a_test(redis_service):
+    redis_service.stop()  # as a failing fault-injection test might leave it
+
+
+def test_is_running_again_for_the_next_test(redis_service):
+    assert redis_service.running and redis_service.is_ready()

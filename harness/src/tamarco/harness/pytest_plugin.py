@@ -164,6 +164,24 @@ def logstash_service(tamarco_harness: Harness) -> LogstashService:
     return tamarco_harness.logstash
 
 
+@pytest.fixture(autouse=True)
+def _tamarco_harness_revive(request: pytest.FixtureRequest) -> None:
+    """Start again, before a test, a session service an earlier test left stopped or killed.
+
+    Fault-injection tests stop services on purpose; if one fails before restarting its
+    service, the tests after it still get a running service at the same address.
+    """
+    names = {_FIXTURE_SERVICES[name] for name in request.fixturenames if name in _FIXTURE_SERVICES}
+    if not names:
+        return
+    if "logstash" in names:
+        names.add("redis")  # its Redis inputs
+    harness = request.config.stash[_HARNESS_KEY]
+    for service in harness.services():
+        if service.kind in names and not service.running:
+            service.start()
+
+
 # -- isolation fixtures -------------------------------------------------------------------
 
 
