@@ -154,6 +154,9 @@ class Service(abc.ABC):
                 raise HarnessError(f"{self.kind}: service was closed; create a new one")
             if self._runner.alive():
                 return
+            # A partly dead service (e.g. RabbitMQ's VM gone, its epmd still up): clear the
+            # remains, which would otherwise hold the service's own ports.
+            self._runner.kill()
             self._claim_ports()
             self.before_start()
             self._runner.launch()
