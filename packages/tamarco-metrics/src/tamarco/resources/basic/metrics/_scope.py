@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from tamarco.resources.basic.metrics._naming import labels_key
+
 if TYPE_CHECKING:
     from tamarco.resources.basic.metrics._meters import BaseMeter
 
@@ -72,8 +74,6 @@ class MeterScope:
 
     def get(self, name: str, labels: dict[str, Any] | None = None) -> BaseMeter | None:
         """The meter ``name`` with exactly ``labels`` in this scope, or None."""
-        from tamarco.resources.basic.metrics._naming import labels_key
-
         with REGISTRY_LOCK:
             family = self.families.get(name)
             if family is None:
