@@ -59,8 +59,9 @@ class CarbonService(Service):
     """carbon-cache receiving the plaintext protocol on ``host:port``.
 
     ``datapoints(path)`` reads back what carbon received: locally the points still in
-    carbon's cache (through its cache-query port) merged with the whisper file on disk;
-    with docker, graphite-web's render API. ``wait_for_metric`` polls it.
+    carbon's cache (through its cache-query port) merged with the whisper file on disk,
+    one point per second; with docker, graphite-web's render API, where the image's
+    storage schema rounds timestamps to 10 s. ``wait_for_metric`` polls it.
     """
 
     kind = "carbon"
@@ -75,13 +76,12 @@ class CarbonService(Service):
         return {"TAMARCO_CARBON_HOST": self.host, "TAMARCO_CARBON_PORT": str(self.port)}
 
     def is_ready(self) -> bool:
-        # An answered cache query means carbon-cache is up (with docker, a TCP connect only
-        # reaches Docker's port proxy); graphite-web too for the docker backend's reads.
-        if not tcp_open(self.host, self.port) or self._cache_query("harness.ready") is None:
-            return False
         if self.backend == "docker":
+            # graphite-web answering a render means the image's services are up (a TCP
+            # connect alone only reaches Docker's port proxy).
             return http_ok(f"http://{self.host}:{self.ports['web']}/render?target=harness.ready&format=json")
-        return True
+        # An answered cache query means carbon-cache has opened its listeners.
+        return tcp_open(self.host, self.port) and self._cache_query("harness.ready") is not None
 
     def before_start(self) -> None:
         if self.backend != "local":

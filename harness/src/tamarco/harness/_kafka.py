@@ -87,6 +87,7 @@ class KafkaService(Service):
 
     def docker_container(self) -> ContainerSpec:
         env = {
+            "CLUSTER_ID": "MkU3OEVBNTcwNTJENDM2Qk",
             "KAFKA_NODE_ID": "1",
             "KAFKA_PROCESS_ROLES": "broker,controller",
             "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
