@@ -46,6 +46,8 @@ def test_every_distribution_with_tests_has_a_test_job():
         str(path.parent.relative_to(ROOT)) for path in [*ROOT.glob("packages/*/tests"), ROOT / "harness" / "tests"]
     }
     assert with_tests <= tested
+    # Each job runs its package's tests/ (not the harness's examples, for instance).
+    assert all((ROOT / package / "tests").is_dir() for package in tested)
     assert {"backend": "local", "package": "harness", "python": "3.12"} in matrix["include"]
 
 
