@@ -90,3 +90,13 @@ async def test_connection_refused_is_an_aiohttp_error(free_port):
         with pytest.raises(aiohttp.ClientConnectionError):
             async with client.session.get("/nothing"):
                 pass
+
+
+async def test_base_url_with_a_path():
+    ctx, client, server = client_and_server({})
+    async with ctx:
+        await client.stop()
+        await ctx.settings.update_internal_settings("system.resources.client.base_url", server.url + "/api/")
+        await client.start()
+        async with client.session.get("echo", params={"q": "1"}) as response:
+            assert (await response.json())["query"] == {"q": "1"}

@@ -22,17 +22,19 @@ touchup optimisation stays on for all of them (see ``_touchup``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
 from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
+from sanic.log import error_logger
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
@@ -55,6 +57,24 @@ _app_numbers = itertools.count(1)
 _DRAIN_POLL_SECONDS = 0.02
 
 logger = logging.getLogger("tamarco.http")
+
+
+class _ProductionWarningFilter(logging.Filter):
+    """Drops Sanic's "running in PRODUCTION mode, consider --debug" hint (about ``sanic`` CLI
+    flags that do not apply here), logged at each start when stdout is a terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "running in PRODUCTION mode" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _without_production_warning() -> Iterator[None]:
+    log_filter = _ProductionWarningFilter()
+    error_logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        error_logger.removeFilter(log_filter)
 
 
 class _ErrorHandler(ErrorHandler):
@@ -181,12 +201,13 @@ class HTTPServerResource(BaseResource):
         self.set_status(StatusCodes.CONNECTING)
         sock = self._bind(host, port)
         try:
-            server = await self.app.create_server(
-                sock=sock,
-                backlog=backlog,
-                access_log=access_log,
-                asyncio_server_kwargs={"start_serving": False},
-            )
+            with _without_production_warning():
+                server = await self.app.create_server(
+                    sock=sock,
+                    backlog=backlog,
+                    access_log=access_log,
+                    asyncio_server_kwargs={"start_serving": False},
+                )
             if server is None:  # pragma: no cover - Sanic returns None only without return_asyncio_server
                 raise HTTPResourceError(f"resource {self.name!r}: Sanic did not create a server")
             if server.server is None:  # older Sanic returns the server before creating it
