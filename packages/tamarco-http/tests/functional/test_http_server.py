@@ -13,7 +13,12 @@ from tamarco.core.errors import ResourceStartError
 from tamarco.core.logging.testing import capture_logs
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import StatusCodes
-from tamarco.resources.io.http.resource import HTTPServerResource, HTTPSettingsError, ServerBindError
+from tamarco.resources.io.http.resource import (
+    HTTPResourceError,
+    HTTPServerResource,
+    HTTPSettingsError,
+    ServerBindError,
+)
 
 pytestmark = pytest.mark.functional
 
@@ -300,3 +305,25 @@ async def test_touchup_is_on_and_signals_of_one_app_survive_another_app():
             assert await get_text(http_session, with_signal.url) == (200, "server 1")
     await http_session.close()
     assert responses == [200, 200]
+
+
+async def test_a_failing_startup_listener_fails_the_start_and_frees_the_port(free_port):
+    server = HTTPServerResource()
+    server.add_endpoint("/", lambda request: _answer(0))
+    fail = {"now": True}
+
+    @server.app.listener("before_server_start")
+    async def check(app):
+        if fail["now"]:
+            raise RuntimeError("database not reachable")
+
+    ctx = context({"http_server": server}, {"http_server": {"port": free_port}})
+    with pytest.raises(ResourceStartError, match="database not reachable"):
+        await ctx.start()
+    assert server.status_code == StatusCodes.FAILED
+    await ctx.stop()
+    fail["now"] = False
+    async with ctx:  # the port was released: the same port binds again
+        assert server.port == free_port
+        with pytest.raises(HTTPResourceError, match="already started"):
+            await server.start()

@@ -198,8 +198,11 @@ class HTTPServerResource(BaseResource):
                 f"@{self.name}.app.route(...) or add_endpoint() before the service starts"
             )
 
+        if self._server is not None:
+            raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")
         self.set_status(StatusCodes.CONNECTING)
         sock = self._bind(host, port)
+        server: AsyncioServer | None = None
         try:
             with _without_production_warning():
                 server = await self.app.create_server(
@@ -219,6 +222,8 @@ class HTTPServerResource(BaseResource):
             await server.before_start()
             await server.start_serving()
         except BaseException as error:
+            if server is not None and server.server is not None:
+                server.server.close()
             sock.close()
             self.set_status(StatusCodes.FAILED, error if isinstance(error, Exception) else None)
             raise
