@@ -103,6 +103,20 @@ async def test_openmetrics_is_served_when_asked(http_session: aiohttp.ClientSess
     assert text.endswith("# EOF\n")
 
 
+async def test_metrics_are_gzipped_when_asked(http_session: aiohttp.ClientSession, build: Builder) -> None:
+    service = build("gzipped")
+    await service.start()
+    try:
+        Counter("cats", "animals").inc()
+        url = service.resources["tamarco_http_report_server"].url + "/metrics"  # type: ignore[attr-defined]
+        async with http_session.get(url, headers={"Accept-Encoding": "gzip"}) as response:
+            encoding, text = response.headers.get("Content-Encoding"), await response.text()
+    finally:
+        await service.stop()
+    assert encoding == "gzip"
+    assert 'gzipped_cats_total{deploy_name="functional"} 1.0' in text
+
+
 async def test_prometheus_handler_disabled(http_session: aiohttp.ClientSession, build: Builder) -> None:
     service = build("no_prometheus", {"handlers": {"prometheus": {"enabled": False}}})
     await service.start()

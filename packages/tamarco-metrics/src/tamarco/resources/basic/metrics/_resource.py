@@ -228,7 +228,10 @@ class MetricsResource(BaseResource):
         except Exception:
             self.logger.exception("metrics: rendering %s failed", METRICS_PATH)
             return web.Response(status=500, text="metrics rendering failed; see the service's log\n")
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        response = web.Response(body=body, headers={"Content-Type": content_type})
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression(web.ContentCoding.gzip)  # as Prometheus asks; large bodies shrink ~10x
+        return response
 
 
 def _build_handler(settings: HandlerSettings) -> LinesHandler:
