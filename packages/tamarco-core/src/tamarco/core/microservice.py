@@ -95,6 +95,10 @@ class MicroserviceBase:
         self.resource_failure_handlers: list[ResourceFailureHandler] = []
         self.current_stage: str | None = None
         self._entered: list[str] = []
+        #: Awaited once every resource's ``post_start`` ran and the tasks started (the service is
+        #: up), and first thing on stop, before the tasks: where a service registry hooks in.
+        self.running_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.stopping_hooks: list[Callable[[], Awaitable[None]]] = []
 
     # -- resources -----------------------------------------------------------------------
 
@@ -129,7 +133,9 @@ class MicroserviceBase:
         await self.settings.start()
         self.deploy_name = await self.settings.get(f"{ROOT_SETTINGS}.deploy_name", None)
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
-        await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name)
+        await self.logging.start(
+            self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id
+        )
         await self.settings.watch(f"{ROOT_SETTINGS}.logging", self._on_logging_settings_changed)
         for name in self.resources_order:
             resource = self.resources[name]
@@ -150,7 +156,7 @@ class MicroserviceBase:
     async def _on_logging_settings_changed(self, key: str, value: Any) -> None:
         try:
             await self.logging.reconfigure()
-            self.logger.info("logging reconfigured after %s changed", key)
+            self.logger.debug("logging settings applied after %s changed", key)
         except Exception as error:
             self.logger.error("logging settings not applied (%s); keeping the previous configuration", error)
 
@@ -221,9 +227,17 @@ class MicroserviceBase:
         self.tasks.start()
         self.state = "running"
         self.logger.info("lifecycle: running")
+        for hook in list(self.running_hooks):
+            await hook()
 
     async def _stop_all(self) -> None:
         self.state = "stopping"
+        self.current_stage = "stopping hooks"
+        for hook in list(self.stopping_hooks):
+            try:
+                await hook()
+            except Exception:
+                self.logger.exception("stopping hook %r failed", hook)
         self.current_stage = "stopping tasks"
         await self.tasks.stop(self.shutdown_timeout())
         for stage in ("stop", "post_stop"):
