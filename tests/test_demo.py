@@ -1,22 +1,28 @@
 """The README's demo command runs the demo service: it starts, says where to look, stops on Ctrl-C."""
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "demo"
 
 
-def test_demo_service_runs_and_stops_on_sigint():
+def test_demo_service_runs_serves_status_and_stops_on_sigint(tmp_path):
+    settings = tmp_path / "settings.yml"  # the demo's settings, on an ephemeral report port
+    settings.write_text((DEMO / "settings.yml").read_text().replace("port: 5747", "port: 0"))
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "demo" / "microservice.py")],
+        [sys.executable, str(DEMO / "microservice.py")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TAMARCO_DEMO_REPORT_PORT": "0"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TAMARCO_YML_FILE": str(settings)},
     )
     lines = []
     try:
@@ -29,9 +35,15 @@ def test_demo_service_runs_and_stops_on_sigint():
             if "tick 1" in line:
                 break
         output = "".join(lines)
-        assert "settings from" in output and "settings.yml" in output
+        assert f"settings from {settings}" in output
         assert "Hello from the demo service (deploy demo)" in output
-        assert "tick 1" in output
+        where = re.search(r"Look at (http://127\.0\.0\.1:\d+)/status", output)
+        assert where, output
+        with urllib.request.urlopen(f"{where.group(1)}/status", timeout=5) as response:
+            assert response.status == 200
+            assert "metrics" in json.loads(response.read())["resources"]
+        with urllib.request.urlopen(f"{where.group(1)}/metrics", timeout=5) as response:
+            assert "demo_ticks" in response.read().decode()
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     finally:
