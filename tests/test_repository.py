@@ -1,8 +1,9 @@
 """The repository's promises: README commands exist and CI runs the README's test command."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
