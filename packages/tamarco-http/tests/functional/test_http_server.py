@@ -327,3 +327,16 @@ async def test_a_failing_startup_listener_fails_the_start_and_frees_the_port(fre
         assert server.port == free_port
         with pytest.raises(HTTPResourceError, match="already started"):
             await server.start()
+
+
+async def test_access_log_goes_through_tamarco_logging_without_secrets(http_session):
+    server = HTTPServerResource()
+    server.add_endpoint("/items", lambda request: _answer(5))
+    with capture_logs() as logs:
+        async with context({"http_server": server}, {"http_server": {"port": 0, "access_log": True}}):
+            async with http_session.get(server.url + "/items?page=2&api_token=abc123") as response:
+                assert response.status == 200
+            record = await logs.wait_for(logger="sanic.access", contains="GET /items")
+    assert "GET /items?page=2&api_token=********" in record.message
+    assert " 200 " in record.message
+    assert "abc123" not in record.message and "abc123" not in str(record.extra)

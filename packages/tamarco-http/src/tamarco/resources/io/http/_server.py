@@ -39,7 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _settings, _touchup
+from tamarco.resources.io.http import _access_log, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._meters import (
@@ -129,7 +129,9 @@ class HTTPServerResource(BaseResource):
     listens.
     """
 
-    loggers_names = ("tamarco.http",)
+    #: ``sanic.access`` carries the access log (``access_log: true``), configured like the
+    #: service's loggers.
+    loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER)
 
     def __init__(self, *args: Any, app_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -184,6 +186,8 @@ class HTTPServerResource(BaseResource):
         port = _settings.read_port(view)
         debug = bool(_settings.read(view, "debug", False, bool))
         access_log = bool(_settings.read(view, "access_log", False, bool))
+        if access_log:
+            _access_log.install()
         backlog = int(_settings.read(view, "backlog", 100, int))
         config = self.app.config
         config.KEEP_ALIVE = bool(_settings.read_first(view, ("keep_alive", "keep_alive_connections"), True, bool))
