@@ -129,9 +129,9 @@ class HTTPServerResource(BaseResource):
     listens.
     """
 
-    #: ``sanic.access`` carries the access log (``access_log: true``), configured like the
-    #: service's loggers.
-    loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER)
+    #: ``sanic.access`` carries the access log (``access_log: true``) and ``sanic.error``
+    #: Sanic's own errors: both are configured like the service's loggers.
+    loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER, "sanic.error")
 
     def __init__(self, *args: Any, app_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
