@@ -333,3 +333,54 @@ async def test_01_status_server_settings_are_reported_as_moved(kit, logs):
         pass
     record = logs.find(contains="setting system.resources.status.port is ignored")
     assert "system.resources.tamarco_http_report_server.port" in record.message
+
+
+class SlowPostStart(BaseResource):
+    def __init__(self):
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def post_start(self):
+        self.entered.set()
+        await self.release.wait()
+
+
+async def test_a_restart_waits_for_the_start_sequence_to_end(kit):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_resource_on_failure": ["db"]}, **FAST_RESTARTS}},
+        db=kit.Controlled(fail_starts=1),
+        slow=SlowPostStart(),
+    )
+    runner = asyncio.create_task(service.run_until_stopped())
+    try:
+        await asyncio.wait_for(service.slow.entered.wait(), 5)
+        assert service.status.policies.restarting("db")
+        await asyncio.sleep(0.1)  # several backoff periods: the restart must still be waiting
+        assert service.state == "starting"
+        assert service.db.starts == 1
+        service.slow.release.set()
+        await kit.wait_until(lambda: service.db.status_code == StatusCodes.STARTED)
+        assert service.db.starts == 2
+    finally:
+        service.slow.release.set()
+        await service.stop_gracefully()
+        assert await asyncio.wait_for(runner, 10) == 0
+
+
+async def test_a_restart_pending_when_the_service_stops_during_startup_ends(kit):
+    service = make_service(
+        kit,
+        {"restart_policy": {"resources": {"restart_resource_on_failure": ["db"]}, **FAST_RESTARTS}},
+        db=kit.Controlled(fail_starts=1),
+        slow=SlowPostStart(),
+    )
+    runner = asyncio.create_task(service.run_until_stopped())
+    await asyncio.wait_for(service.slow.entered.wait(), 5)
+    task = service.status.policies._restarting["db"]
+    await service.stop_gracefully()
+    assert await asyncio.wait_for(runner, 10) == 0
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+    assert task.done()
+    assert service.db.starts == 1

@@ -92,9 +92,15 @@ class StatusResource(BaseResource):
         )
         for resource in microservice.resources.values():
             resource.add_status_listener(self._on_status_change)
-        handlers = microservice.resource_failure_handlers
-        handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not self]
-        handlers.append(self._on_start_failure)
+        self._unhook(microservice)
+        microservice.resource_failure_handlers.append(self._on_start_failure)
+        microservice.running_hooks.append(self._on_lifecycle_change)
+        microservice.stopping_hooks.append(self._on_lifecycle_change)
+
+    def _unhook(self, microservice: Any) -> None:
+        """Remove this resource's handlers and hooks (they are added again at each start)."""
+        for hooks in (microservice.resource_failure_handlers, microservice.running_hooks, microservice.stopping_hooks):
+            hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not self]
 
     @property
     def redactor(self) -> Redactor:
@@ -162,8 +168,7 @@ class StatusResource(BaseResource):
         if microservice is not None:
             for resource in microservice.resources.values():
                 resource.remove_status_listener(self._on_status_change)
-            handlers = microservice.resource_failure_handlers
-            handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not self]
+            self._unhook(microservice)
         self._routes_added = False
 
     async def status(self) -> dict[str, Any]:
@@ -180,6 +185,10 @@ class StatusResource(BaseResource):
     def _on_status_change(self, resource: BaseResource, old: StatusCodes, new: StatusCodes) -> None:
         if self.policies is not None:
             self.policies.on_status_change(resource, old, new)
+
+    async def _on_lifecycle_change(self) -> None:
+        if self.policies is not None:
+            await self.policies.on_lifecycle_change()
 
     async def _on_start_failure(self, resource: BaseResource, error: BaseException) -> bool:
         if self.policies is None:

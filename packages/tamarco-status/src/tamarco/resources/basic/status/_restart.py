@@ -29,8 +29,6 @@ __all__ = ["RestartPolicies"]
 
 _ACTIVE_STATES = ("starting", "running")
 _SETTLED = (StatusCodes.STARTED, StatusCodes.FAILED, StatusCodes.STOPPED)
-#: How often a pending restart looks whether the service finished starting.
-_START_SEQUENCE_POLL = 0.05
 
 
 class RestartPolicies:
@@ -53,6 +51,8 @@ class RestartPolicies:
         self._changes: dict[str, asyncio.Event] = {}
         self._detached: set[asyncio.Task[Any]] = set()
         self.microservice_stop_requested = False
+        #: Set when the service is running, or stopping (see :meth:`on_lifecycle_change`).
+        self.lifecycle_changed = asyncio.Event()
 
     # -- what the status resource wires up --------------------------------------------------
 
@@ -68,6 +68,11 @@ class RestartPolicies:
         so the service keeps starting while they are retried."""
         self.resource_failed(resource)
         return resource.name in self._config().restart_resource_on_failure
+
+    async def on_lifecycle_change(self) -> None:
+        """``running_hooks`` and ``stopping_hooks`` entry: wakes restarts that wait for the
+        start sequence to end (a restart must not race the core's own start stages)."""
+        self.lifecycle_changed.set()
 
     def restarting(self, name: str) -> bool:
         task = self._restarting.get(name)
@@ -133,9 +138,8 @@ class RestartPolicies:
                 delay,
             )
             await asyncio.sleep(delay)
-            # Let the start sequence finish first (core exposes no event for its state changes).
-            while self.microservice.state == "starting":  # noqa: ASYNC110
-                await asyncio.sleep(_START_SEQUENCE_POLL)
+            if self.microservice.state == "starting":  # let the start sequence finish first
+                await self.lifecycle_changed.wait()
             if self.microservice.state != "running":
                 return
             if resource.status_code == StatusCodes.STARTED:
