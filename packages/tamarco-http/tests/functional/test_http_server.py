@@ -340,3 +340,23 @@ async def test_access_log_goes_through_tamarco_logging_without_secrets(http_sess
     assert "GET /items?page=2&api_token=********" in record.message
     assert " 200 " in record.message
     assert "abc123" not in record.message and "abc123" not in str(record.extra)
+
+
+async def test_access_log_and_debug_change_without_a_restart():
+    server = HTTPServerResource()
+    server.add_endpoint("/", lambda request: _answer(0))
+    # one connection per request: the access-log switch applies to new connections
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+    ctx = context({"http_server": server}, {"http_server": {"port": 0}})
+    try:
+        with capture_logs() as logs:
+            async with ctx:
+                await get_text(session, server.url + "/")
+                assert not logs.filter(logger="sanic.access")
+                await ctx.settings.set("system.resources.http_server.access_log", True)
+                await ctx.settings.set("system.resources.http_server.debug", True)
+                await get_text(session, server.url + "/missing")
+                await logs.wait_for(logger="sanic.access", contains="GET /missing")
+                await logs.wait_for(contains="GET /missing: Requested URL /missing not found")
+    finally:
+        await session.close()

@@ -133,6 +133,10 @@ class HTTPServerResource(BaseResource):
     #: Sanic's own errors: both are configured like the service's loggers.
     loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER, "sanic.error")
 
+    #: Applied without a restart when they change (etcd, ``settings.set``): new connections
+    #: log accesses or not, the next request exception is logged by the new ``debug``.
+    live_settings = ("access_log", "debug")
+
     def __init__(self, *args: Any, app_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name = app_name or f"tamarco_http_{os.getpid()}_{next(_app_numbers)}"
@@ -276,6 +280,18 @@ class HTTPServerResource(BaseResource):
             self._socket = None
         self.logger.info("HTTP server %s stopped", self.name)
         await super().stop()
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """Apply changed ``access_log`` / ``debug`` live (``None``: the key was deleted)."""
+        view = self._settings_view()
+        for key in changes:
+            if key == "access_log":
+                access_log = bool(_settings.read(view, "access_log", False, bool))
+                if access_log:
+                    _access_log.install()
+                self.app.config.ACCESS_LOG = access_log
+            elif key == "debug":
+                self.app.config.NOISY_EXCEPTIONS = bool(_settings.read(view, "debug", False, bool))
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()
