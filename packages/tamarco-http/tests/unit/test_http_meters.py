@@ -22,7 +22,12 @@ class FakeMeter:
         FakeMeter.created.append(self)
 
     def new_labels(self, labels: dict) -> FakeMeter:
-        return type(self)(self.name, self.unit, {**self.labels, **labels})
+        """Like the real flyweights: the same name and labels give the same meter."""
+        merged = {**self.labels, **labels}
+        for meter in FakeMeter.created:
+            if meter.name == self.name and meter.labels == merged:
+                return meter
+        return type(self)(self.name, self.unit, merged)
 
     def inc(self) -> None:
         self.increments += 1

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import functools
 import importlib
-import time
+import inspect
 from collections.abc import Callable, Iterable
-from inspect import isawaitable
+from time import perf_counter
 from typing import Any
 
 from sanic.exceptions import SanicException
@@ -62,30 +62,35 @@ def request_meters(server_name: str, resources: Iterable[object] | None = None) 
 class RequestMeters:
     """The request counter and latency summary of one server.
 
-    Labelled meters are looked up once per (route, method[, status]) and kept, so a request
-    costs two dict lookups, one ``inc()`` and one ``observe()``.
+    The labelled meters of each (route, method, status) are looked up once and kept, so a
+    request costs one dict lookup, one ``inc()`` and one ``observe()``.
     """
 
     def __init__(self, server_name: str, counter_class: Any, summary_class: Any) -> None:
         self.server_name = server_name
         self.requests = counter_class("http_requests", "requests")
         self.duration = summary_class("http_request_duration", "seconds")
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._summaries: dict[tuple[str, str], Any] = {}
+        self._meters: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None] | None]] = {}
 
     def record(self, route: str, method: str, status: int, seconds: float | None) -> None:
         """Count one response; observe its duration when known."""
-        counter = self._counters.get((route, method, status))
-        if counter is None:
-            labels = {"server": self.server_name, "route": route, "method": method, "status_code": str(status)}
-            counter = self._counters[(route, method, status)] = self.requests.new_labels(labels)
-        counter.inc()
+        meters = self._meters.get((route, method, status))
+        if meters is None or (seconds is not None and meters[1] is None):
+            meters = self._labelled(route, method, status, with_duration=seconds is not None)
+        meters[0]()
         if seconds is not None:
-            summary = self._summaries.get((route, method))
-            if summary is None:
-                labels = {"server": self.server_name, "route": route, "method": method}
-                summary = self._summaries[(route, method)] = self.duration.new_labels(labels)
-            summary.observe(seconds)
+            meters[1](seconds)  # type: ignore[misc]
+
+    def _labelled(
+        self, route: str, method: str, status: int, with_duration: bool
+    ) -> tuple[Callable[[], None], Callable[[float], None] | None]:
+        """The labelled meters' bound methods (a summary only once a duration is known, so
+        that unmatched requests, counted without one, export no empty summary)."""
+        labels = {"server": self.server_name, "route": route, "method": method}
+        counter = self.requests.new_labels({**labels, "status_code": str(status)})
+        observe = self.duration.new_labels(labels).observe if with_duration else None
+        meters = self._meters[(route, method, status)] = (counter.inc, observe)
+        return meters
 
 
 def route_label(request: Request) -> str:
@@ -104,23 +109,43 @@ def metered_handler(
     """``handler`` measured with the meters ``get_meters()`` returns at each request (if any)."""
     route = f"/{route_path}"
 
-    @functools.wraps(handler)
-    async def metered(request: Request, *args: Any, **kwargs: Any) -> Any:
-        meters = get_meters()
-        if meters is None:
-            result = handler(request, *args, **kwargs)
-            return await result if isawaitable(result) else result
-        started = time.perf_counter()
-        try:
-            result = handler(request, *args, **kwargs)
-            if isawaitable(result):
-                result = await result
-        except Exception as error:
-            status = error.status_code if isinstance(error, SanicException) else 500
-            meters.record(route, request.method, status, time.perf_counter() - started)
-            raise
-        meters.record(route, request.method, int(getattr(result, "status", 200)), time.perf_counter() - started)
-        return result
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def metered(request: Request, *args: Any, **kwargs: Any) -> Any:
+            meters = get_meters()
+            if meters is None:
+                return await handler(request, *args, **kwargs)
+            started = perf_counter()
+            try:
+                result = await handler(request, *args, **kwargs)
+            except Exception as error:
+                meters.record(route, request.method, _error_status(error), perf_counter() - started)
+                raise
+            meters.record(route, request.method, getattr(result, "status", 200), perf_counter() - started)
+            return result
+
+    else:  # a plain function (Sanic accepts those too), maybe returning an awaitable
+
+        @functools.wraps(handler)
+        async def metered(request: Request, *args: Any, **kwargs: Any) -> Any:
+            meters = get_meters()
+            started = perf_counter()
+            try:
+                result = handler(request, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as error:
+                if meters is not None:
+                    meters.record(route, request.method, _error_status(error), perf_counter() - started)
+                raise
+            if meters is not None:
+                meters.record(route, request.method, getattr(result, "status", 200), perf_counter() - started)
+            return result
 
     setattr(metered, _METERED, True)
     return metered
+
+
+def _error_status(error: Exception) -> int:
+    return error.status_code if isinstance(error, SanicException) else 500
