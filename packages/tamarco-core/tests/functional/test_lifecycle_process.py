@@ -41,11 +41,15 @@ def lifecycle_lines(output):
     return [line.split(": ", 1)[1].strip() for line in output if any(w in line for w in wanted)]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_gracefully_in_order(signum):
-    process = start_service()
+@pytest.mark.parametrize(
+    ("signum", "event_loop", "loop_module"),
+    [(signal.SIGTERM, "auto", "uvloop"), (signal.SIGINT, "auto", "uvloop"), (signal.SIGTERM, "asyncio", "asyncio")],
+)
+def test_signal_stops_gracefully_in_order(signum, event_loop, loop_module):
+    process = start_service(EVENT_LOOP=event_loop)
     try:
-        lines = read_until(process, "READY")
+        lines = read_until(process, "READY on")
+        assert f"READY on {loop_module}" in lines[-1]
         process.send_signal(signum)
         rest, _ = process.communicate(timeout=20)
     finally:
@@ -77,7 +81,7 @@ def test_signal_stops_gracefully_in_order(signum):
 def test_hanging_resource_forces_exit_after_grace():
     process = start_service(HANG_ON_STOP="1", GRACE="1")
     try:
-        read_until(process, "READY")
+        read_until(process, "READY on")
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=20)

@@ -296,3 +296,15 @@ async def test_stop_gracefully_with_exit_code_from_a_task():
             await self.stop_gracefully(exit_code=7, reason="fatal condition")
 
     assert await asyncio.wait_for(Svc(environ={}).run_until_stopped(), 10) == 7
+
+
+def test_run_coroutine_event_loop_choice():
+    from tamarco.core.microservice import run_coroutine
+
+    async def loop_kind():
+        return 1 if "uvloop" in type(asyncio.get_running_loop()).__module__ else 0
+
+    assert run_coroutine(loop_kind(), "asyncio") == 0
+    assert run_coroutine(loop_kind(), "uvloop") == 1
+    with pytest.raises(MicroserviceDefinitionError, match="event_loop must be"):
+        run_coroutine(loop_kind(), "trio")

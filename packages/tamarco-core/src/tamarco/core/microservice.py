@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 from tamarco.core.default_resources import build_default_resources, default_resource_factories
@@ -133,9 +133,7 @@ class MicroserviceBase:
         await self.settings.start()
         self.deploy_name = await self.settings.get(f"{ROOT_SETTINGS}.deploy_name", None)
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
-        await self.logging.start(
-            self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id
-        )
+        await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id)
         await self.settings.watch(f"{ROOT_SETTINGS}.logging", self._on_logging_settings_changed)
         for name in self.resources_order:
             resource = self.resources[name]
@@ -316,9 +314,13 @@ class Microservice(MicroserviceBase):
         elif self.state in ("starting", "running"):
             await self._stop_all()
 
+    #: Event loop for :meth:`run`: ``"auto"`` (uvloop when installed — Sanic installs it on
+    #: Linux — else asyncio's), ``"uvloop"`` (required) or ``"asyncio"``.
+    event_loop: ClassVar[str] = "auto"
+
     def run(self) -> None:
         """Run the service until it is stopped, then exit the process with its exit code."""
-        code = asyncio.run(self.run_until_stopped())
+        code = run_coroutine(self.run_until_stopped(), self.event_loop)
         raise SystemExit(code)
 
     async def run_until_stopped(self) -> int:
@@ -391,6 +393,23 @@ class Microservice(MicroserviceBase):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_FORCED)
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:
+    """Run ``coroutine`` to completion on a new loop of the kind ``event_loop`` names."""
+    if event_loop not in ("auto", "uvloop", "asyncio"):
+        coroutine.close()
+        raise MicroserviceDefinitionError(f"event_loop must be 'auto', 'uvloop' or 'asyncio', not {event_loop!r}")
+    if event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if event_loop == "uvloop":
+                coroutine.close()
+                raise MicroserviceDefinitionError("event_loop = 'uvloop' but uvloop is not installed") from None
+        else:
+            return int(uvloop.run(coroutine))
+    return asyncio.run(coroutine)
 
 
 class MicroserviceContext(MicroserviceBase):

@@ -41,6 +41,7 @@ class Second(Journal):
 class LifecycleService(Microservice):
     name = "lifecycle_service"
     use_default_resources = False
+    event_loop = os.environ.get("EVENT_LOOP", "auto")
     second = Second()
     first = Journal()
 
@@ -58,7 +59,7 @@ class LifecycleService(Microservice):
     @task
     async def announce(self):
         self.logger.info("READY")
-        print("READY", flush=True, file=sys.stdout)
+        print(f"READY on {type(asyncio.get_running_loop()).__module__}", flush=True, file=sys.stdout)
         await asyncio.sleep(3600)
 
 

@@ -219,9 +219,7 @@ class EtcdSettingsBackend(SettingsBackend):
             except asyncio.CancelledError:
                 raise
             except aetcd.exceptions.RevisionCompactedError:
-                logger.warning(
-                    "etcd history is compacted past revision %d; re-reading the settings", self._revision
-                )
+                logger.warning("etcd history is compacted past revision %d; re-reading the settings", self._revision)
                 need_resync = True
                 continue
             except (*RETRYABLE_ERRORS, aetcd.exceptions.ClientError) as failure:
