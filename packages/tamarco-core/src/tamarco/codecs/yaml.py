@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from tamarco.codecs.interface import DecodeError, EncodeError
+
+# PyYAML is imported on first use: every service imports the codecs, few use this one.
 
 
 class YamlCodec:
@@ -13,6 +14,8 @@ class YamlCodec:
 
     @staticmethod
     def encode(obj: Any) -> bytes:
+        import yaml
+
         try:
             return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False).encode("utf-8")
         except yaml.YAMLError as error:
@@ -20,6 +23,8 @@ class YamlCodec:
 
     @staticmethod
     def decode(data: bytes) -> Any:
+        import yaml
+
         try:
             return yaml.safe_load(data)
         except (UnicodeDecodeError, yaml.YAMLError) as error:

@@ -22,10 +22,16 @@ def default_resource_factories() -> dict[str, Any]:
     return dict(sorted(found.items()))
 
 
-def build_default_resources(skip: set[str]) -> dict[str, Any]:
-    """Instantiate the default resources whose names are not in ``skip``."""
+def build_default_resources(skip: set[str], factories: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Instantiate the default resources whose names are not in ``skip``.
+
+    ``factories``: what :func:`default_resource_factories` returned, when the caller has it
+    already (scanning the installed distributions' entry points takes a few ms).
+    """
     resources: dict[str, Any] = {}
-    for name, entry_point in default_resource_factories().items():
+    if factories is None:
+        factories = default_resource_factories()
+    for name, entry_point in factories.items():
         if name in skip:
             continue
         factory = entry_point.load()

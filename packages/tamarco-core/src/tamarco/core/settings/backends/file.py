@@ -6,7 +6,6 @@ import json
 import os
 from typing import Any
 
-import yaml
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.errors import SettingsFileError
 
@@ -41,6 +40,8 @@ def load_settings_file(path: str) -> dict[str, Any]:
         except json.JSONDecodeError as error:
             raise SettingsFileError(path, f"invalid JSON: {error.msg}", error.lineno) from error
     else:
+        import yaml  # here, not at the top: every service imports this module, few read YAML
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
