@@ -24,6 +24,8 @@ than ``system.shutdown_timeout_seconds`` (default 30), or on a second signal.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import logging
 import os
 import signal
@@ -112,8 +114,9 @@ class MicroserviceBase:
                 elif attr in declared:
                     declared.pop(attr)  # replaced by a non-resource (None removes it)
         if self.use_default_resources:
-            skip = {name for name in default_resource_factories() if hasattr(cls, name)}
-            for name, resource in build_default_resources(skip).items():
+            factories = default_resource_factories()
+            skip = {name for name in factories if hasattr(cls, name)}
+            for name, resource in build_default_resources(skip, factories).items():
                 if not isinstance(resource, BaseResource):
                     raise MicroserviceDefinitionError(
                         f"default resource {name!r} is a {type(resource).__name__}, not a BaseResource"
@@ -320,6 +323,7 @@ class Microservice(MicroserviceBase):
 
     def run(self) -> None:
         """Run the service until it is stopped, then exit the process with its exit code."""
+        _freeze_gc_at_exit()
         code = run_coroutine(self.run_until_stopped(), self.event_loop)
         raise SystemExit(code)
 
@@ -393,6 +397,25 @@ class Microservice(MicroserviceBase):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_FORCED)
+
+
+_gc_freeze_registered = False
+
+
+def _freeze_gc_at_exit() -> None:
+    """At interpreter exit, exempt every object left from the final garbage collections.
+
+    With a framework's worth of modules loaded (~50k tracked objects), those collections were
+    most of the time from SIGTERM to the process being gone: ~110 ms, ~16 ms without them
+    (benchmarks/service_lifecycle.py). The service has stopped and flushed its logs by then;
+    what is still alive is freed with the process (cyclic garbage left at exit is not
+    finalized, which Python does not promise anyway). Registered with ``atexit`` so that a
+    process that goes on after ``run()`` (a test catching ``SystemExit``) is unaffected.
+    """
+    global _gc_freeze_registered
+    if not _gc_freeze_registered:
+        atexit.register(gc.freeze)
+        _gc_freeze_registered = True
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:
