@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,31 @@ async def test_metrics_are_gzipped_when_asked(http_session: aiohttp.ClientSessio
         await service.stop()
     assert encoding == "gzip"
     assert 'gzipped_cats_total{deploy_name="functional"} 1.0' in text
+
+
+async def test_a_slow_render_moves_to_a_thread_and_a_fast_one_back(
+    http_session: aiohttp.ClientSession, build: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = build("render_threads")
+    await service.start()
+    threads: list[bool] = []
+    try:
+        metrics: MetricsResource = service.resources["metrics"]  # type: ignore[assignment]
+        render = metrics.render_prometheus
+
+        def slow_first(accept: str | None = None) -> tuple[bytes, str]:
+            threads.append(threading.current_thread() is not threading.main_thread())
+            if len(threads) == 1:
+                time.sleep(0.01)  # a render past the inline threshold
+            return render(accept)
+
+        monkeypatch.setattr(metrics, "render_prometheus", slow_first)
+        for _ in range(3):
+            status, _, _ = await fetch_metrics(http_session, service)
+            assert status == 200
+    finally:
+        await service.stop()
+    assert threads == [False, True, False]
 
 
 async def test_prometheus_handler_disabled(http_session: aiohttp.ClientSession, build: Builder) -> None:

@@ -33,6 +33,10 @@ __all__ = ["MetricsResource"]
 
 REPORT_SERVER = "tamarco_http_report_server"
 METRICS_PATH = "/metrics"
+#: A ``/metrics`` render that took less than this last time runs on the event loop: handing
+#: a small one (a few dozen series, ~0.1 ms) to a thread costs more than it does, and halved
+#: the endpoint's throughput (benchmarks/report_server_overhead.py).
+INLINE_RENDER_SECONDS = 0.002
 
 
 class MetricsResource(BaseResource):
@@ -66,6 +70,8 @@ class MetricsResource(BaseResource):
         self.handlers: list[tuple[HandlerSettings, LinesHandler]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._report_server: Any = None
+        #: Seconds the last ``/metrics`` render took: a cheap one runs on the event loop.
+        self._last_render_seconds = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -223,8 +229,12 @@ class MetricsResource(BaseResource):
                 self.logger.exception("metrics: %s report failed", handler.kind)
 
     async def _handle_metrics(self, request: web.Request) -> web.StreamResponse:
+        accept = request.headers.get("Accept")
         try:
-            body, content_type = await asyncio.to_thread(self.render_prometheus, request.headers.get("Accept"))
+            if self._last_render_seconds < INLINE_RENDER_SECONDS:
+                body, content_type = self._timed_render(accept)
+            else:  # a large registry (10k series: ~50 ms) must not stall the event loop
+                body, content_type = await asyncio.to_thread(self._timed_render, accept)
         except Exception:
             self.logger.exception("metrics: rendering %s failed", METRICS_PATH)
             return web.Response(status=500, text="metrics rendering failed; see the service's log\n")
@@ -232,6 +242,13 @@ class MetricsResource(BaseResource):
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             response.enable_compression(web.ContentCoding.gzip)  # as Prometheus asks; large bodies shrink ~10x
         return response
+
+    def _timed_render(self, accept: str | None) -> tuple[bytes, str]:
+        started = time.perf_counter()
+        try:
+            return self.render_prometheus(accept)
+        finally:
+            self._last_render_seconds = time.perf_counter() - started
 
 
 def _build_handler(settings: HandlerSettings) -> LinesHandler:
