@@ -16,8 +16,11 @@ Variants:
 - ``redis``: ``system.logging.redis`` (``RPUSH`` of up to 500 records per call);
 - ``http``: ``system.logging.http`` (a POST per 100 records, the default ``max_records``).
 
-The table shows p50/p99/max lag per output with the baseline's, and how many records the
-handler sent and dropped (a handler that drops cannot hide lag behind it).
+The table shows p50/p99 lag per output with the baseline's, and how many records the handler
+sent and dropped (a handler that drops cannot hide lag behind it). On a shared machine much of
+a high percentile is the OS running other processes: the *on-CPU* column caps each sample's
+lag by the loop thread's CPU time over that interval (``time.thread_time``), an upper bound
+of the lag the service caused itself.
 
 Target (PERFORMANCE.md): event-loop lag p99 ≤ 5 ms while shipping 10k log records/s.
 
@@ -85,6 +88,7 @@ async def serve(variant: str, rate: float, duration: float, interval: float) -> 
     logger = service.logger
     loop = asyncio.get_running_loop()
     lags: list[float] = []
+    on_cpu: list[float] = []
     emitted = 0
     started = loop.time()
     end = started + WARMUP_SECONDS + duration
@@ -103,12 +107,17 @@ async def serve(variant: str, rate: float, duration: float, interval: float) -> 
         clock_offset = time.perf_counter() - loop.time()
         while True:
             expected = time.perf_counter() + interval
+            cpu = time.thread_time()
             await asyncio.sleep(interval)
             now = time.perf_counter()
             if now - clock_offset >= end:
                 return
             if now - clock_offset - started >= WARMUP_SECONDS:
-                lags.append(max(0.0, now - expected) * 1000)
+                lag = max(0.0, now - expected)
+                lags.append(lag * 1000)
+                # The loop thread's CPU time over the interval bounds the part of the lag the
+                # process caused itself; the rest is time the OS ran other processes.
+                on_cpu.append(min(lag, time.thread_time() - cpu) * 1000)
 
     await asyncio.gather(produce(), sample())
     elapsed = loop.time() - started
@@ -118,6 +127,7 @@ async def serve(variant: str, rate: float, duration: float, interval: float) -> 
         "variant": variant,
         "rate": emitted / elapsed,
         "lags_ms": lags,
+        "on_cpu_ms": on_cpu,
         "statistics": stats,
     }
 
@@ -176,21 +186,22 @@ def main() -> int:
                 print(
                     f"  round {round_number}  {variant:<6} {result['rate']:>8,.0f} rec/s  lag p50 "
                     f"{percentile(lags, 0.5):5.2f} p99 {percentile(lags, 0.99):6.2f} max {max(lags):6.2f} ms  "
+                    f"(on CPU: p99 {percentile(result['on_cpu_ms'], 0.99):5.2f} max {max(result['on_cpu_ms']):6.2f})  "
                     f"sent {sent:,} dropped {dropped:,}",
                     flush=True,
                 )
             logstash.clear()
             harness.redis.flushall()
 
-    def median_of(variant: str, fraction: float) -> float:
-        return statistics.median(percentile(run["lags_ms"], fraction) for run in runs[variant])
+    def median_of(variant: str, fraction: float, series: str = "lags_ms") -> float:
+        return statistics.median(percentile(run[series], fraction) for run in runs[variant])
 
     base50, base99 = median_of("none", 0.5), median_of("none", 0.99)
     print()
     print("medians over rounds of each round's percentile; lag in ms")
     print(
-        f"{'output':<8}{'p50':>7}{'p99':>8}{'p99 spread':>14}{'none p99':>10}{'sent':>10}{'dropped':>9}"
-        f"   {'target':<9}{'result':>6}"
+        f"{'output':<8}{'p50':>7}{'p99':>8}{'p99 spread':>14}{'none p99':>10}{'on-CPU p99':>12}{'sent':>10}"
+        f"{'dropped':>9}   {'target':<11}{'result':>6}"
     )
     failures = 0
     for variant in VARIANTS:
@@ -200,11 +211,15 @@ def main() -> int:
         dropped = statistics.median(sum(s["dropped"] for s in run["statistics"].values()) for run in runs[variant])
         ok = p99 <= 5.0 and (variant == "none" or dropped == 0)
         failures += not ok
+        cpu99 = median_of(variant, 0.99, "on_cpu_ms")
         print(
-            f"{variant:<8}{p50:>7.2f}{p99:>8.2f}{f'{min(p99s):.2f}-{max(p99s):.2f}':>14}{base99:>10.2f}"
-            f"{sent:>10,.0f}{dropped:>9,.0f}   {'p99 ≤ 5 ms':<9}{'PASS' if ok else 'MISS':>6}"
+            f"{variant:<8}{p50:>7.2f}{p99:>8.2f}{f'{min(p99s):.2f}-{max(p99s):.2f}':>14}{base99:>10.2f}{cpu99:>12.2f}"
+            f"{sent:>10,.0f}{dropped:>9,.0f}   {'p99 ≤ 5 ms':<11}{'PASS' if ok else 'MISS':>6}"
         )
-    print(f"(baseline p50 {base50:.2f} ms; a variant with dropped records counts as MISS)")
+    print(
+        f"(baseline p50 {base50:.2f} ms; a variant with dropped records counts as MISS; on-CPU: each sample's lag "
+        "capped by the loop thread's CPU time over it, the part the process itself can have caused)"
+    )
     return 1 if failures else 0
 
 
