@@ -16,7 +16,13 @@ from typing import Any
 import aetcd
 import aetcd.exceptions
 from tamarco.core.settings import keys
-from tamarco.core.settings.backends._etcd_client import EtcdCheckKeyTimeout, EtcdConnectionConfig
+from tamarco.core.settings.backends._etcd_client import (
+    CLOSE_TIMEOUT,
+    EtcdCheckKeyTimeout,
+    EtcdConnectionConfig,
+    request,
+    within,
+)
 from tamarco.core.settings.backends._etcd_mapping import (
     encode_value,
     etcd_key,
@@ -32,26 +38,37 @@ MAX_TXN_OPS = 128
 
 
 class EtcdSettingsStore:
-    """Settings-shaped reads and writes on one etcd client under one namespace."""
+    """Settings-shaped reads and writes on one etcd client under one namespace.
 
-    def __init__(self, client: aetcd.Client, namespace: str = "") -> None:
+    Every request is bounded (:func:`request`): one that etcd does not answer raises
+    ``ConnectionTimeoutError`` naming the address instead of waiting forever.
+    """
+
+    def __init__(self, client: aetcd.Client, namespace: str = "", config: EtcdConnectionConfig | None = None) -> None:
         self.client = client
         self.namespace = namespace
+        self.config: EtcdConnectionConfig = (
+            config or getattr(client, "config", None) or EtcdConnectionConfig(host="etcd")
+        )
 
     def key(self, dotted: str) -> bytes:
         return etcd_key(dotted, self.namespace)
 
+    async def _request(self, awaitable: Any, what: str, discard: Any = None) -> Any:
+        return await request(awaitable, self.config, what, discard)
+
     async def read_tree(self, root: str) -> tuple[dict[str, Any], int]:
         """Everything under ``root`` as ``({root: {...}}, revision)`` (``{}`` when empty)."""
         prefix = self.key(root) + b"/"
-        response = await self.client.get_prefix(prefix)
+        response = await self._request(self.client.get_prefix(prefix), f"reading {prefix.decode()}")
         pairs = [(kv.key, kv.value) for kv in response.kvs]
         return tree_from_pairs(pairs, self.namespace), int(response.header.revision)
 
     async def read(self, dotted: str) -> Any:
         """The value at ``dotted``: a leaf, a whole subtree as a dict, or ``keys.MISSING``."""
         base = self.key(dotted)
-        response = await self.client.get_range(base, base + b"0")  # "/" < "0": key and subtree
+        # "/" < "0": the key and its subtree
+        response = await self._request(self.client.get_range(base, base + b"0"), f"reading {base.decode()}")
         pairs = [(kv.key, kv.value) for kv in response.kvs if _at_or_under(kv.key, base)]
         if not pairs:
             return keys.MISSING
@@ -83,19 +100,25 @@ class EtcdSettingsStore:
         ops: list[Any] = [self.client.transactions.delete(k) for k in sorted(stale)]
         ops.extend(self.client.transactions.put(k, v) for k, v in leaves.items())
         for start in range(0, len(ops), MAX_TXN_OPS):
-            await self.client.transaction(compare=[], success=ops[start : start + MAX_TXN_OPS], failure=[])
+            await self._request(
+                self.client.transaction(compare=[], success=ops[start : start + MAX_TXN_OPS], failure=[]),
+                "a write transaction",
+            )
         return len(leaves)
 
     async def delete(self, dotted: str) -> int:
         """Delete ``dotted`` and everything under it; returns how many etcd keys went."""
         base = self.key(dotted)
-        _, responses = await self.client.transaction(
-            compare=[],
-            success=[
-                self.client.transactions.delete(base),
-                self.client.transactions.delete(base + b"/", prefix_range_end(base + b"/")),
-            ],
-            failure=[],
+        _, responses = await self._request(
+            self.client.transaction(
+                compare=[],
+                success=[
+                    self.client.transactions.delete(base),
+                    self.client.transactions.delete(base + b"/", prefix_range_end(base + b"/")),
+                ],
+                failure=[],
+            ),
+            f"deleting {base.decode()}",
         )
         return sum(int(response.response_delete_range.deleted) for response in responses)
 
@@ -106,7 +129,7 @@ class EtcdSettingsStore:
         ``timeout``. Watches from the revision of the first read, so a put in between counts."""
         base = self.key(dotted)
         end = base + b"0"
-        response = await self.client.get_range(base, end)
+        response = await self._request(self.client.get_range(base, end), f"reading {base.decode()}")
         if any(_at_or_under(kv.key, base) for kv in response.kvs):
             return
         logger.info(
@@ -117,14 +140,18 @@ class EtcdSettingsStore:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        watch = await self.client.watch(base, range_end=end, start_revision=int(response.header.revision) + 1)
+        watch = await self._request(
+            self.client.watch(base, range_end=end, start_revision=int(response.header.revision) + 1),
+            f"creating a watch on {base.decode()}",
+            discard=_cancel_watch,
+        )
         try:
             iterator = watch.__aiter__()
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise asyncio.TimeoutError
-                event = await asyncio.wait_for(iterator.__anext__(), remaining)
+                event = await within(iterator.__anext__(), remaining)
                 if event.kind == "PUT" and _at_or_under(event.kv.key, base):
                     logger.info("etcd key %s exists: reading the settings", base.decode())
                     return
@@ -139,14 +166,14 @@ class EtcdSettingsStore:
 
     async def _keys_at(self, base: bytes) -> list[bytes]:
         """The etcd keys at ``base`` and under it."""
-        response = await self.client.get_range(base, base + b"0")
+        response = await self._request(self.client.get_range(base, base + b"0"), f"reading {base.decode()}")
         return [kv.key for kv in response.kvs if _at_or_under(kv.key, base)]
 
     async def _existing_ancestors(self, base: bytes) -> list[bytes]:
         ancestors = _ancestors(base, self.namespace.encode())
         found = []
         for ancestor in ancestors:
-            if await self.client.get(ancestor) is not None:
+            if await self._request(self.client.get(ancestor), f"reading {ancestor.decode()}") is not None:
                 found.append(ancestor)
         return found
 
@@ -163,7 +190,7 @@ def _at_or_under(key: bytes, base: bytes) -> bool:
 
 async def _cancel_watch(watch: Any) -> None:
     try:
-        await watch.cancel()
+        await within(watch.cancel(), CLOSE_TIMEOUT)
     except (aetcd.exceptions.ClientError, asyncio.TimeoutError, OSError) as error:
         logger.debug("cancelling an etcd watch: %s", error)
 

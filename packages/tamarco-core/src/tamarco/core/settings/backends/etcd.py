@@ -31,7 +31,10 @@ from tamarco.core.settings.backends._etcd_client import (
     TamarcoEtcdClient,
     close_quietly,
     describe_error,
+    request,
+    request_bound,
     retry_until,
+    within,
 )
 from tamarco.core.settings.backends._etcd_mapping import decode_value, settings_key
 from tamarco.core.settings.backends._etcd_store import EtcdSettingsStore
@@ -89,7 +92,7 @@ class EtcdSettingsBackend(SettingsBackend):
 
     @property
     def store(self) -> EtcdSettingsStore:
-        return EtcdSettingsStore(self.client, self.config.namespace)
+        return EtcdSettingsStore(self.client, self.config.namespace, self.config)
 
     async def _reset_client(self) -> None:
         client, self._client = self._client, None
@@ -124,6 +127,8 @@ class EtcdSettingsBackend(SettingsBackend):
                 timeout=self.config.startup_timeout,
                 what=f"waiting for ETCD_CHECK_KEY {self.config.check_key}",
                 on_retry=self._reset_client,
+                # the wait itself may last TAMARCO_ETCD_CHECK_TIMEOUT; each request in it is bounded
+                attempt_timeout=None,
             )
         self._checked = True
         tree, revision = await retry_until(
@@ -160,12 +165,11 @@ class EtcdSettingsBackend(SettingsBackend):
             )
 
     async def close(self) -> None:
-        """Stop watching and close the connection."""
+        """Stop watching and close the connection, promptly whatever state it is in."""
         self._closing = True
         task, self._watch_task = self._watch_task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await _stop_task(task, request_bound(self.config), self.config.address)
         self.watching.clear()
         await self._reset_client()
 
@@ -203,7 +207,18 @@ class EtcdSettingsBackend(SettingsBackend):
                 if need_resync:
                     await self._resync()
                     need_resync = False
-                watch = await self.client.watch_prefix(self._prefix(), start_revision=self._revision + 1)
+                watch = await request(
+                    self.client.watch_prefix(self._prefix(), start_revision=self._revision + 1),
+                    self.config,
+                    f"creating a watch on {self._prefix().decode()}",
+                    discard=_cancel_quietly,
+                )
+                if self._closing or _cancel_requested():
+                    # aetcd waits for the watch with asyncio.wait_for, which on Python 3.11 and
+                    # older returns the result when the cancellation of close() arrives as the
+                    # watch is created, swallowing it: this task would then watch forever.
+                    await _cancel_quietly(watch)
+                    raise asyncio.CancelledError
                 if outage_started is not None:
                     self.reconnections += 1
                     logger.warning(
@@ -271,7 +286,7 @@ class EtcdSettingsBackend(SettingsBackend):
 
         pumping = asyncio.get_running_loop().create_task(pump(), name="tamarco:etcd-watch-pump")
         try:
-            while True:
+            while not self._closing:
                 batch = [await queue.get()]
                 while not queue.empty():
                     batch.append(queue.get_nowait())
@@ -285,11 +300,8 @@ class EtcdSettingsBackend(SettingsBackend):
                         return
         finally:
             pumping.cancel()
-            await asyncio.gather(pumping, return_exceptions=True)
-            try:
-                await asyncio.wait_for(watch.cancel(), 1)
-            except (aetcd.exceptions.ClientError, asyncio.TimeoutError, OSError) as cancel_error:
-                logger.debug("cancelling the etcd watch: %s", cancel_error)
+            await asyncio.wait({pumping}, timeout=1)
+            await _cancel_quietly(watch)
 
     async def _apply(self, events: list[Any]) -> None:
         """Apply watch events to the mirror and report them: one event as one change, several
@@ -321,6 +333,47 @@ class EtcdSettingsBackend(SettingsBackend):
             await self._sink.external_changed(dotted, value if value is keys.MISSING else copy.deepcopy(value))
         else:
             await self._sink.external_reloaded(copy.deepcopy(self._mirror))
+
+
+async def _cancel_quietly(watch: Any) -> None:
+    try:
+        await within(watch.cancel(), 1)
+    except (aetcd.exceptions.ClientError, asyncio.TimeoutError, OSError) as error:
+        logger.debug("cancelling the etcd watch: %s", error)
+
+
+def _cancel_requested() -> bool:
+    """Whether the current task was asked to cancel, even if a callee swallowed the
+    ``CancelledError`` (``Task.cancelling``, Python 3.11+)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
+async def _stop_task(task: asyncio.Task[Any], timeout: float, address: str) -> None:
+    """Cancel ``task`` and wait for it, at most ``timeout`` seconds.
+
+    Cancels again while it runs: a cancellation can be swallowed on its way (``wait_for`` on
+    Python 3.11 and older), and one ``cancel()`` then leaves the task running forever.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    wait = 1.0  # the first cancellation gets time to run the task's cleanup
+    while not task.done():
+        task.cancel()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            logger.warning("the etcd watch task for %s did not stop within %g s; abandoned", address, timeout)
+            task.add_done_callback(_retrieve_result)
+            return
+        await asyncio.wait({task}, timeout=min(wait, remaining))
+        wait = 0.2
+    _retrieve_result(task)
+
+
+def _retrieve_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("the etcd watch task ended with %s", describe_error(task.exception()))  # type: ignore[arg-type]
 
 
 def _put(tree: dict[str, Any], parts: list[str], value: Any) -> None:
