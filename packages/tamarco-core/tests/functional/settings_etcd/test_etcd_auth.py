@@ -17,6 +17,8 @@ from tamarco.core.settings.backends.etcd import EtcdError
 pytestmark = pytest.mark.functional
 
 ROOT_PASSWORD = "r00t-Pa55word-never-shown"
+#: Deadline of each raw gRPC call below: a broken etcd fails the test, it does not hang it.
+RPC_TIMEOUT = 10
 
 
 @contextlib.asynccontextmanager
@@ -25,17 +27,18 @@ async def etcd_auth_enabled(host, port):
     async with grpc.aio.insecure_channel(f"{host}:{port}") as channel:
         auth = rpc.AuthStub(channel)
         with contextlib.suppress(grpc.aio.AioRpcError):  # the role exists already
-            await auth.RoleAdd(rpc.AuthRoleAddRequest(name="root"))
-        await auth.UserAdd(rpc.AuthUserAddRequest(name="root", password=ROOT_PASSWORD))
-        await auth.UserGrantRole(rpc.AuthUserGrantRoleRequest(user="root", role="root"))
-        await auth.AuthEnable(rpc.AuthEnableRequest())
+            await auth.RoleAdd(rpc.AuthRoleAddRequest(name="root"), timeout=RPC_TIMEOUT)
+        await auth.UserAdd(rpc.AuthUserAddRequest(name="root", password=ROOT_PASSWORD), timeout=RPC_TIMEOUT)
+        await auth.UserGrantRole(rpc.AuthUserGrantRoleRequest(user="root", role="root"), timeout=RPC_TIMEOUT)
+        await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=RPC_TIMEOUT)
         try:
             yield
         finally:
-            token = (await auth.Authenticate(rpc.AuthenticateRequest(name="root", password=ROOT_PASSWORD))).token
+            request = rpc.AuthenticateRequest(name="root", password=ROOT_PASSWORD)
+            token = (await auth.Authenticate(request, timeout=RPC_TIMEOUT)).token
             metadata = (("token", token),)
-            await auth.AuthDisable(rpc.AuthDisableRequest(), metadata=metadata)
-            await auth.UserDelete(rpc.AuthUserDeleteRequest(name="root"))
+            await auth.AuthDisable(rpc.AuthDisableRequest(), metadata=metadata, timeout=RPC_TIMEOUT)
+            await auth.UserDelete(rpc.AuthUserDeleteRequest(name="root"), timeout=RPC_TIMEOUT)
 
 
 async def test_user_password_auth_and_the_password_never_appears(etcd_service, etcd_prefix):
