@@ -336,10 +336,12 @@ class EtcdSettingsBackend(SettingsBackend):
 
 
 async def _cancel_quietly(watch: Any) -> None:
+    """Cancel a watch, whose client may be closed already (aetcd then fails on its own
+    attributes): this is cleanup, it must neither raise nor wait long."""
     try:
         await within(watch.cancel(), 1)
-    except (aetcd.exceptions.ClientError, asyncio.TimeoutError, OSError) as error:
-        logger.debug("cancelling the etcd watch: %s", error)
+    except Exception as error:
+        logger.debug("cancelling the etcd watch: %s", describe_error(error))
 
 
 def _cancel_requested() -> bool:
