@@ -226,6 +226,24 @@ def test_redactor_does_not_mask_short_secret_values_inside_text():
     assert redactor.text("resource 1 of 10") == "resource 1 of 10"
 
 
+def test_loop_lag_worst_is_the_window_maximum_as_samples_expire():
+    class Clock:
+        now = 0.0
+
+        def time(self) -> float:
+            return self.now
+
+    clock = Clock()
+    monitor = LoopLagMonitor(interval=1.0, window=10.0)
+    monitor._loop = clock  # type: ignore[assignment]
+    for at, lag in ((0.0, 0.3), (1.0, 0.1), (2.0, 0.2), (3.0, 0.05)):
+        monitor._record(at, lag)
+    expected = {5.0: 0.3, 10.5: 0.2, 12.5: 0.05, 13.5: 0.0}
+    for now, worst in expected.items():
+        clock.now = now
+        assert monitor.worst_lag() == worst, now
+
+
 async def test_loop_lag_monitor_sees_a_blocked_loop_then_recovers():
     monitor = LoopLagMonitor(interval=0.02, window=1.0)
     monitor.start()

@@ -21,6 +21,9 @@ class LoopLagMonitor:
         self.window = window
         self.samples = 0
         self._recent: collections.deque[tuple[float, float]] = collections.deque()
+        #: The samples of the window that no later sample beats (lags decreasing): the first
+        #: one is the window's worst, so a health probe reads it without a scan.
+        self._maxima: collections.deque[tuple[float, float]] = collections.deque()
         self._expected_wakeup: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -57,6 +60,10 @@ class LoopLagMonitor:
         self._recent.append((now, lag))
         while self._recent and now - self._recent[0][0] > self.window:
             self._recent.popleft()
+        maxima = self._maxima
+        while maxima and maxima[-1][1] <= lag:
+            maxima.pop()
+        maxima.append((now, lag))
 
     def current_lag(self) -> float:
         """How late the pending wake-up is right now (0 when it is not due yet)."""
@@ -74,7 +81,9 @@ class LoopLagMonitor:
         worst = self.current_lag()
         if self._loop is not None:
             now = self._loop.time()
-            for at, lag in self._recent:
-                if now - at <= self.window and lag > worst:
-                    worst = lag
+            maxima = self._maxima
+            while maxima and now - maxima[0][0] > self.window:
+                maxima.popleft()
+            if maxima and maxima[0][1] > worst:
+                worst = maxima[0][1]
         return worst

@@ -27,8 +27,8 @@ _SHUTTING_DOWN = ("stopping", "stopped")
 _MOVED_SETTINGS = ("host", "port", "debug")
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, default=str)
+#: One encoder for every response (``json.dumps(data, default=str)`` builds one per call).
+_dumps = json.JSONEncoder(default=str).encode
 
 
 class StatusResource(BaseResource):
