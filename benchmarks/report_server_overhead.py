@@ -18,7 +18,8 @@ Variants:
   gauge, a summary) updated once;
 - ``aiohttp-asyncio``: the baseline on the stdlib event loop (for reference).
 
-Target (PERFORMANCE.md): report-server endpoints ≥ 0.95x bare aiohttp.
+Target (PERFORMANCE.md): report-server endpoints ≥ 0.95x bare aiohttp. The server's CPU time
+per request is printed too: on a shared machine it drifts less than requests/s.
 
 Usage::
 
@@ -162,7 +163,15 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
     raise RuntimeError(f"server did not answer {url} within {timeout} s")
 
 
-def measure(variant: str, args: argparse.Namespace) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(variant: str, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """``{path: (requests/s, server CPU µs per request)}``."""
     from http_overhead import free_port, run_aiohttp_load, run_wrk
 
     port = free_port()
@@ -174,10 +183,13 @@ def measure(variant: str, args: argparse.Namespace) -> dict[str, float]:
         wait_ready(base + "/health/live", process)
         rates = {}
         for path in ENDPOINTS:
+            cpu, started = cpu_seconds(process.pid), time.monotonic()
             if args.client == "wrk":
-                rates[path] = run_wrk(base + path, args.duration, args.threads, args.connections)
+                rps = run_wrk(base + path, args.duration, args.threads, args.connections)
             else:
-                rates[path] = run_aiohttp_load(base + path, args.duration, args.connections)
+                rps = run_aiohttp_load(base + path, args.duration, args.connections)
+            requests = rps * (time.monotonic() - started)
+            rates[path] = (rps, (cpu_seconds(process.pid) - cpu) / requests * 1e6)
         return rates
     finally:
         process.send_signal(signal.SIGTERM)
@@ -214,11 +226,17 @@ def main() -> int:
         flush=True,
     )
     results: dict[tuple[str, str], list[float]] = {(v, p): [] for v in VARIANTS for p in ENDPOINTS}
+    cpu: dict[tuple[str, str], list[float]] = {(v, p): [] for v in VARIANTS for p in ENDPOINTS}
     for round_number in range(1, args.rounds + 1):
         for variant in VARIANTS:
-            for path, rps in measure(variant, args).items():
+            for path, (rps, cpu_us) in measure(variant, args).items():
                 results[variant, path].append(rps)
-                print(f"  round {round_number}  {variant:<16} {path:<13} {rps:>10,.0f} req/s", flush=True)
+                cpu[variant, path].append(cpu_us)
+                print(
+                    f"  round {round_number}  {variant:<16} {path:<13} {rps:>10,.0f} req/s  "
+                    f"server CPU {cpu_us:5.1f} us/request",
+                    flush=True,
+                )
 
     print()
     print(
@@ -239,6 +257,11 @@ def main() -> int:
             f"{path:<14}{raw:>10,.0f}{ours:>10,.0f}{ours / raw:>7.2f}x{reference:>17,.0f}"
             f"{per_round:>20}   {'≥ 0.95x':<8}{'PASS' if ok else 'MISS':>7}"
         )
+    print()
+    print("server CPU per request (median us; less sensitive than req/s to other processes on the machine):")
+    for path in ENDPOINTS:
+        raw_cpu, our_cpu = statistics.median(cpu["aiohttp", path]), statistics.median(cpu["tamarco", path])
+        print(f"  {path:<14} aiohttp {raw_cpu:5.1f}  tamarco {our_cpu:5.1f}  ratio {our_cpu / raw_cpu:.2f}x")
     return 1 if failures else 0
 
 
