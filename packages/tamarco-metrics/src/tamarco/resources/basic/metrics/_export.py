@@ -31,13 +31,16 @@ class ExportedFamily:
 
 
 def exported_families(scopes: Sequence[MeterScope]) -> list[ExportedFamily]:
-    """The families of ``scopes`` (first scope wins on duplicates), sorted by name.
+    """The families of ``scopes`` (first scope wins on duplicates), sorted by name, after
+    running the scopes' collect hooks.
 
     A meter without labels that still holds its initial value is left out when its family
     has labelled meters: it was only the template of its ``new_labels`` children.
     """
     merged: dict[str, ExportedFamily] = {}
     seen: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+    for scope in scopes:
+        scope.run_collect_hooks()
     for scope in scopes:
         for family, meters in scope.snapshot():
             exported = merged.get(family.name)

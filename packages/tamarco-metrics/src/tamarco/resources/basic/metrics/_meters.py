@@ -455,6 +455,45 @@ class Summary(BaseMeter):
             self._new_bucket()
         self._rotate_at += periods * self._period
 
+    def observe_many(self, values: Sequence[float]) -> None:
+        """Record several observations at once (same result as ``observe`` on each, in order).
+
+        For code that batches its observations: count and sum are updated once, the window
+        takes the values with one ``extend`` while it has room and the reservoir only visits
+        the values it keeps. A NaN among them is a ValueError (nothing is recorded).
+        """
+        size = len(values)
+        if not size:
+            return
+        total = sum(values, 0.0)
+        if total != total and any(value != value for value in values):
+            raise ValueError(f"summary {self.name!r}: cannot observe NaN")
+        now = self._clock()
+        lock = self._lock
+        lock.acquire()
+        try:
+            if now >= self._rotate_at:
+                self._rotate(now)
+            index = 0
+            room = self._room
+            if room:
+                index = min(room, size)
+                self._current.extend(values[:index] if index < size else values)
+                self._room = room - index
+            while index < size:
+                skip = self._skip
+                left = size - index
+                if skip >= left:
+                    self._skip = skip - left
+                    break
+                index += skip  # the values before it are skipped, as observe() would
+                self._replace(values[index])
+                index += 1
+            self._count += size
+            self._sum += total
+        finally:
+            lock.release()
+
     def timeit(self) -> Timer:
         """A :class:`Timer` observing the duration in seconds of each block or call."""
         return Timer(self.observe)

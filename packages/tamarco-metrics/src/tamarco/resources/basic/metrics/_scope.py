@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,27 @@ class MeterScope:
         self.families: dict[str, MeterFamily] = {}
         self.summary_window_seconds: float | None = None
         self.summary_age_buckets: int | None = None
+        self._collect_hooks: list[Callable[[], None]] = []
+
+    def add_collect_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` before every export of this scope (Prometheus scrape, Graphite
+        report), maybe from another thread: for code that batches its updates to meters
+        (see tamarco-http) to apply what it holds, so that exports are always current."""
+        with REGISTRY_LOCK:
+            self._collect_hooks = [*self._collect_hooks, hook]
+
+    def remove_collect_hook(self, hook: Callable[[], None]) -> None:
+        """Undo :meth:`add_collect_hook` (no error if ``hook`` is not there)."""
+        with REGISTRY_LOCK:
+            self._collect_hooks = [existing for existing in self._collect_hooks if existing != hook]
+
+    def run_collect_hooks(self) -> None:
+        """Run the collect hooks (an exporter calls this before reading the meters)."""
+        for hook in self._collect_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("metrics: collect hook %r of scope %s failed", hook, self.name or "global")
 
     def snapshot(self) -> list[tuple[MeterFamily, list[BaseMeter]]]:
         """The families and their meters, copied under the lock (safe while others create)."""
