@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from sanic.response import text
+from tamarco.core.logging.testing import capture_logs
 from tamarco.core.microservice import Microservice
 from tamarco.resources.io.http.resource import HTTPServerResource
 
@@ -69,3 +71,34 @@ async def test_metrics_setting_false_turns_the_meters_off(http_session):
 
 async def _ok():
     return text("ok")
+
+
+async def test_meters_write_no_access_log_unless_asked():
+    """The meters need Sanic's access-log hook; the log lines still follow ``access_log``."""
+    ms = MeteredService()
+    ms.settings.update_internal(
+        {"system": {"resources": {"api": {"port": 0}, "tamarco_http_report_server": {"port": 0}}}}
+    )
+    # one connection per request: the access-log switch applies to new connections
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+    try:
+        with capture_logs() as logs:
+            await ms._start_all()
+            try:
+                for path in ("/items/1", "/nowhere"):
+                    async with session.get(ms.api.url + path):
+                        pass
+                assert not logs.filter(logger="sanic.access")  # neither requests nor disconnections
+                await ms.settings.set("system.resources.api.access_log", True)
+                async with session.get(ms.api.url + "/items/3"):
+                    pass
+                await logs.wait_for(logger="sanic.access", contains="GET /items/3")
+                async with session.get(ms.resources["tamarco_http_report_server"].url + "/metrics") as response:
+                    exposed = await response.text()
+            finally:
+                await ms._stop_all()
+    finally:
+        await session.close()
+    route = 'route="/items/<item_id:int>",server="api"'
+    assert f'metered_http_requests_total{{method="GET",{route},status_code="200"}} 2.0' in exposed
+    assert f'metered_http_request_duration_seconds_count{{method="GET",{route}}} 2.0' in exposed

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+from time import perf_counter
 from types import ModuleType, SimpleNamespace
 
 import pytest
-from sanic.exceptions import NotFound
+from sanic.http import Http
 from tamarco.resources.io.http import _meters
 
 
 class FakeMeter:
-    """Records what the HTTP middleware does with the tamarco-metrics API."""
+    """Records what the request meters do with the tamarco-metrics API."""
 
     created: list[FakeMeter] = []
 
@@ -29,11 +30,11 @@ class FakeMeter:
                 return meter
         return type(self)(self.name, self.unit, merged)
 
-    def inc(self) -> None:
-        self.increments += 1
+    def inc(self, amount: int = 1) -> None:
+        self.increments += amount
 
-    def observe(self, value: float) -> None:
-        self.observations.append(value)
+    def observe_many(self, values: list[float]) -> None:
+        self.observations.extend(values)
 
 
 @pytest.fixture
@@ -62,56 +63,100 @@ def test_no_exporter_in_the_service_means_no_meters(fake_metrics):
     assert _meters.request_meters("api", [object(), MetricsResource()]) is not None
 
 
-async def test_requests_are_counted_per_route_method_and_status(fake_metrics):
+class FakeProtocol(SimpleNamespace):
+    """What ``MeteredHttp`` needs of its protocol."""
+
+    def __init__(self, meters, access_log=False):
+        super().__init__(
+            send=None,
+            receive_more=None,
+            recv_buffer=bytearray(),
+            request_max_size=0,
+            app=SimpleNamespace(dispatch=None),
+            tamarco_meters=meters,
+            tamarco_access_log=access_log,
+        )
+
+
+def respond(http, route_path, method, status, started=0.0):
+    """What Sanic does around one response: request, response, then ``log_response()``."""
+    route = SimpleNamespace(path=route_path) if route_path is not None else None
+    http.request = SimpleNamespace(route=route, method=method)
+    http.response = SimpleNamespace(status=status)
+    http.perft0 = started
+    http.log_response()
+
+
+def labelled(name):
+    return {
+        (m.labels["route"], m.labels["method"], m.labels.get("status_code")): m
+        for m in FakeMeter.created
+        if m.name == name and m.labels
+    }
+
+
+def test_responses_are_counted_per_route_method_and_status_once_flushed(fake_metrics):
     meters = _meters.request_meters("api")
-    assert meters is not None
-    responses = iter([SimpleNamespace(status=200), SimpleNamespace(status=201), SimpleNamespace(status=202)])
+    http = _meters.MeteredHttp(FakeProtocol(meters))
+    started = perf_counter()
+    for status in (200, 200, 500):
+        respond(http, "items/<item_id>", "GET", status, started)
+    respond(http, None, "GET", 404, started)  # matched no route
+    respond(http, None, "BREW", 405, started)  # any method a client invents counts as OTHER
+    respond(http, "items/<item_id>", "POST", 201, None)  # answered before the handler ran
+    assert all(m.increments == 0 for m in labelled("http_requests").values())  # batched
 
-    async def handler(request, item_id):
-        return next(responses)
+    meters.flush()
+    counters = labelled("http_requests")
+    assert counters[("/items/<item_id>", "GET", "200")].increments == 2
+    assert counters[("/items/<item_id>", "GET", "500")].increments == 1
+    assert counters[("/items/<item_id>", "POST", "201")].increments == 1
+    assert counters[("unmatched", "GET", "404")].increments == 1
+    assert counters[("unmatched", "OTHER", "405")].increments == 1
+    assert counters[("unmatched", "GET", "404")].labels["server"] == "api"
+    assert len(counters) == 5
+    summaries = labelled("http_request_duration")
+    assert len(summaries[("/items/<item_id>", "GET", None)].observations) == 3
+    assert all(0 <= value < 60 for value in summaries[("/items/<item_id>", "GET", None)].observations)
+    assert summaries[("/items/<item_id>", "POST", None)].observations == [0.0]
+    assert summaries[("/items/<item_id>", "GET", None)].unit == "seconds"
+    assert ("BREW",) not in {(m.labels["method"],) for m in FakeMeter.created if m.labels}
+    assert len(meters.pending) == 5  # bounded: the raw method BREW is not a key
 
-    async def failing(request, item_id):
-        raise NotFound("no such item")
-
-    async def crashing(request, item_id):
-        raise RuntimeError("boom")
-
-    current = {"meters": meters}
-    metered = _meters.metered_handler(handler, "items/<item_id>", lambda: current["meters"])
-    assert _meters.is_metered(metered) and not _meters.is_metered(handler)
-    assert metered.__name__ == "handler"
-    request = SimpleNamespace(method="GET")
-    assert (await metered(request, item_id=1)).status == 200
-    assert (await metered(request, item_id=2)).status == 201
-    with pytest.raises(NotFound):
-        await _meters.metered_handler(failing, "items/<item_id>", lambda: meters)(request, item_id=3)
-    with pytest.raises(RuntimeError):
-        await _meters.metered_handler(crashing, "items/<item_id>", lambda: meters)(request, item_id=4)
-    meters.record(_meters.UNMATCHED_ROUTE, "GET", 404, None)
-    current["meters"] = None  # meters turned off: the wrapper only calls the handler
-    assert (await metered(request, item_id=5)).status == 202
-
-    counted = [m for m in FakeMeter.created if m.name == "http_requests" and m.labels]
-    counters = {(m.labels["route"], m.labels["status_code"]): m for m in counted}
-    assert counters[("/items/<item_id>", "200")].increments == 1
-    assert counters[("/items/<item_id>", "201")].increments == 1
-    assert counters[("/items/<item_id>", "404")].increments == 1
-    assert counters[("/items/<item_id>", "500")].increments == 1
-    assert counters[("unmatched", "404")].increments == 1
-    assert counters[("unmatched", "404")].labels["server"] == "api"
-    assert ("/items/<item_id>", "202") not in counters
-    summaries = [m for m in FakeMeter.created if m.name == "http_request_duration" and m.labels]
-    assert len(summaries) == 1 and len(summaries[0].observations) == 4
-    assert all(value >= 0 for value in summaries[0].observations)
-    assert summaries[0].unit == "seconds"
+    meters.flush()  # nothing pending: nothing counted twice
+    assert counters[("/items/<item_id>", "GET", "200")].increments == 2
 
 
-async def test_sync_handlers_are_measured_too(fake_metrics):
+def test_a_response_flushes_once_the_flush_time_is_due(fake_metrics):
     meters = _meters.request_meters("api")
+    http = _meters.MeteredHttp(FakeProtocol(meters))
+    respond(http, "", "GET", 200, perf_counter())
+    assert labelled("http_requests")[("/", "GET", "200")].increments == 0
+    meters.flush_at = 0.0
+    respond(http, "", "GET", 200, perf_counter())
+    assert labelled("http_requests")[("/", "GET", "200")].increments == 2
+    assert meters.flush_at > perf_counter()
 
-    def sync_handler(request):
-        return SimpleNamespace(status=204)
 
-    metered = _meters.metered_handler(sync_handler, "", lambda: meters)
-    assert (await metered(SimpleNamespace(method="DELETE"))).status == 204
-    assert any(m.labels.get("route") == "/" and m.increments == 1 for m in FakeMeter.created)
+def test_the_access_log_line_is_written_only_when_asked(fake_metrics, monkeypatch):
+    logged = []
+    monkeypatch.setattr(Http, "log_response", lambda self: logged.append(self.response.status))
+    meters = _meters.request_meters("api")
+    respond(_meters.MeteredHttp(FakeProtocol(meters, access_log=False)), "", "GET", 200)
+    respond(_meters.MeteredHttp(FakeProtocol(meters, access_log=True)), "", "GET", 204)
+    assert logged == [204]
+    meters.close()
+    assert labelled("http_requests")[("/", "GET", "200")].increments == 1
+
+
+def test_metered_protocols_keep_sanic_protocols_and_touchup_registry():
+    from sanic.server.protocols.http_protocol import HttpProtocol
+    from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+    from sanic.touchup import TouchUp
+
+    registry = set(TouchUp._registry)
+    for base in (HttpProtocol, WebSocketProtocol):
+        protocol = _meters.metered_protocol(base, meters=None)  # type: ignore[arg-type]
+        assert issubclass(protocol, base) and protocol.HTTP_CLASS is _meters.MeteredHttp
+    assert hasattr(_meters.metered_protocol(WebSocketProtocol, None), "log_websocket")  # type: ignore[arg-type]
+    assert TouchUp._registry == registry  # subclasses add nothing for Sanic to rewrite

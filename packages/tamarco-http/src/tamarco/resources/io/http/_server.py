@@ -38,18 +38,13 @@ from sanic.log import error_logger
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
+from sanic.server.protocols.http_protocol import HttpProtocol
+from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
-from tamarco.resources.io.http._meters import (
-    UNMATCHED_ROUTE,
-    RequestMeters,
-    is_metered,
-    metered_handler,
-    request_meters,
-    route_label,
-)
+from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 
 __all__ = ["HTTPServerResource"]
 
@@ -90,10 +85,6 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
-        meters = self.resource.meters
-        if meters is not None and request.route is None:  # matched routes count in their handler
-            status = exception.status_code if isinstance(exception, SanicException) else 500
-            meters.record(UNMATCHED_ROUTE, request.method, status, None)
         return exception_response(
             request,
             exception,
@@ -170,8 +161,6 @@ class HTTPServerResource(BaseResource):
             self.app.add_route(endpoint_handler, uri, methods=frozenset(methods), **route_kwargs)
         if self.app.state.is_started:
             _touchup.after_startup(self.app)
-        if self.meters is not None:
-            self._meter_routes()
 
     @property
     def url(self) -> str | None:
@@ -217,6 +206,7 @@ class HTTPServerResource(BaseResource):
                     sock=sock,
                     backlog=backlog,
                     access_log=access_log,
+                    protocol=self._protocol(),
                     asyncio_server_kwargs={"start_serving": False},
                 )
             if server is None:  # pragma: no cover - Sanic returns None only without return_asyncio_server
@@ -275,6 +265,8 @@ class HTTPServerResource(BaseResource):
         except Exception:
             self.logger.exception("HTTP server %s: an after_server_stop listener failed", self.name)
         self._server = None
+        if self.meters is not None:
+            self.meters.close()  # apply the last durations; the next start makes new meters
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -353,27 +345,19 @@ class HTTPServerResource(BaseResource):
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
     def _configure_meters(self, view: Any) -> None:
+        if self.meters is not None:  # left by a start that failed
+            self.meters.close()
         self.meters = None
         if _settings.read(view, "metrics", True, bool):
             resources = self.microservice.resources.values() if self.microservice is not None else ()
             self.meters = request_meters(str(self.name), resources)
-        if self.meters is not None:
-            self._meter_routes()
 
-    def _meter_routes(self) -> None:
-        """Wrap every route handler not wrapped yet with the meters (see ``_meters``)."""
-        wrapped = False
-        for route in self.app.router.routes:
-            handler = route.handler
-            if is_metered(handler) or getattr(route.extra, "websocket", False) or hasattr(handler, "is_websocket"):
-                continue
-            route.handler = metered_handler(handler, route.path, self._current_meters)
-            wrapped = True
-        if wrapped:
-            self.app.router.get.cache_clear()  # the router caches (route, handler) lookups
-
-    def _current_meters(self) -> RequestMeters | None:
-        return self.meters
+    def _protocol(self) -> type[HttpProtocol] | None:
+        """Sanic's protocol, recording the meters when they are on (else Sanic's default)."""
+        if self.meters is None:
+            return None
+        base = WebSocketProtocol if self.app.websocket_enabled else HttpProtocol
+        return metered_protocol(base, self.meters)
 
     def _install_middleware(self, kind: str, on_request: Any, on_response: Any) -> None:
         if kind in self._installed_middleware:
@@ -385,18 +369,14 @@ class HTTPServerResource(BaseResource):
             _touchup.after_startup(self.app)
         self._installed_middleware.add(kind)
 
-    # The installed middleware (and meter wrappers) stay for the app's lifetime; they look the
-    # feature up at each request so that a restart with the feature turned off turns it off.
+    # The installed middleware stays for the app's lifetime; it looks the feature up at each
+    # request so that a restart with the feature turned off turns it off.
 
     async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
         cache = self.cache
         if cache is None:
             return None
-        response = await cache.on_request(request)
-        meters = self.meters
-        if response is not None and meters is not None:  # the handler does not run: count here
-            meters.record(route_label(request), request.method, response.status, 0.0)
-        return response
+        return await cache.on_request(request)
 
     async def _cache_on_response(self, request: Request, response: Any) -> None:
         cache = self.cache
