@@ -9,12 +9,16 @@ Variants:
 
 - ``sanic``: bare Sanic, ``app.run(single_process=True)``, as Sanic runs by default (uvloop
   when installed): the baseline;
-- ``tamarco``: ``Microservice.run()`` with an ``HTTPServerResource`` and the default
-  resources (report server, metrics, status...), default settings (per-route meters on when
-  tamarco-metrics is installed);
+- ``tamarco``: ``Microservice.run()`` (uvloop when installed, like Sanic) with an
+  ``HTTPServerResource`` and the default resources (report server, metrics, status...),
+  default settings (per-route meters on when tamarco-metrics is installed);
 - ``tamarco-nometrics``: the same with ``metrics: false`` on the server resource;
-- ``sanic-asyncio`` / ``tamarco-uvloop`` (with ``--loops``): bare Sanic on the stdlib loop and
-  the service on uvloop, to tell the event loop's share from Tamarco's own.
+- ``sanic-asyncio`` / ``tamarco-asyncio`` (with ``--loops``): both on the stdlib event loop
+  (Sanic's ``USE_UVLOOP = False``, the service's ``event_loop = "asyncio"``).
+
+Besides requests per second, each measurement reports the server's CPU time per request
+(user + system, from ``/proc``): on a machine shared with the load generator and other work,
+it moves much less than the throughput between rounds.
 
 Usage::
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import re
 import shutil
@@ -41,7 +46,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 BODY = "Hello world!"
 VARIANTS = ("sanic", "tamarco", "tamarco-nometrics")
-LOOP_VARIANTS = ("sanic-asyncio", "tamarco-uvloop")
+LOOP_VARIANTS = ("sanic-asyncio", "tamarco-asyncio")
 
 
 # -- servers (run in a child process) ------------------------------------------------------
@@ -62,12 +67,14 @@ def serve_sanic(port: int, use_uvloop: bool) -> None:
 
 
 def serve_tamarco(port: int, meters: bool, use_uvloop: bool) -> None:
+    """The service as ``Microservice.run()`` runs it: uvloop when installed, unless not asked."""
     from sanic.response import text
     from tamarco.core.microservice import Microservice
     from tamarco.resources.io.http.resource import HTTPServerResource
 
     class HelloService(Microservice):
         name = "http_overhead"
+        event_loop = "auto" if use_uvloop else "asyncio"
         http_server = HTTPServerResource()
 
     service = HelloService()
@@ -87,10 +94,6 @@ def serve_tamarco(port: int, meters: bool, use_uvloop: bool) -> None:
     async def index(request):
         return text(BODY)
 
-    if use_uvloop:
-        import uvloop
-
-        raise SystemExit(uvloop.run(service.run_until_stopped()))
     service.run()
 
 
@@ -117,7 +120,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
     raise RuntimeError(f"server did not answer {url} within {timeout} s")
 
 
-def run_wrk(url: str, duration: float, threads: int, connections: int) -> float:
+def run_wrk(url: str, duration: float, threads: int, connections: int) -> tuple[float, int]:
+    """``(requests per second, requests answered)``."""
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", url],
         check=True,
@@ -130,10 +134,11 @@ def run_wrk(url: str, duration: float, threads: int, connections: int) -> float:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
         raise RuntimeError(f"{errors.group(1)} non-2xx responses:\n{output}")
-    return float(match.group(1))
+    total = re.search(r"(\d+) requests in", output)
+    return float(match.group(1)), int(total.group(1)) if total else 0
 
 
-def run_aiohttp_load(url: str, duration: float, connections: int) -> float:
+def run_aiohttp_load(url: str, duration: float, connections: int) -> tuple[float, int]:
     import aiohttp
 
     async def worker(session: aiohttp.ClientSession, deadline: float, counts: list[int]) -> None:
@@ -146,19 +151,30 @@ def run_aiohttp_load(url: str, duration: float, connections: int) -> float:
             done += 1
         counts.append(done)
 
-    async def main() -> float:
+    async def main() -> tuple[float, int]:
         counts: list[int] = []
         connector = aiohttp.TCPConnector(limit=connections)
         async with aiohttp.ClientSession(connector=connector) as session:
             started = time.monotonic()
             deadline = started + duration
             await asyncio.gather(*(worker(session, deadline, counts) for _ in range(connections)))
-            return sum(counts) / (time.monotonic() - started)
+            return sum(counts) / (time.monotonic() - started), sum(counts)
 
     return asyncio.run(main())
 
 
-def measure(variant: str, args: argparse.Namespace) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (NaN where ``/proc`` is missing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(variant: str, args: argparse.Namespace) -> tuple[float, float]:
+    """``(requests per second, server CPU microseconds per request)`` of one run."""
     port = free_port()
     command = [sys.executable, __file__, "--serve", variant, "--port", str(port)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANIC_IGNORE_PRODUCTION_WARNING": "1"}
@@ -166,9 +182,13 @@ def measure(variant: str, args: argparse.Namespace) -> float:
     url = f"http://{HOST}:{port}/"
     try:
         wait_ready(url, process)
+        cpu_before = cpu_seconds(process.pid)
         if args.client == "wrk":
-            return run_wrk(url, args.duration, args.threads, args.connections)
-        return run_aiohttp_load(url, args.duration, args.connections)
+            rps, total = run_wrk(url, args.duration, args.threads, args.connections)
+        else:
+            rps, total = run_aiohttp_load(url, args.duration, args.connections)
+        cpu = cpu_seconds(process.pid) - cpu_before
+        return rps, cpu / total * 1e6 if total else math.nan
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -209,19 +229,34 @@ def main() -> None:
         flush=True,
     )
     results: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpu: dict[str, list[float]] = {variant: [] for variant in variants}
     for round_number in range(1, args.rounds + 1):
         for variant in variants:
-            rps = measure(variant, args)
+            rps, cpu_us = measure(variant, args)
             results[variant].append(rps)
-            print(f"  round {round_number}  {variant:<18} {rps:>10,.0f} req/s", flush=True)
+            cpu[variant].append(cpu_us)
+            print(
+                f"  round {round_number}  {variant:<18} {rps:>10,.0f} req/s {cpu_us:>8.1f} us CPU/request", flush=True
+            )
 
     baseline = statistics.median(results["sanic"])
+    baseline_cpu = statistics.median(cpu["sanic"])
     print()
-    print(f"{'variant':<20}{'median req/s':>14}{'vs bare Sanic':>16}")
+    print(
+        f"{'variant':<20}{'median req/s':>14}{'vs bare Sanic':>16}{'per-round ratios':>20}"
+        f"{'us CPU/req':>12}{'CPU ratio':>11}"
+    )
     for variant in variants:
         median = statistics.median(results[variant])
-        print(f"{variant:<20}{median:>14,.0f}{median / baseline:>15.2f}x")
+        rounds = [ours / sanic for ours, sanic in zip(results[variant], results["sanic"], strict=True)]
+        spread = f"{min(rounds):.2f}-{max(rounds):.2f}"  # each round against Sanic's same round
+        cpu_median = statistics.median(cpu[variant])
+        print(
+            f"{variant:<20}{median:>14,.0f}{median / baseline:>15.2f}x{spread:>20}"
+            f"{cpu_median:>12.1f}{baseline_cpu / cpu_median:>10.2f}x"
+        )
     ratio = statistics.median(results["tamarco"]) / baseline
+    print("(CPU ratio: bare Sanic's CPU time per request / the variant's; 1.00 = as cheap as Sanic)")
     print()
     print(f"HTTPServerResource in a Microservice / bare Sanic = {ratio:.2f} (target >= 0.95)")
 
