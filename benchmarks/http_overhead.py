@@ -212,10 +212,10 @@ def main() -> None:
 
     if args.serve:
         if args.serve.startswith("sanic"):
-            serve_sanic(args.port, use_uvloop=args.serve == "sanic")
+            serve_sanic(args.port, use_uvloop=not args.serve.endswith("-asyncio"))
         else:
             serve_tamarco(
-                args.port, meters=args.serve != "tamarco-nometrics", use_uvloop=args.serve == "tamarco-uvloop"
+                args.port, meters=args.serve != "tamarco-nometrics", use_uvloop=not args.serve.endswith("-asyncio")
             )
         return
 
