@@ -30,10 +30,10 @@ the response (for a streamed response: to its first bytes).
 
 What a response costs: one synchronous call, one dict lookup, one clock read and one
 ``list.append``; the durations are applied to the meters in batches (:class:`RequestMeters`).
-Measured in instructions per request (cachegrind, hello-world, client included), that is
-about a quarter less than the previous design, a coroutine wrapped around every handler
-calling ``Counter.inc`` and ``Summary.observe`` per request; Sanic request/response
-middleware costs several times more.
+Measured with cachegrind on a hello-world request (about 224k instructions, client
+included): about 4.5k instructions more than without meters, against about 12.5k for the
+previous design (a coroutine wrapped around every handler, calling ``Counter.inc`` and
+``Summary.observe`` per request). Sanic request/response middleware would cost more than both.
 """
 
 from __future__ import annotations
