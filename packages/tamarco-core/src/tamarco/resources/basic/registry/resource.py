@@ -171,7 +171,7 @@ class Registry(BaseResource):
                     hooks.append(hook)
             self.logger.info("registry enabled: the instance registers under %s once the service runs", self.path)
         else:
-            self.logger.info("registry disabled (%s is false)", self._setting("enabled"))
+            self.logger.debug("registry disabled (%s is false)", self._setting("enabled"))
         await super().start()
 
     async def post_start(self) -> None:
