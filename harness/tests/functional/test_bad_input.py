@@ -51,7 +51,8 @@ def test_a_port_taken_before_the_first_start_is_replaced():
             service.close()
 
 
-def test_a_port_taken_while_stopped_is_refused():
+def test_a_port_taken_while_stopped_is_refused(monkeypatch):
+    monkeypatch.setattr("tamarco.harness._service.PORT_RELEASE_TIMEOUT", 0.5)  # waited for, then refused
     service = RedisService("local")
     try:
         service.start()

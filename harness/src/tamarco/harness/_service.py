@@ -33,6 +33,10 @@ from ._process import ProcessSpec
 BACKENDS = ("local", "docker")
 
 
+#: How long ``start()`` waits for its own address to be released after a kill or stop.
+PORT_RELEASE_TIMEOUT = 10.0
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """What the docker backend runs: an image and how to configure it.
@@ -235,7 +239,15 @@ class Service(abc.ABC):
             if not port_is_bound(port, self.host):
                 continue
             if self._started_once:
-                raise PortInUseError(self.kind, self.host, port)
+                # Our own killed process can hold its listening socket for a moment after it
+                # is reaped (seen with RabbitMQ's VM under load): wait for the port, then
+                # refuse, never attach to whoever still holds it.
+                deadline = time.monotonic() + PORT_RELEASE_TIMEOUT
+                while port_is_bound(port, self.host):
+                    if time.monotonic() >= deadline:
+                        raise PortInUseError(self.kind, self.host, port)
+                    time.sleep(0.05)
+                continue
             # Not started yet: nobody relies on this address, so take another port.
             new_port = free_port()
             while port_is_bound(new_port, self.host):
