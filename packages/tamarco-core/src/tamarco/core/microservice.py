@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 from tamarco.core.default_resources import build_default_resources, default_resource_factories
-from tamarco.core.dependency_graph import start_order
+from tamarco.core.dependency_graph import resource_dependencies, start_order
 from tamarco.core.errors import MicroserviceDefinitionError, ResourceStartError
 from tamarco.core.logging.logging import Logging
 from tamarco.core.settings.backends.interface import SettingsBackend
@@ -90,9 +90,9 @@ class MicroserviceBase:
         self.exit_code = EXIT_OK
         self.state = "created"
         self.resources: dict[str, BaseResource] = self._collect_resources()
-        self.resources_order = start_order(
-            {name: list(resource.depends_on) for name, resource in self.resources.items()}
-        )
+        #: ``{name: names it depends on}``, contracts in ``depends_on`` resolved to names.
+        self.resource_dependencies = resource_dependencies(self.resources)
+        self.resources_order = start_order(self.resource_dependencies)
         self.tasks = TaskRunner(self, self.logger)
         self.resource_failure_handlers: list[ResourceFailureHandler] = []
         self.current_stage: str | None = None

@@ -52,8 +52,10 @@ class BaseResource:
     first and then calls ``super().start()`` reports STARTED only when it really is.
     """
 
-    #: Names of other resources of the same service that must start before this one.
-    depends_on: ClassVar[Sequence[str]] = ()
+    #: Other resources of the same service that must start before this one: names, or
+    #: contracts (e.g. ``tamarco.core.report_server.ReportServer``) meaning every resource
+    #: satisfying them, if any.
+    depends_on: ClassVar[Sequence[str | type]] = ()
     #: Extra logger names this resource logs to; configured like the service's logger.
     loggers_names: ClassVar[Sequence[str]] = ()
 

@@ -1,0 +1,68 @@
+"""The report-server contract: found by what a resource does, ordered by ``depends_on``."""
+
+from typing import Any, ClassVar
+
+import pytest
+from tamarco.core.dependency_graph import resource_dependencies
+from tamarco.core.errors import MicroserviceDefinitionError
+from tamarco.core.microservice import MicroserviceContext
+from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.resources.bases import BaseResource
+
+
+class FakeReportServer(BaseResource):
+    """Not tamarco-http's: any resource with the contract's methods is a report server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: list[tuple[str, str]] = []
+
+    def add_route(self, method: str, path: str, handler: Any) -> None:
+        self.routes.append((method, path))
+
+    @property
+    def url(self) -> str | None:
+        return None
+
+    @property
+    def port(self) -> int | None:
+        return None
+
+
+class Endpoints(BaseResource):
+    depends_on: ClassVar[tuple[str | type, ...]] = (ReportServer,)
+
+
+def test_a_contract_in_depends_on_orders_after_every_resource_satisfying_it():
+    class Service(MicroserviceContext):
+        name = "contract_order"
+        use_default_resources = False
+        endpoints = Endpoints()
+        plain = BaseResource()
+        ops = FakeReportServer()
+
+    service = Service()
+    assert service.resource_dependencies == {"endpoints": ["ops"], "plain": [], "ops": []}
+    assert service.resources_order.index("ops") < service.resources_order.index("endpoints")
+    assert find_report_server(service) is service.ops
+    assert isinstance(service.ops, ReportServer)
+    assert not isinstance(service.plain, ReportServer)
+
+
+def test_a_contract_nobody_satisfies_is_not_an_error():
+    class Service(MicroserviceContext):
+        name = "contract_missing"
+        use_default_resources = False
+        endpoints = Endpoints()
+
+    service = Service()
+    assert service.resource_dependencies == {"endpoints": []}
+    assert find_report_server(service) is None
+    assert find_report_server(None) is None
+
+
+def test_a_depends_on_entry_that_is_neither_a_name_nor_a_class_names_the_resource():
+    resource = BaseResource()
+    resource.depends_on = (42,)  # type: ignore[misc]
+    with pytest.raises(MicroserviceDefinitionError, match="resource 'odd'.*42"):
+        resource_dependencies({"odd": resource})
