@@ -64,5 +64,5 @@ def test_a_contract_nobody_satisfies_is_not_an_error():
 def test_a_depends_on_entry_that_is_neither_a_name_nor_a_class_names_the_resource():
     resource = BaseResource()
     resource.depends_on = (42,)  # type: ignore[misc]
-    with pytest.raises(MicroserviceDefinitionError, match="resource 'odd'.*42"):
+    with pytest.raises(MicroserviceDefinitionError, match=r"resource 'odd'.*42"):
         resource_dependencies({"odd": resource})
