@@ -1,6 +1,6 @@
 """``tamarco etcd write_yml FILE | read KEY | delete KEY``: settings in etcd from the shell.
 
-The commands use the etcd settings backend's own key/value mapping (dotted key → ``/``-joined
+The commands use :mod:`tamarco.core.etcd`, the connection and key/value mapping services use (dotted key → ``/``-joined
 etcd key under ``TAMARCO_ETCD_PREFIX``, JSON values, dicts as subtrees), so a YAML file written
 here reads back identical in a service: ints stay ints, ``yes`` stays whatever YAML made of it.
 
@@ -20,15 +20,15 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import yaml
-from tamarco.core.settings import keys
-from tamarco.core.settings.backends._etcd_client import (
+from tamarco.core.etcd import (
     RETRYABLE_ERRORS,
     EtcdConnectionConfig,
+    EtcdSettingsStore,
     EtcdUnavailableError,
     close_quietly,
     describe_error,
 )
-from tamarco.core.settings.backends._etcd_store import EtcdSettingsStore
+from tamarco.core.settings import keys
 from tamarco.core.settings.backends.file import load_settings_file
 
 __all__ = ["delete", "read", "register", "write_yml"]

@@ -2,8 +2,7 @@
 
 import grpc
 import pytest
-from tamarco.core.settings.backends.etcd import EtcdConfigurationError, EtcdConnectionConfig, EtcdSettingsBackend
-from tamarco.core.settings.settings import backend_from_environment
+from tamarco.core.etcd import GRPC_OPTIONS, EtcdConfigurationError, EtcdConnectionConfig, TamarcoEtcdClient
 
 SECRET = "s3cr3t-pa55"
 
@@ -35,12 +34,6 @@ def test_every_variable_is_read():
     assert (config.check_key, config.check_timeout) == ("etcd_ready", 12.0)
 
 
-def test_the_environment_selects_the_etcd_backend():
-    backend = backend_from_environment({"TAMARCO_ETCD_HOST": "h", "TAMARCO_YML_FILE": "ignored.yml"})
-    assert isinstance(backend, EtcdSettingsBackend)
-    assert backend.description == "etcd h:2379/system"
-
-
 @pytest.mark.parametrize(
     ("variables", "named"),
     [
@@ -64,13 +57,21 @@ def test_bad_variables_name_the_variable_and_never_the_password(variables, named
     assert SECRET not in str(info.value)
 
 
-def test_the_password_is_not_in_repr_or_description():
+def test_the_password_is_not_in_repr_or_address():
     config = EtcdConnectionConfig(host="h", user="svc", password=SECRET)
-    backend = EtcdSettingsBackend(config)
     client = config.client()
-    for text in (repr(config), str(config), backend.description, repr(backend), repr(client), config.address):
+    assert isinstance(client, TamarcoEtcdClient) and client.config is config
+    for text in (repr(config), str(config), repr(client), config.address):
         assert SECRET not in text
     assert "svc" in repr(config)
+
+
+def test_keepalive_respects_etcd_server_policy():
+    """etcd 3.4 (``--grpc-keepalive-min-time`` 5 s, pings only while a call is open) sends
+    ``GOAWAY too_many_pings`` to a client that pings more often or pings an idle connection."""
+    assert GRPC_OPTIONS["grpc.keepalive_time_ms"] >= 2 * 5000
+    assert GRPC_OPTIONS["grpc.keepalive_permit_without_calls"] == 0
+    assert EtcdConnectionConfig(host="h").client()._options == GRPC_OPTIONS
 
 
 def test_tls_files_make_a_secure_channel(tmp_path):

@@ -1,19 +1,20 @@
-"""The settings ↔ etcd key/value mapping shared by the backend and the CLI."""
+"""The settings ↔ etcd key/value mapping shared by the settings backend, the CLI and the registry."""
 
 import math
 
 import pytest
-from tamarco.core.logging.testing import capture_logs
-from tamarco.core.settings.backends._etcd_mapping import (
+from tamarco.core.etcd import (
     decode_value,
     encode_value,
     etcd_key,
     flatten,
     normalize_namespace,
+    prefix_range_end,
     settings_key,
     tree_from_pairs,
 )
-from tamarco.core.settings.backends._etcd_store import _ancestors, stale_keys_for
+from tamarco.core.etcd._store import _ancestors, stale_keys_for
+from tamarco.core.logging.testing import capture_logs
 
 
 @pytest.mark.parametrize(
@@ -112,3 +113,8 @@ def test_stale_keys_of_a_write():
     assert stale_keys_for(existing, [b"/s/a/b/x", b"/s/c"]) == [b"/s/a", b"/s/a/b", b"/s/c/d"]
     assert _ancestors(b"/ns/system/a/b", b"/ns") == [b"/ns/system", b"/ns/system/a"]
     assert _ancestors(b"/system", b"") == []
+
+
+@pytest.mark.parametrize(("prefix", "end"), [(b"/a/", b"/a0"), (b"a\xff", b"b"), (b"\xff\xff", b"\x00")])
+def test_prefix_range_end_selects_every_key_under_the_prefix(prefix, end):
+    assert prefix_range_end(prefix) == end

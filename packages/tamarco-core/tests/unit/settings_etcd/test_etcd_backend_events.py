@@ -1,21 +1,13 @@
 """How the etcd backend turns watch events and failures into settings changes (no etcd)."""
 
-import asyncio
-
-import aetcd.exceptions
 import pytest
 from tamarco.core.logging.testing import capture_logs
 from tamarco.core.settings import Settings
-from tamarco.core.settings.backends._etcd_client import retry_until
-from tamarco.core.settings.backends.etcd import (
-    EtcdCheckKeyTimeout,
-    EtcdConnectionConfig,
-    EtcdSettingsBackend,
-    EtcdUnavailableError,
-    _dotted,
-    _put,
-)
+from tamarco.core.settings.backends.etcd import EtcdConnectionConfig, EtcdSettingsBackend, _dotted, _put
 from tamarco.core.settings.keys import MISSING
+from tamarco.core.settings.settings import backend_from_environment
+
+SECRET = "s3cr3t-pa55"
 
 
 class KV:
@@ -117,38 +109,13 @@ def test_check_key_accepts_dotted_or_slash_forms(raw, dotted):
     assert _dotted(raw) == dotted
 
 
-async def test_retry_until_backs_off_logs_once_and_names_the_address():
-    config = EtcdConnectionConfig(host="10.1.2.3", port=2999, user="u", password="hidden-pw")
-    attempts = []
-
-    async def failing():
-        attempts.append(asyncio.get_running_loop().time())
-        raise aetcd.exceptions.ConnectionFailedError("connection refused")
-
-    with capture_logs() as logs, pytest.raises(EtcdUnavailableError) as info:
-        await retry_until(failing, config=config, timeout=0.5, what="reading")
-    assert "10.1.2.3:2999" in str(info.value) and "hidden-pw" not in str(info.value)
-    assert 3 <= len(attempts) <= 6  # 0.1, 0.2, 0.4 s... not a busy loop
-    assert len(logs.filter(contains="not reachable yet")) == 1
+def test_the_environment_selects_the_etcd_backend():
+    backend = backend_from_environment({"TAMARCO_ETCD_HOST": "h", "TAMARCO_YML_FILE": "ignored.yml"})
+    assert isinstance(backend, EtcdSettingsBackend)
+    assert backend.description == "etcd h:2379/system"
 
 
-async def test_retry_until_returns_once_etcd_answers_and_does_not_retry_its_own_errors():
-    config = EtcdConnectionConfig(host="h")
-    results = iter([aetcd.exceptions.ConnectionTimeoutError("slow"), "tree"])
-
-    async def flaky():
-        result = next(results)
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    assert await retry_until(flaky, config=config, timeout=5, what="reading") == "tree"
-    calls = []
-
-    async def timing_out():
-        calls.append(1)
-        raise EtcdCheckKeyTimeout("etcd key /etcd_ready did not appear")
-
-    with pytest.raises(EtcdCheckKeyTimeout):
-        await retry_until(timing_out, config=config, timeout=5, what="waiting")
-    assert calls == [1]
+def test_the_password_is_not_in_the_backend_description():
+    backend = EtcdSettingsBackend(EtcdConnectionConfig(host="h", user="svc", password=SECRET))
+    for text in (backend.description, repr(backend), repr(backend.client)):
+        assert SECRET not in text

@@ -8,9 +8,9 @@ import time
 
 import aetcd.client
 import pytest
+from tamarco.core.etcd import _client as etcd_client
+from tamarco.core.etcd import request_bound
 from tamarco.core.settings import Settings
-from tamarco.core.settings.backends import _etcd_client
-from tamarco.core.settings.backends._etcd_client import GRPC_OPTIONS, request_bound, within
 from tamarco.core.settings.backends.etcd import EtcdConnectionConfig, EtcdSettingsBackend, EtcdUnavailableError
 
 
@@ -95,7 +95,7 @@ class NeverAnswers:
 
 @pytest.fixture
 def quick_close(monkeypatch):
-    monkeypatch.setattr(_etcd_client, "CLOSE_TIMEOUT", 0.2)
+    monkeypatch.setattr(etcd_client, "CLOSE_TIMEOUT", 0.2)
 
 
 async def test_start_set_and_stop_end_within_their_timeouts_when_etcd_never_answers(quick_close):
@@ -163,33 +163,3 @@ async def test_a_real_client_gives_up_on_a_server_that_never_answers():
             task, elapsed = await ends_within(settings.stop(), 5)
             task.result()
             assert elapsed < 1
-
-
-async def test_within_never_swallows_a_cancellation():
-    """``within`` (every bounded wait in the backend) re-raises a cancellation that arrives as
-    the awaited thing completes, where 3.11's ``asyncio.wait_for`` returns its result."""
-    ready = asyncio.Event()
-    outcome = []
-
-    async def waiter():
-        try:
-            outcome.append(await within(ready.wait(), 5))
-        except asyncio.CancelledError:
-            outcome.append("cancelled")
-            raise
-
-    task = asyncio.ensure_future(waiter())
-    await asyncio.sleep(0)
-    ready.set()
-    task.cancel()
-    await asyncio.wait({task}, timeout=1)
-    assert outcome == ["cancelled"] and task.cancelled()
-    with pytest.raises(asyncio.TimeoutError):
-        await within(asyncio.sleep(5), 0.05)
-
-
-def test_keepalive_respects_etcd_server_policy():
-    """etcd 3.4 (``--grpc-keepalive-min-time`` 5 s, pings only while a call is open) sends
-    ``GOAWAY too_many_pings`` to a client that pings more often or pings an idle connection."""
-    assert GRPC_OPTIONS["grpc.keepalive_time_ms"] >= 2 * 5000
-    assert GRPC_OPTIONS["grpc.keepalive_permit_without_calls"] == 0

@@ -1,4 +1,5 @@
-"""How settings map onto etcd keys and values, shared by the etcd backend and ``tamarco etcd``.
+"""How settings map onto etcd keys and values: the etcd settings backend, ``tamarco etcd`` and the
+registry all use it.
 
 * A dotted key is a ``/``-joined etcd key under the namespace:
   ``system.logging.profile`` → ``<namespace>/system/logging/profile`` (the namespace is

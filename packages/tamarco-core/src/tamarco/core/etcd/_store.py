@@ -1,4 +1,4 @@
-"""Reading and writing settings trees in etcd: the operations the backend and the CLI share.
+"""Reading and writing settings trees in etcd: what the settings backend and ``tamarco etcd`` share.
 
 Writes are transactions: a value replaces what was at its key (a scalar replaces a subtree,
 a dict replaces a scalar), and the stale keys go in the same transaction as the new ones, so
@@ -11,25 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aetcd
-import aetcd.exceptions
+from tamarco.core.etcd._client import CLOSE_TIMEOUT, request
+from tamarco.core.etcd._config import EtcdConnectionConfig
+from tamarco.core.etcd._deadlines import within
+from tamarco.core.etcd._errors import EtcdCheckKeyTimeout
+from tamarco.core.etcd._mapping import encode_value, etcd_key, flatten, prefix_range_end, tree_from_pairs
 from tamarco.core.settings import keys
-from tamarco.core.settings.backends._etcd_client import (
-    CLOSE_TIMEOUT,
-    EtcdCheckKeyTimeout,
-    EtcdConnectionConfig,
-    request,
-    within,
-)
-from tamarco.core.settings.backends._etcd_mapping import (
-    encode_value,
-    etcd_key,
-    flatten,
-    prefix_range_end,
-    tree_from_pairs,
-)
+
+if TYPE_CHECKING:
+    import aetcd
+
+__all__ = ["MAX_TXN_OPS", "EtcdSettingsStore", "stale_keys_for"]
 
 logger = logging.getLogger("tamarco.settings")
 

@@ -1,6 +1,9 @@
 """Settings in etcd v3 (``TAMARCO_ETCD_HOST``), pushed live to the service.
 
-Keys and values (see ``_etcd_mapping``): ``system.logging.profile`` is the etcd key
+The connection (configuration, TLS and auth, deadlines, retries) and the key mapping are
+:mod:`tamarco.core.etcd`'s; this module is the settings backend on top of them.
+
+Keys and values: ``system.logging.profile`` is the etcd key
 ``<TAMARCO_ETCD_PREFIX>/system/logging/profile`` holding the JSON ``"DEVELOP"``; a dict is a
 subtree. The tree under ``system`` is read at start; from the revision of that read on, a watch
 reports every put and delete to the settings, so nothing changed in between is missed.
@@ -18,26 +21,27 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aetcd
 import aetcd.exceptions
-from tamarco.core.settings import keys
-from tamarco.core.settings.backends._etcd_client import (
+from tamarco.core.etcd import (
     RETRYABLE_ERRORS,
+    Backoff,
     EtcdCheckKeyTimeout,
     EtcdConfigurationError,
     EtcdConnectionConfig,
     EtcdError,
+    EtcdSettingsStore,
     EtcdUnavailableError,
     TamarcoEtcdClient,
     close_quietly,
+    decode_value,
     describe_error,
     request,
     request_bound,
     retry_until,
+    settings_key,
     within,
 )
-from tamarco.core.settings.backends._etcd_mapping import decode_value, settings_key
-from tamarco.core.settings.backends._etcd_store import EtcdSettingsStore
+from tamarco.core.settings import keys
 from tamarco.core.settings.backends.interface import SettingsBackend, SettingsSink
 
 __all__ = [
@@ -200,7 +204,7 @@ class EtcdSettingsBackend(SettingsBackend):
         loop = asyncio.get_running_loop()
         outage_started: float | None = None
         need_resync = self._revision == 0
-        delay = 0.1
+        backoff = Backoff()
         while not self._closing:
             error: BaseException
             try:
@@ -227,7 +231,7 @@ class EtcdSettingsBackend(SettingsBackend):
                         loop.time() - outage_started,
                     )
                     outage_started = None
-                delay = 0.1
+                backoff.reset()
                 self.watching.set()
                 await self._consume(watch)
                 error = aetcd.exceptions.ConnectionFailedError("the watch stream ended")
@@ -254,8 +258,7 @@ class EtcdSettingsBackend(SettingsBackend):
             else:
                 logger.debug("etcd at %s still unreachable: %s", self.config.address, describe_error(error))
             await self._reset_client()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await backoff.sleep()
 
     def _prefix(self) -> bytes:
         return self.store.key(self.root) + b"/"

@@ -25,11 +25,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.core.settings.backends._etcd_mapping import etcd_key
+from tamarco.core.etcd import describe_error, etcd_key
 from tamarco.resources.bases import BaseResource, StatusCodes
 
 if TYPE_CHECKING:
-    from tamarco.core.settings.backends._etcd_client import EtcdConnectionConfig, TamarcoEtcdClient
+    from tamarco.core.etcd import EtcdConnectionConfig, TamarcoEtcdClient
 
 __all__ = ["RegisteredInstance", "Registry", "RegistryError", "RegistryWatch"]
 
@@ -47,20 +47,18 @@ InstancesCallback = Callable[[list["RegisteredInstance"]], Any]
 def _etcd_errors(*more: type[BaseException]) -> tuple[type[BaseException], ...]:
     """The errors of an etcd call that the registry survives (retries or logs), and ``more``."""
     import aetcd.exceptions
-    from tamarco.core.settings.backends._etcd_client import RETRYABLE_ERRORS
+    from tamarco.core.etcd import RETRYABLE_ERRORS
 
     return (*RETRYABLE_ERRORS, aetcd.exceptions.ClientError, *more)
 
 
 def _describe_error(error: BaseException) -> str:
-    from tamarco.core.settings.backends._etcd_client import describe_error
-
     return describe_error(error)
 
 
 async def _close_quietly(client: TamarcoEtcdClient | None) -> None:
     if client is not None:
-        from tamarco.core.settings.backends._etcd_client import close_quietly
+        from tamarco.core.etcd import close_quietly
 
         await close_quietly(client)
 
@@ -387,7 +385,7 @@ class Registry(BaseResource):
     def _connection_config(self) -> EtcdConnectionConfig:
         if self._config is not None:
             return self._config
-        from tamarco.core.settings.backends._etcd_client import EtcdConfigurationError, EtcdConnectionConfig
+        from tamarco.core.etcd import EtcdConfigurationError, EtcdConnectionConfig
         from tamarco.core.settings.backends.etcd import EtcdSettingsBackend
 
         backend = self.microservice.settings.backend if self.microservice is not None else None
