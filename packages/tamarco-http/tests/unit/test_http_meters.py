@@ -1,66 +1,95 @@
-"""The per-route meters hook: absent metrics package → None; present → labelled meters."""
+"""The per-route meters hook: no instrumentation enabled → None; enabled → labelled meters."""
 
 from __future__ import annotations
 
-import sys
 from time import perf_counter
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 from sanic.http import Http
+from tamarco.core import instrumentation
 from tamarco.resources.io.http import _meters
 
 
 class FakeMeter:
-    """Records what the request meters do with the tamarco-metrics API."""
+    """A bound meter of :class:`FakeProvider`: records what the request meters do."""
 
     created: list[FakeMeter] = []
 
-    def __init__(self, name: str, unit: str, labels: dict | None = None) -> None:
-        self.name, self.unit, self.labels = name, unit, labels or {}
+    def __init__(self, name: str, unit: str, labels: dict[str, str]) -> None:
+        self.name, self.unit, self.labels = name, unit, labels
         self.increments = 0
         self.observations: list[float] = []
         FakeMeter.created.append(self)
 
-    def new_labels(self, labels: dict) -> FakeMeter:
-        """Like the real flyweights: the same name and labels give the same meter."""
-        merged = {**self.labels, **labels}
-        for meter in FakeMeter.created:
-            if meter.name == self.name and meter.labels == merged:
-                return meter
-        return type(self)(self.name, self.unit, merged)
+    def inc(self, n: float = 1, /) -> None:
+        self.increments += n
 
-    def inc(self, amount: int = 1) -> None:
-        self.increments += amount
-
-    def observe_many(self, values: list[float]) -> None:
+    def observe_many(self, values: list[float], /) -> None:
         self.observations.extend(values)
 
 
+class FakeProvider:
+    """An instrumentation implementation (what tamarco-metrics provides), in memory."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.is_enabled = enabled
+        self.collect_hooks: list = []
+
+    def _binder(self, name, unit, label_names):
+        def bind(labels):
+            for meter in FakeMeter.created:  # like the real flyweights: same name and labels, same meter
+                if meter.name == name and meter.labels == labels:
+                    return meter
+            return FakeMeter(name, unit, labels)
+
+        return bind
+
+    counter = summary = gauge = _binder
+
+    def enabled(self) -> bool:
+        return self.is_enabled
+
+    def add_collect_hook(self, hook) -> None:
+        self.collect_hooks.append(hook)
+
+    def remove_collect_hook(self, hook) -> None:
+        self.collect_hooks = [known for known in self.collect_hooks if known != hook]
+
+
 @pytest.fixture
-def fake_metrics(monkeypatch):
-    module = ModuleType(_meters.METRICS_MODULE)
-    module.Counter = FakeMeter  # type: ignore[attr-defined]
-    module.Summary = FakeMeter  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, _meters.METRICS_MODULE, module)
+def fake_metrics():
+    provider = FakeProvider()
+    instrumentation.set_provider(provider)
     FakeMeter.created = []
-    return module
+    yield provider
+    instrumentation.reset_provider()
 
 
-def test_no_metrics_package_means_no_meters(monkeypatch):
-    monkeypatch.setitem(sys.modules, _meters.METRICS_MODULE, None)  # import raises ImportError
-    assert _meters.request_meters("api") is None
-    monkeypatch.setitem(sys.modules, _meters.METRICS_MODULE, ModuleType(_meters.METRICS_MODULE))
-    assert _meters.request_meters("api") is None  # a placeholder without Counter/Summary
+def test_no_instrumentation_means_no_meters():
+    instrumentation.set_provider(None)  # as without tamarco-metrics installed
+    try:
+        assert _meters.request_meters("api") is None
+    finally:
+        instrumentation.reset_provider()
 
 
 def test_no_exporter_in_the_service_means_no_meters(fake_metrics):
-    class MetricsResource:
-        pass
+    fake_metrics.is_enabled = False  # installed, but the current service exports nothing
+    assert _meters.request_meters("api") is None
+    fake_metrics.is_enabled = True
+    assert _meters.request_meters("api") is not None
 
-    fake_metrics.MetricsResource = MetricsResource
-    assert _meters.request_meters("api", [object()]) is None
-    assert _meters.request_meters("api", [object(), MetricsResource()]) is not None
+
+def test_the_batch_is_flushed_before_each_export_until_closed(fake_metrics):
+    meters = _meters.request_meters("api")
+    assert meters is not None and fake_metrics.collect_hooks == [meters.flush]
+    meters.record("", "GET", 200, 0.5)
+    for hook in fake_metrics.collect_hooks:  # what the exporter does before reading
+        hook()
+    assert labelled("http_requests")[("/", "GET", "200")].increments == 1
+    meters.close()
+    assert fake_metrics.collect_hooks == []
 
 
 class FakeProtocol(SimpleNamespace):

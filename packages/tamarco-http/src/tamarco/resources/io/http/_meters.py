@@ -1,8 +1,9 @@
-"""Per-route request meters for :class:`HTTPServerResource`, only when tamarco-metrics is there.
+"""Per-route request meters for :class:`HTTPServerResource`, recorded through core's instrumentation API.
 
-:func:`request_meters` imports ``tamarco.resources.basic.metrics`` lazily. Without that package,
-when the service has no metrics resource to export the meters (a ``MicroserviceContext``, a
-service with ``metrics = None``), or with the ``metrics`` setting false, it returns ``None`` and
+:func:`request_meters` creates them with :mod:`tamarco.core.instrumentation`. When
+:func:`~tamarco.core.instrumentation.enabled` is false (no implementation such as tamarco-metrics
+installed, or the service has no metrics resource to export the meters: a ``MicroserviceContext``,
+a service with ``metrics = None``), or with the ``metrics`` setting false, it returns ``None`` and
 the server runs with Sanic's own protocol: nothing is measured and nothing costs anything.
 
 The meters are created at each start of the server, inside the service's start, so they land
@@ -38,39 +39,28 @@ previous design (a coroutine wrapped around every handler, calling ``Counter.inc
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 from sanic.http import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
+from tamarco.core import instrumentation
 
-__all__ = ["METRICS_MODULE", "UNMATCHED_ROUTE", "RequestMeters", "metered_protocol", "request_meters"]
+__all__ = ["UNMATCHED_ROUTE", "RequestMeters", "metered_protocol", "request_meters"]
 
-METRICS_MODULE = "tamarco.resources.basic.metrics"
 UNMATCHED_ROUTE = "unmatched"
 OTHER_METHOD = "OTHER"
 #: Methods kept as labels; any other method a client sends is counted as ``OTHER``.
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
-def request_meters(server_name: str, resources: Iterable[object] | None = None) -> RequestMeters | None:
-    """The meters of one server, or ``None`` when nothing would export them.
-
-    ``resources`` are the service's resources: without a ``MetricsResource`` among them the
-    meters would only pile up unexported, so none are created. ``None`` skips that check.
-    """
-    try:
-        metrics = importlib.import_module(METRICS_MODULE)
-        counter_class, summary_class = metrics.Counter, metrics.Summary
-    except (ImportError, AttributeError):
+def request_meters(server_name: str) -> RequestMeters | None:
+    """The meters of one server, or ``None`` when nothing would export them (see above)."""
+    if not instrumentation.enabled():
         return None
-    exporter = getattr(metrics, "MetricsResource", None)
-    if resources is not None and exporter is not None and not any(isinstance(r, exporter) for r in resources):
-        return None
-    return RequestMeters(server_name, counter_class, summary_class)
+    return RequestMeters(server_name)
 
 
 class RequestMeters:
@@ -87,10 +77,11 @@ class RequestMeters:
     #: Longest time durations wait before a request applies them (exports never wait).
     FLUSH_SECONDS = 1.0
 
-    def __init__(self, server_name: str, counter_class: Any, summary_class: Any) -> None:
+    def __init__(self, server_name: str) -> None:
         self.server_name = server_name
-        self.requests = counter_class("http_requests", "requests")
-        self.duration = summary_class("http_request_duration", "seconds")
+        labels = ("server", "route", "method")
+        self.requests = instrumentation.counter("http_requests", "requests", labels=(*labels, "status_code"))
+        self.duration = instrumentation.summary("http_request_duration", "seconds", labels=labels)
         #: ``(route path or None, method, status) -> append`` of that kind's pending
         #: durations; the route path is Sanic's (``items/<item_id:int>``, no leading slash).
         self.pending: dict[tuple[str | None, str, int], Callable[[float], None]] = {}
@@ -98,9 +89,7 @@ class RequestMeters:
         self.flush_at = perf_counter() + self.FLUSH_SECONDS
         self._batches: list[tuple[list[float], Callable[[int], None], Callable[[list[float]], None]]] = []
         self._lock = threading.Lock()
-        self._scope = getattr(self.requests, "scope", None)
-        if self._scope is not None and hasattr(self._scope, "add_collect_hook"):
-            self._scope.add_collect_hook(self.flush)
+        instrumentation.add_collect_hook(self.flush)
 
     def appender(self, route_path: str | None, method: str, status: int) -> Callable[[float], None]:
         """Where the durations of one kind of response go (created at its first response)."""
@@ -111,8 +100,8 @@ class RequestMeters:
         if append is None:
             route = f"/{route_path}" if route_path is not None else UNMATCHED_ROUTE
             labels = {"server": self.server_name, "route": route, "method": method}
-            counter = self.requests.new_labels({**labels, "status_code": str(status)})
-            summary = self.duration.new_labels(labels)
+            counter = self.requests.labels(**labels, status_code=status)
+            summary = self.duration.labels(**labels)
             durations: list[float] = []
             with self._lock:
                 self._batches.append((durations, counter.inc, summary.observe_many))
@@ -138,8 +127,7 @@ class RequestMeters:
 
     def close(self) -> None:
         """Flush, and stop flushing before exports (the server stopped)."""
-        if self._scope is not None and hasattr(self._scope, "remove_collect_hook"):
-            self._scope.remove_collect_hook(self.flush)
+        instrumentation.remove_collect_hook(self.flush)
         self.flush()
 
 

@@ -349,8 +349,7 @@ class HTTPServerResource(BaseResource):
             self.meters.close()
         self.meters = None
         if _settings.read(view, "metrics", True, bool):
-            resources = self.microservice.resources.values() if self.microservice is not None else ()
-            self.meters = request_meters(str(self.name), resources)
+            self.meters = request_meters(str(self.name))
 
     def _protocol(self) -> type[HttpProtocol] | None:
         """Sanic's protocol, recording the meters when they are on (else Sanic's default)."""
