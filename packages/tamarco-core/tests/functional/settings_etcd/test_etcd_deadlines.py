@@ -5,8 +5,8 @@ import asyncio
 import time
 
 import pytest
+from tamarco.core.etcd import request_bound
 from tamarco.core.settings import Settings
-from tamarco.core.settings.backends._etcd_client import request_bound
 from tamarco.core.settings.backends.etcd import EtcdSettingsBackend, EtcdUnavailableError
 
 pytestmark = pytest.mark.functional
