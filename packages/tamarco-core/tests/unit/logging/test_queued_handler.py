@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 import time
-import types
 from collections.abc import Iterator
 
 import pytest
+from tamarco.core.instrumentation import _provider
+from tamarco.core.instrumentation._noop import NoopProvider
 from tamarco.core.logging.queued import BatchingQueuedHandler, BatchRejected, QueuedHandler
 from tamarco.core.logging.testing import capture_logs
 
@@ -105,15 +105,17 @@ async def test_full_queue_drops_counts_and_reports(source: logging.Logger, monke
     increments: list[tuple[str, dict, int]] = []
 
     class FakeCounter:
-        def __init__(self, name: str, unit: str, labels: dict) -> None:
+        def __init__(self, name: str, labels: dict) -> None:
             self.name, self.labels = name, labels
 
-        def inc(self, value: int = 1) -> None:
+        def inc(self, value: int = 1, /) -> None:
             increments.append((self.name, self.labels, value))
 
-    fake = types.ModuleType("tamarco.resources.basic.metrics")
-    fake.Counter = FakeCounter  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tamarco.resources.basic.metrics", fake)
+    class FakeProvider(NoopProvider):  # an instrumentation implementation, as tamarco-metrics
+        def counter(self, name, unit, label_names):  # type: ignore[override]
+            return lambda labels: FakeCounter(name, labels)
+
+    monkeypatch.setattr(_provider, "_provider", FakeProvider())  # restored after the test
 
     transport = MemoryTransport()
     transport.fail = ConnectionError("down")

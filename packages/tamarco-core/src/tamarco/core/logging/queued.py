@@ -6,8 +6,9 @@ batches from it and hands them to a :class:`Transport`. Nothing in ``emit`` does
 
 - Queue full: the record is dropped and counted. The count is reported by a warning on the
   ``tamarco.logging`` logger (at most once per ``report_interval``, and when the handler
-  closes) and, when tamarco-metrics is installed, by the counter
-  ``tamarco_logging_dropped_records`` labelled with the handler's name.
+  closes) and by the counter ``tamarco_logging_dropped_records`` labelled with the handler's
+  name, recorded through :mod:`tamarco.core.instrumentation` (exported when tamarco-metrics is
+  installed).
 - Transport error: the batch is kept and retried with exponential backoff (the transport
   reconnects); one warning when the outage starts, one info line when it ends.
 - A batch the endpoint rejects for good (:class:`BatchRejected`, e.g. HTTP 400) is dropped,
@@ -25,6 +26,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from tamarco.core import instrumentation
 
 __all__ = ["BatchRejected", "BatchingQueuedHandler", "HandlerStatistics", "QueuedHandler", "Transport"]
 
@@ -364,14 +367,12 @@ async def _close_quietly(transport: Transport) -> None:
         logger.debug("closing %s failed: %s", transport.description, error)
 
 
-def _dropped_counter(handler_name: str) -> Any:
-    """The ``tamarco_logging_dropped_records`` counter, when tamarco-metrics is installed."""
+def _dropped_counter(handler_name: str) -> instrumentation.BoundCounter | None:
+    """The ``tamarco_logging_dropped_records`` counter of a handler (a no-op without an
+    instrumentation implementation such as tamarco-metrics)."""
     try:
-        from tamarco.resources.basic.metrics import Counter  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return Counter("tamarco_logging_dropped_records", "records", labels={"handler": handler_name})
+        dropped = instrumentation.counter("tamarco_logging_dropped_records", "records", labels=("handler",))
+        return dropped.labels(handler=handler_name)
     except Exception as error:
         logger.debug("tamarco_logging_dropped_records not available: %s", error)
         return None
