@@ -9,18 +9,25 @@ meters themselves, so recording through the API costs what ``Counter.inc`` costs
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from tamarco.resources.basic.metrics._meters import BaseMeter, Counter, Gauge, Summary
 from tamarco.resources.basic.metrics._naming import check_meter_name
-from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, REGISTRY_LOCK, current_scope, service_scopes
+from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, REGISTRY_LOCK, MeterScope, current_scope
 
 __all__ = ["MetricsMeterProvider"]
 
 
 class MetricsMeterProvider:
     """Creates this package's meters for the core instrumentation API."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: hook -> the scopes it was added to (its removal may run in another context).
+        self._hooked: dict[Callable[[], None], weakref.WeakSet[MeterScope]] = {}
 
     def counter(self, name: str, unit: str, label_names: tuple[str, ...]) -> Callable[[dict[str, str]], Any]:
         return self._binder(Counter, name, unit)
@@ -51,10 +58,16 @@ class MetricsMeterProvider:
         return current_scope() is not GLOBAL_SCOPE
 
     def add_collect_hook(self, hook: Callable[[], None]) -> None:
-        current_scope().add_collect_hook(hook)
+        scope = current_scope()
+        scope.add_collect_hook(hook)
+        with self._lock:
+            self._hooked.setdefault(hook, weakref.WeakSet()).add(scope)
 
     def remove_collect_hook(self, hook: Callable[[], None]) -> None:
-        for scope in (GLOBAL_SCOPE, *service_scopes()):
+        """Remove ``hook`` from every scope it was added to (from whatever context)."""
+        with self._lock:
+            scopes = self._hooked.pop(hook, ())
+        for scope in list(scopes):
             scope.remove_collect_hook(hook)
 
 
