@@ -152,3 +152,9 @@ def test_the_exceptions_the_retries_name_exist():
         "RevisionCompactedError",
     ):
         require(isinstance(getattr(aetcd.exceptions, name, None), type), f"aetcd.exceptions.{name}")
+
+
+def test_a_broken_contract_names_the_internal_and_the_version():
+    with pytest.raises(pytest.fail.Exception) as failure:
+        require(False, "aetcd.Client._connected")
+    assert str(failure.value).startswith(f"aetcd {AETCD_VERSION} changed aetcd.Client._connected: tamarco.core.etcd")
