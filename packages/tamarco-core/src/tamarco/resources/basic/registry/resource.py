@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.etcd import describe_error, etcd_key
+from tamarco.core.report_server import find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 
 if TYPE_CHECKING:
@@ -215,8 +216,8 @@ class Registry(BaseResource):
         if not isinstance(metadata, Mapping):
             raise RegistryError(f"setting {self._setting('metadata')} must be a mapping, got {metadata!r}")
         if port is None:
-            report_server = self.microservice.resources.get("tamarco_http_report_server")
-            port = getattr(report_server, "port", None)
+            report_server = find_report_server(self.microservice)  # its port, when the service has one
+            port = report_server.port if report_server is not None else None
         return {
             "service": self.microservice.name,
             "instance_id": self.microservice.instance_id,
