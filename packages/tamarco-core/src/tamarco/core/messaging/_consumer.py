@@ -1,0 +1,378 @@
+"""The delivery contract, implemented once for every transport.
+
+For each message of an input, :class:`Consumer`:
+
+1. decodes the body with the input's codec; an undecodable payload is dead-lettered at once
+   (with the error in its headers) and the consumer goes on with the next message;
+2. calls the handler — at most ``max_concurrency`` at a time; more messages wait, unacknowledged,
+   so the broker holds the rest (backpressure);
+3. acknowledges the message only after the handler returned (at-least-once): a process killed
+   mid-handler leaves it unacknowledged, and the broker delivers it again;
+4. when the handler raises, calls it again after the retry delay, up to ``retry.attempts``
+   times in all, then dead-letters the message (error type, text and attempts in headers) and
+   acknowledges it; if dead-lettering itself fails the message is requeued, never dropped;
+5. on stop (:meth:`Consumer.drain`): takes no new message, requeues those not started, lets the
+   running handlers finish until the drain deadline, then cancels them and requeues their
+   messages.
+
+An input consumed with ``async for`` gets the same decoding and acknowledgement rule: a message
+is acknowledged when the loop asks for the next one, and requeued if the service stops first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tamarco.core.messaging._input import MessageInput, ResponseHandler
+from tamarco.core.messaging._message import Delivery, Message, Settlement
+from tamarco.core.messaging._meters import InputMeters
+from tamarco.core.messaging._policy import DeliveryPolicy
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging._transport import Transport
+
+__all__ = ["ERROR_HEADERS", "Consumer"]
+
+#: Headers a dead-lettered message carries, besides its own.
+ERROR_HEADERS = (
+    "x-tamarco-error",
+    "x-tamarco-error-type",
+    "x-tamarco-attempts",
+    "x-tamarco-source",
+    "x-tamarco-input",
+    "x-tamarco-dead-lettered-at",
+)
+_MAX_ERROR_TEXT = 1000
+
+
+class Consumer:
+    """Handles the messages of one input under its :class:`DeliveryPolicy` (see the module doc)."""
+
+    def __init__(
+        self,
+        input_: MessageInput,
+        transport: Transport,
+        policy: DeliveryPolicy,
+        *,
+        resource_name: str,
+        logger: logging.Logger,
+    ) -> None:
+        self.input = input_
+        self.transport = transport
+        self.policy = policy
+        self.resource_name = resource_name
+        self.logger = logger
+        self.meters = InputMeters(transport.kind, resource_name, str(input_.name))
+        self.in_flight = 0
+        self.handled = 0
+        self.failed = 0
+        self.dead_lettered = 0
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=policy.max_concurrency)
+        self._workers: list[asyncio.Task[None]] = []
+        self._closing = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._call = self._build_call()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the handler workers (``max_concurrency`` of them)."""
+        if self._workers:
+            return
+        self._closing.clear()
+        loop = asyncio.get_running_loop()
+        self._workers = [
+            loop.create_task(self._work(), name=f"tamarco:consumer:{self.resource_name}:{self.input.name}:{n}")
+            for n in range(self.policy.max_concurrency)
+        ]
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    async def dispatch(self, delivery: Delivery) -> None:
+        """Hand over one delivery; blocks while ``max_concurrency`` messages are already waiting
+        (backpressure). After :meth:`drain` began, the delivery is requeued at once."""
+        if self._closing.is_set():
+            await _quietly(delivery.nack(True), self.logger)
+            return
+        await self._queue.put(delivery)
+
+    async def _work(self) -> None:
+        queue = self._queue
+        while True:
+            delivery = await queue.get()
+            self.in_flight += 1
+            self._idle.clear()
+            try:
+                await self.process(delivery)
+            except Exception:  # process() settles every message itself; this is a bug guard
+                self.logger.exception("input %s: unexpected error while handling a message", self.input.name)
+            finally:
+                self.in_flight -= 1
+                if self.in_flight == 0:
+                    self._idle.set()
+                queue.task_done()
+
+    async def process(self, delivery: Delivery) -> Settlement | None:
+        """Decode, handle (with retries) and settle one delivery; never raises but on cancel
+        (then the message is requeued). Transports that keep an order call it directly."""
+        try:
+            body = self.input.codec.decode(delivery.body)
+        except Exception as error:
+            self.failed += 1
+            self.meters.failed.inc()
+            self.logger.error(
+                "input %s: message from %s is undecodable (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
+            message = Message(delivery, None, self.input, 1)
+            return await self._dead_letter(message, error)
+        message = Message(delivery, body, self.input, 1)
+        try:
+            if self._call is None:
+                return await self._hand_to_iterator(message)
+            return await self._handle(message)
+        except asyncio.CancelledError:
+            if message.settlement is None:
+                await _quietly(message.nack(True), self.logger)
+            raise
+
+    async def _handle(self, message: Message) -> Settlement | None:
+        call = self._call
+        assert call is not None
+        policy = self.policy
+        manual = policy.ack == "manual"
+        while True:
+            started = time.perf_counter()
+            try:
+                await call(message)
+            except Exception as error:
+                self.meters.duration.observe(time.perf_counter() - started)
+                self.failed += 1
+                self.meters.failed.inc()
+                if manual and message.settlement is not None:
+                    self.logger.error(
+                        "input %s: handler failed after settling the message (%s): %s",
+                        self.input.name,
+                        message.settlement.value,
+                        error,
+                        exc_info=error,
+                    )
+                    return message.settlement
+                if message.attempt < policy.retry.attempts and not self._closing.is_set():
+                    delay = policy.retry.delay(message.attempt)
+                    self.meters.retried.inc()
+                    self.logger.warning(
+                        "input %s: handler failed on attempt %d of %d (%s: %s); retrying in %.3g s",
+                        self.input.name,
+                        message.attempt,
+                        policy.retry.attempts,
+                        type(error).__name__,
+                        error,
+                    )
+                    if await self._wait_or_closing(delay):
+                        await message.nack(True)
+                        return message.settlement
+                    message.attempt += 1
+                    continue
+                if self._closing.is_set() and message.attempt < policy.retry.attempts:
+                    await message.nack(True)  # not given its retries: another consumer will
+                    return message.settlement
+                self.logger.error(
+                    "input %s: handler failed %d time(s) on a message from %s, dead-lettering it: %s: %s",
+                    self.input.name,
+                    message.attempt,
+                    message.source,
+                    type(error).__name__,
+                    error,
+                    exc_info=error,
+                )
+                return await self._dead_letter(message, error)
+            self.meters.duration.observe(time.perf_counter() - started)
+            self.handled += 1
+            self.meters.consumed.inc()
+            if not manual:
+                await message.ack()
+            elif message.settlement is None:
+                self.logger.warning(
+                    "input %s is in manual ack mode but the handler returned without settling the "
+                    "message; requeueing it",
+                    self.input.name,
+                )
+                await message.nack(True)
+            return message.settlement
+
+    async def _wait_or_closing(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds; True if the consumer began closing meanwhile."""
+        if delay <= 0:
+            return self._closing.is_set()
+        try:
+            await asyncio.wait_for(self._closing.wait(), delay)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def _dead_letter(self, message: Message, error: BaseException) -> Settlement | None:
+        if not self.policy.dead_letter:
+            self.logger.error(
+                "input %s: rejecting the message (dead_letter is false): the broker drops it "
+                "or applies its own dead-letter rules",
+                self.input.name,
+            )
+            await message.reject()
+            return message.settlement
+        headers = dict(message.headers)
+        text = f"{type(error).__name__}: {error}"
+        headers.update(
+            {
+                "x-tamarco-error": text[:_MAX_ERROR_TEXT],
+                "x-tamarco-error-type": type(error).__name__,
+                "x-tamarco-attempts": message.attempt,
+                "x-tamarco-source": message.source,
+                "x-tamarco-input": str(self.input.name),
+                "x-tamarco-dead-lettered-at": time.time(),
+            }
+        )
+        try:
+            await self.transport.dead_letter(self.input, message.delivery, headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception as dead_letter_error:
+            self.logger.error(
+                "input %s: could not dead-letter a message (%s); requeueing it instead",
+                self.input.name,
+                dead_letter_error,
+            )
+            await _quietly(message.nack(True), self.logger)
+            return message.settlement
+        self.dead_lettered += 1
+        self.meters.dead_lettered.inc()
+        await message.ack()
+        message.settlement = Settlement.DEAD_LETTERED
+        return message.settlement
+
+    async def _hand_to_iterator(self, message: Message) -> Settlement | None:
+        if self._closing.is_set():
+            await message.nack(True)
+            return message.settlement
+        released: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        message.released = released
+        await self.input.iter_queue.put(message)
+        handled = await released
+        if not handled:
+            await message.nack(True)
+        elif self.policy.ack == "auto" or message.settlement is None:
+            self.handled += 1
+            self.meters.consumed.inc()
+            if self.policy.ack == "auto":
+                await message.ack()
+            else:
+                self.logger.warning(
+                    "input %s is in manual ack mode but the message was not settled before the next "
+                    "one was asked for; requeueing it",
+                    self.input.name,
+                )
+                await message.nack(True)
+        return message.settlement
+
+    # -- the handler's call shape -----------------------------------------------------------
+
+    def _build_call(self) -> Callable[[Message], Awaitable[Any]] | None:
+        handler = self.input.on_message_callback
+        if handler is None:
+            return None
+        envelope = self.input.wants_envelope()
+        if self.input.pattern != "request":
+            if envelope:
+                return handler
+            return lambda message: handler(message.body)
+        codec = self.input.codec
+
+        async def call_request(message: Message) -> None:
+            response = ResponseHandler(message, codec, self._reply)
+            result = await handler(message if envelope else message.body, response)
+            if not response.sent and result is not None:
+                await response.send_response(result)
+
+        return call_request
+
+    async def _reply(self, message: Message, body: bytes) -> None:
+        await self.transport.reply(message.delivery, body)
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> int:
+        """Stop taking messages and let the running handlers finish for up to ``timeout`` s.
+
+        Returns how many were still running when the deadline came (those are cancelled and
+        their messages requeued)."""
+        self._closing.set()
+        while not self._queue.empty():  # handed over but not started: give them back now
+            delivery = self._queue.get_nowait()
+            self._queue.task_done()
+            await _quietly(delivery.nack(True), self.logger)
+        self._requeue_iterator_messages()
+        unfinished = 0
+        if self.in_flight:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            unfinished = self.in_flight
+            if unfinished:
+                self.logger.warning(
+                    "input %s: %d handler(s) still running after the %g s drain; cancelling them, "
+                    "their messages go back to the queue",
+                    self.input.name,
+                    unfinished,
+                    timeout,
+                )
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        return unfinished
+
+    def _requeue_iterator_messages(self) -> None:
+        """``async for`` consumers are tasks, stopped before the resources: what they hold or
+        have not taken yet was not handled, so it goes back to the queue."""
+        input_ = self.input
+        held, input_._held = input_._held, None
+        pending = [held] if held is not None else []
+        queue = input_._iter_queue
+        while queue is not None and not queue.empty():
+            pending.append(queue.get_nowait())
+        for message in pending:
+            released = message.released
+            if released is not None and not released.done():
+                released.set_result(False)
+
+    def statistics(self) -> dict[str, Any]:
+        """For ``/status``: the policy and counts of this input."""
+        return {
+            "source": self.input.source,
+            "pattern": self.input.pattern,
+            "max_concurrency": self.policy.max_concurrency,
+            "in_flight": self.in_flight,
+            "handled": self.handled,
+            "failed": self.failed,
+            "dead_lettered": self.dead_lettered,
+        }
+
+
+async def _quietly(settling: Awaitable[None], logger: logging.Logger) -> None:
+    """Settle a message during a stop or an error path, logging (not raising) a broker failure:
+    an unsettled message is delivered again by the broker, so nothing is lost."""
+    try:
+        await settling
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        logger.warning("could not settle a message with the broker (%s); it will be delivered again", error)

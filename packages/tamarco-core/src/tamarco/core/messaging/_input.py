@@ -1,0 +1,193 @@
+"""Inputs and outputs of a messaging resource, whatever the transport."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from tamarco.codecs import JsonCodec
+from tamarco.core.messaging._message import Message
+from tamarco.core.messaging._policy import RetryPolicy
+from tamarco.core.messaging.errors import NotConnectedError
+from tamarco.resources.bases import InputBase, OutputBase
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging._resource import MessagingResource
+
+__all__ = ["InputPattern", "MessageInput", "MessageOutput", "ResponseHandler"]
+
+#: ``subscribe``: every subscribed service (instance) gets every published message;
+#: ``pull``: the consumers of one queue (group) compete, each message goes to one of them;
+#: ``request``: like pull, and the handler's answer goes back to the requester.
+InputPattern = Literal["subscribe", "pull", "request"]
+
+
+class MessageInput(InputBase):
+    """A stream of messages from a queue or topic (``source``).
+
+    As a decorator on a service method, the method handles each message; otherwise the input is
+    an async iterator (``async for body in self.input``). A handler receives the decoded body,
+    or the :class:`Message` envelope when its first parameter is annotated ``Message`` or the
+    input is created with ``envelope=True``. A request handler also receives a
+    :class:`ResponseHandler` (``async def handle(self, message, response_handler)``), or returns
+    its answer.
+
+    ``max_concurrency``, ``retry`` (a :class:`RetryPolicy` or a mapping), ``dead_letter`` and
+    ``ack`` (``"auto"`` or ``"manual"``) are the input's delivery policy in code; settings can
+    override them (see ``_policy``).
+    """
+
+    pattern: ClassVar[InputPattern] = "pull"
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        codec: Any = JsonCodec,
+        resource: MessagingResource | None = None,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | None = None,
+        dead_letter: bool | None = None,
+        ack: Literal["auto", "manual"] | None = None,
+        envelope: bool | None = None,
+        on_message: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        if not isinstance(source, str) or not source:
+            raise ValueError(f"{type(self).__name__}: the queue/topic must be a non-empty string, got {source!r}")
+        self.source = source
+        self.policy_overrides: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("max_concurrency", max_concurrency),
+                ("retry", retry),
+                ("dead_letter", dead_letter),
+                ("ack", ack),
+            )
+            if value is not None
+        }
+        self.envelope = envelope
+        #: Messages handed to ``async for`` and not yet released by the next iteration.
+        self._iter_queue: asyncio.Queue[Message] | None = None
+        self._held: Message | None = None
+        super().__init__(name=name or source, codec=codec, resource=resource, on_message=on_message)
+
+    def __call__(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Decorate a service method: it becomes this input's message handler. The input keeps
+        its name (the queue/topic) rather than taking the method's."""
+        name = self.name
+        decorated = super().__call__(function)
+        self.name = name
+        return decorated
+
+    # -- the handler ------------------------------------------------------------------------
+
+    def wants_envelope(self) -> bool:
+        """Whether the handler gets the :class:`Message` rather than the body."""
+        if self.envelope is not None:
+            return self.envelope
+        handler = self.on_message_callback
+        if handler is None:
+            return False
+        try:
+            parameters = list(inspect.signature(handler).parameters.values())
+        except (TypeError, ValueError):
+            return False
+        if parameters and parameters[0].name == "self":
+            parameters = parameters[1:]
+        if not parameters:
+            return False
+        annotation = parameters[0].annotation
+        return annotation is Message or (isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Message")
+
+    # -- async iteration --------------------------------------------------------------------
+
+    @property
+    def iter_queue(self) -> asyncio.Queue[Message]:
+        if self._iter_queue is None:
+            self._iter_queue = asyncio.Queue()
+        return self._iter_queue
+
+    def release_held(self) -> None:
+        """The consumer of ``async for`` is done with the message it holds (it asked for the next
+        one): the message is settled."""
+        held, self._held = self._held, None
+        if held is not None and held.released is not None and not held.released.done():
+            held.released.set_result(True)
+
+    async def __anext__(self) -> Any:
+        self.release_held()
+        message = await self.iter_queue.get()
+        self._held = message
+        return message if self.wants_envelope() else message.body
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
+
+
+class MessageOutput(OutputBase):
+    """A destination for messages: a queue or topic (``destination``).
+
+    ``publish`` delivers to every subscriber; ``push`` to one consumer of the destination's queue
+    (group), and returns once the broker confirmed it; ``request`` pushes and waits for the answer.
+    Each transport says how these map onto it (AMQP exchanges and queues, Kafka topics).
+    """
+
+    def __init__(
+        self,
+        destination: str,
+        *,
+        codec: Any = JsonCodec,
+        resource: MessagingResource | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(destination, str) or not destination:
+            raise ValueError(f"{type(self).__name__}: the queue/topic must be a non-empty string, got {destination!r}")
+        self.destination = destination
+        super().__init__(name=name or destination, codec=codec, resource=resource)
+
+    def _resource(self) -> MessagingResource:
+        resource = self.resource
+        if resource is None:
+            raise NotConnectedError(f"output {self.name!r} belongs to no resource (add it to one's outputs)")
+        return resource  # type: ignore[return-value]
+
+    async def publish(self, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        """Send ``message`` to every subscriber of the destination."""
+        await self._resource().send(self, "publish", self.encode(message), key=key, headers=headers)
+
+    async def push(self, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        """Send ``message`` to one consumer of the destination's queue; returns once the broker
+        confirmed it (persistent where the transport has persistence)."""
+        await self._resource().send(self, "push", self.encode(message), key=key, headers=headers)
+
+    async def request(self, message: Any, *, timeout: float = 30.0, headers: Mapping[str, Any] | None = None) -> Any:
+        """Send ``message`` to the destination's request handler and return its decoded answer;
+        :class:`~tamarco.core.messaging.errors.RequestTimeoutError` after ``timeout`` seconds."""
+        raw = await self._resource().request(self, self.encode(message), timeout=timeout, headers=headers)
+        return self.codec.decode(raw)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} to {self.destination!r}>"
+
+
+class ResponseHandler:
+    """Given to request handlers: ``await response_handler.send_response(answer)``."""
+
+    __slots__ = ("_codec", "_message", "_send", "sent")
+
+    def __init__(self, message: Message, codec: Any, send: Callable[[Message, bytes], Awaitable[None]]) -> None:
+        self._message = message
+        self._codec = codec
+        self._send = send
+        self.sent = False
+
+    async def send_response(self, response: Any) -> None:
+        """Encode ``response`` with the input's codec and send it to the requester (once)."""
+        if self.sent:
+            raise RuntimeError(f"request from {self._message.source!r}: the response was already sent")
+        body = bytes(self._codec.encode(response))
+        self.sent = True
+        await self._send(self._message, body)

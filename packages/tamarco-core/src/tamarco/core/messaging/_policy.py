@@ -1,0 +1,148 @@
+"""Delivery policies: concurrency, retries and dead-lettering of one input, and where they come from.
+
+Precedence, lowest first: the built-in defaults; the resource's ``delivery`` settings
+(``system.resources.<resource>.delivery``); what the code passes to the input
+(``AMQPPullInput(..., max_concurrency=4)``); the input's own settings
+(``system.resources.<resource>.inputs.<input>``). The developer's explicit argument beats a blanket
+resource default, and an operator can still tune one input. Every value is checked when the
+resource starts; a wrong one is a :class:`MessagingSettingsError` naming the full key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from tamarco.core.messaging.errors import MessagingSettingsError
+
+if TYPE_CHECKING:
+    from tamarco.core.settings.settings import SettingsView
+
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "AckMode", "DeliveryPolicy", "RetryPolicy", "resolve_policy"]
+
+DEFAULT_MAX_CONCURRENCY = 10
+AckMode = Literal["auto", "manual"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A failing handler is called again up to ``attempts`` times in all (1: no retry), waiting
+    ``delay_seconds * backoff ** (n - 1)`` (at most ``max_delay_seconds``) after the n-th failure.
+    The message stays unsettled meanwhile: if the process dies, the broker delivers it again."""
+
+    attempts: int = 3
+    delay_seconds: float = 0.5
+    backoff: float = 2.0
+    max_delay_seconds: float = 30.0
+
+    def delay(self, failed_attempt: int) -> float:
+        """Seconds to wait after attempt ``failed_attempt`` (1-based) failed."""
+        return float(min(self.max_delay_seconds, self.delay_seconds * self.backoff ** (failed_attempt - 1)))
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How one input consumes: at most ``max_concurrency`` handlers run at once (more messages
+    wait, unacknowledged: backpressure to the broker); failures are retried per ``retry`` and then
+    dead-lettered (``dead_letter``; false: rejected, the broker drops them or applies its own
+    dead-letter rules); ``ack="manual"`` leaves settling to the handler."""
+
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    dead_letter: bool = True
+    ack: AckMode = "auto"
+
+
+_FIELDS = ("max_concurrency", "retry", "dead_letter", "ack")
+_RETRY_FIELDS = ("attempts", "delay_seconds", "backoff", "max_delay_seconds")
+
+
+def resolve_policy(
+    overrides: Mapping[str, Any],
+    resource_settings: SettingsView | None,
+    input_name: str,
+) -> DeliveryPolicy:
+    """The policy of input ``input_name``: defaults < ``delivery`` settings < ``overrides``
+    (the input's constructor arguments) < ``inputs.<input_name>`` settings."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if resource_settings is not None:
+        layers.append((resource_settings.full_key("delivery"), _mapping(resource_settings, "delivery")))
+    layers.append((f"input {input_name!r} argument", overrides))
+    if resource_settings is not None:
+        key = f"inputs.{input_name}"
+        layers.append((resource_settings.full_key(key), _mapping(resource_settings, key)))
+    policy = DeliveryPolicy()
+    for where, layer in layers:
+        policy = _apply(policy, layer, where)
+    return policy
+
+
+def _mapping(view: SettingsView, key: str) -> Mapping[str, Any]:
+    value = view.get_nowait(key, None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MessagingSettingsError(f"setting {view.full_key(key)} must be a mapping, got {value!r}")
+    return value
+
+
+def _apply(policy: DeliveryPolicy, layer: Mapping[str, Any], where: str) -> DeliveryPolicy:
+    changes: dict[str, Any] = {}
+    for name, value in layer.items():
+        if value is None:
+            continue
+        key = f"{where}.{name}" if not where.startswith("input ") else f"{where} {name}"
+        if name == "max_concurrency":
+            changes[name] = _positive_int(value, key)
+        elif name == "dead_letter":
+            if not isinstance(value, bool):
+                raise MessagingSettingsError(f"setting {key} must be true or false, got {value!r}")
+            changes[name] = value
+        elif name == "ack":
+            if value not in ("auto", "manual"):
+                raise MessagingSettingsError(f"setting {key} must be 'auto' or 'manual', got {value!r}")
+            changes[name] = value
+        elif name == "retry":
+            changes[name] = _retry(policy.retry, value, key)
+        elif name in ("codec", "queue", "topic"):
+            continue  # an input's own settings may hold more than its policy
+        else:
+            continue
+    return dataclasses.replace(policy, **changes) if changes else policy
+
+
+def _retry(current: RetryPolicy, value: Any, key: str) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, bool) or not isinstance(value, Mapping):
+        raise MessagingSettingsError(f"setting {key} must be a mapping with {', '.join(_RETRY_FIELDS)}, got {value!r}")
+    changes: dict[str, Any] = {}
+    for name, item in value.items():
+        item_key = f"{key}.{name}"
+        if name == "attempts":
+            changes[name] = _positive_int(item, item_key)
+        elif name in ("delay_seconds", "max_delay_seconds"):
+            changes[name] = _non_negative(item, item_key)
+        elif name == "backoff":
+            number = _non_negative(item, item_key)
+            if number < 1:
+                raise MessagingSettingsError(f"setting {item_key} must be >= 1, got {item!r}")
+            changes[name] = number
+        else:
+            raise MessagingSettingsError(f"setting {item_key} is unknown (known: {', '.join(_RETRY_FIELDS)})")
+    return dataclasses.replace(current, **changes)
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MessagingSettingsError(f"setting {key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _non_negative(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise MessagingSettingsError(f"setting {key} must be a number >= 0, got {value!r}")
+    return float(value)

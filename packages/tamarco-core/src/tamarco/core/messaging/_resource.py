@@ -1,0 +1,315 @@
+"""The base of every messaging resource (AMQP, Kafka, in-memory): connection, consumers, drain.
+
+Start: the resource is CONNECTING while it connects, retrying with backoff until
+``connection_timeout`` seconds (10 by default) have passed; then FAILED, the error naming the
+broker address (never credentials). Refused credentials fail at once. Once connected, every
+input's consumer starts and the resource is STARTED. A lost connection makes it CONNECTING until
+the transport is back (the transport restores its consumers and topology).
+
+Stop: consumption stops, the messages not started go back to the broker, the running handlers
+get ``drain_timeout_seconds`` (5 by default, kept below the service's shutdown timeout) to
+finish and be acknowledged, the rest are cancelled and requeued; then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tamarco.core.messaging._consumer import Consumer
+from tamarco.core.messaging._input import MessageInput, MessageOutput
+from tamarco.core.messaging._meters import OutputMeters
+from tamarco.core.messaging._policy import resolve_policy
+from tamarco.core.messaging.errors import (
+    AuthenticationError,
+    MessagingError,
+    MessagingSettingsError,
+    NotConnectedError,
+    PublishError,
+)
+from tamarco.resources.bases import InputBase, IOResource, OutputBase, StatusCodes
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging._transport import SendPattern, Subscription, Transport
+
+__all__ = ["DEFAULT_CONNECTION_TIMEOUT", "DEFAULT_DRAIN_TIMEOUT", "MessagingResource"]
+
+DEFAULT_CONNECTION_TIMEOUT = 10.0
+DEFAULT_DRAIN_TIMEOUT = 5.0
+_FIRST_RETRY_DELAY = 0.1
+_MAX_RETRY_DELAY = 2.0
+
+
+class MessagingResource(IOResource):
+    """Inputs and outputs over one broker connection (a :class:`Transport`).
+
+    Subclasses build their transport from the settings in :meth:`create_transport`.
+    :meth:`use_transport` replaces it before the start — with an
+    :class:`~tamarco.core.messaging.InMemoryTransport` to unit-test a service's handlers
+    without a broker.
+    """
+
+    #: The transport kind, for messages before a transport exists.
+    transport_kind: ClassVar[str] = "messaging"
+
+    def __init__(
+        self,
+        inputs: Sequence[InputBase] | None = None,
+        outputs: Sequence[OutputBase] | None = None,
+        *args: Any,
+        transport: Transport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs, outputs, *args, **kwargs)
+        self.transport: Transport | None = None
+        self._transport_override = transport
+        self.consumers: dict[str, Consumer] = {}
+        self._subscriptions: list[Subscription] = []
+        self._output_meters: dict[str, OutputMeters] = {}
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def add_input(self, input_to_add: InputBase) -> None:
+        """Add one input; two inputs on one queue/topic of the same pattern are an error."""
+        if isinstance(input_to_add, MessageInput):
+            for existing in self.inputs.values():
+                if (
+                    existing is not input_to_add
+                    and isinstance(existing, MessageInput)
+                    and existing.source == input_to_add.source
+                    and existing.pattern == input_to_add.pattern
+                ):
+                    raise MessagingSettingsError(
+                        f"resource {self.name or type(self).__name__}: inputs {existing.name!r} and "
+                        f"{input_to_add.name!r} both consume {input_to_add.source!r} ({input_to_add.pattern})"
+                    )
+        super().add_input(input_to_add)
+
+    def use_transport(self, transport: Transport | None) -> None:
+        """Use ``transport`` instead of the one the settings describe (at the next start)."""
+        self._transport_override = transport
+
+    def create_transport(self) -> Transport:
+        """The transport the settings describe (subclasses implement it)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no transport: implement create_transport() or call use_transport()"
+        )
+
+    def setting(self, key: str, default: Any, expect: Any = None) -> Any:
+        """A setting of this resource (``system.resources.<name>.<key>``), type-checked."""
+        if self.settings is None:
+            return default
+        return self.settings.get_nowait(key, default, expect=expect)
+
+    def _seconds(self, key: str, default: float) -> float:
+        value = self.setting(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            where = self.settings.full_key(key) if self.settings is not None else key
+            raise MessagingSettingsError(f"setting {where} must be a number of seconds > 0, got {value!r}")
+        return float(value)
+
+    def connection_timeout(self) -> float:
+        """How long the start keeps trying to connect (setting ``connection_timeout``)."""
+        return self._seconds("connection_timeout", DEFAULT_CONNECTION_TIMEOUT)
+
+    def drain_timeout(self) -> float:
+        """How long running handlers get to finish on stop (``drain_timeout_seconds``), kept
+        below the service's shutdown timeout so the stop can still close the connection."""
+        drain = self._seconds("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT)
+        shutdown = getattr(self.microservice, "shutdown_timeout", None)
+        if callable(shutdown):
+            limit = max(0.1, float(shutdown()) * 0.8)
+            if drain > limit:
+                self.logger.warning(
+                    "%s (%g s) is not below the service's shutdown timeout; draining for %g s",
+                    self.settings.full_key("drain_timeout_seconds") if self.settings else "drain_timeout_seconds",
+                    drain,
+                    limit,
+                )
+                drain = limit
+        return drain
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        transport = self._transport_override or self.create_transport()
+        self.transport = transport
+        policies = {
+            name: resolve_policy(input_.policy_overrides, self.settings, name)
+            for name, input_ in self.inputs.items()
+            if isinstance(input_, MessageInput)
+        }
+        self.set_status(StatusCodes.CONNECTING)
+        await self._connect(transport)
+        transport.set_connection_listener(self._on_connection_change)
+        kind = transport.kind
+        for name in self.outputs:
+            self._output_meters[name] = OutputMeters(kind, str(self.name), name)
+        try:
+            for name, input_ in self.inputs.items():
+                if not isinstance(input_, MessageInput):
+                    continue
+                consumer = Consumer(input_, transport, policies[name], resource_name=str(self.name), logger=self.logger)
+                consumer.start()
+                self.consumers[name] = consumer
+                self._subscriptions.append(await transport.consume(input_, consumer))
+        except BaseException as error:
+            self.set_status(StatusCodes.FAILED, error)
+            await self._shutdown(drain=0.0)
+            raise
+        await super().start()
+
+    async def _connect(self, transport: Transport) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.connection_timeout()
+        deadline = loop.time() + timeout
+        delay = _FIRST_RETRY_DELAY
+        attempts = 0
+        where = _address(transport)
+        while True:
+            attempts += 1
+            remaining = deadline - loop.time()
+            try:
+                await asyncio.wait_for(transport.connect(), max(remaining, 0.001))
+                if attempts > 1:
+                    self.logger.info("resource %s connected to %s after %d attempts", self.name, where, attempts)
+                return
+            except AuthenticationError as error:
+                self.set_status(StatusCodes.FAILED, error)
+                raise
+            except (asyncio.TimeoutError, Exception) as error:
+                reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
+                if loop.time() + delay >= deadline:
+                    failure = NotConnectedError(
+                        f"resource {self.name}: cannot connect to {where} within {timeout:g} s "
+                        f"({attempts} attempts; last: {reason})"
+                    )
+                    self.set_status(StatusCodes.FAILED, failure)
+                    await _close_quietly(transport)
+                    raise failure from None
+                if attempts == 1:
+                    self.logger.warning(
+                        "resource %s: cannot connect to %s (%s); retrying for up to %g s",
+                        self.name,
+                        where,
+                        reason,
+                        timeout,
+                    )
+                await _close_quietly(transport)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_DELAY)
+
+    def _on_connection_change(self, connected: bool, reason: str | None) -> None:
+        if self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):
+            return
+        if connected and self.status_code == StatusCodes.CONNECTING:
+            self.logger.info("resource %s: connection to %s restored", self.name, _address(self.transport))
+            self.set_status(StatusCodes.STARTED)
+        elif not connected and self.status_code == StatusCodes.STARTED:
+            self.logger.warning(
+                "resource %s: connection to %s lost (%s); reconnecting", self.name, _address(self.transport), reason
+            )
+            self.set_status(StatusCodes.CONNECTING, reason)
+
+    async def stop(self) -> None:
+        await self._shutdown(drain=self.drain_timeout())
+        await super().stop()
+
+    async def _shutdown(self, drain: float) -> None:
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            try:
+                await subscription.cancel()
+            except Exception as error:
+                self.logger.warning("resource %s: cancelling a consumer failed: %s", self.name, error)
+        consumers = list(self.consumers.values())
+        if consumers:
+            await asyncio.gather(*(consumer.drain(drain) for consumer in consumers))
+        self.consumers.clear()
+        transport = self.transport
+        if transport is not None:
+            transport.set_connection_listener(None)
+            await _close_quietly(transport)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _connected_transport(self, what: str) -> Transport:
+        transport = self.transport
+        if transport is None or self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):
+            raise NotConnectedError(f"resource {self.name}: cannot {what}, the resource is {self.status_code.name}")
+        return transport
+
+    async def send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
+        transport = self._connected_transport(f"{pattern} to {output.destination!r}")
+        meters = self._output_meters.get(str(output.name))
+        try:
+            await transport.send(output, pattern, body, key=key, headers=headers)
+        except (MessagingError, ConnectionError, asyncio.TimeoutError):
+            if meters is not None:
+                meters.failed.inc()
+            raise
+        except Exception as error:
+            if meters is not None:
+                meters.failed.inc()
+            raise PublishError(f"resource {self.name}: {pattern} to {output.destination!r} failed: {error}") from error
+        if meters is not None:
+            meters.published.inc()
+
+    async def request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
+    ) -> bytes:
+        """Send a request through ``output`` and return the raw answer."""
+        transport = self._connected_transport(f"send a request to {output.destination!r}")
+        meters = self._output_meters.get(str(output.name))
+        answer = await transport.request(output, body, timeout=timeout, headers=headers)
+        if meters is not None:
+            meters.published.inc()
+        return answer
+
+    # -- status -------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        transport = self.transport or self._transport_override
+        info["transport"] = transport.kind if transport is not None else self.transport_kind
+        if transport is not None:
+            info["broker"] = transport.describe()
+        info["inputs"] = {
+            name: (
+                self.consumers[name].statistics()
+                if name in self.consumers
+                else {"source": getattr(input_, "source", None), "pattern": getattr(input_, "pattern", None)}
+            )
+            for name, input_ in sorted(self.inputs.items())
+        }
+        info["outputs"] = {
+            name: {"destination": getattr(output, "destination", None)} for name, output in sorted(self.outputs.items())
+        }
+        return info
+
+
+def _address(transport: Transport | None) -> str:
+    if transport is None:
+        return "(no transport)"
+    try:
+        described = transport.describe()
+    except Exception:
+        return transport.kind
+    return str(described.get("address", transport.kind))
+
+
+async def _close_quietly(transport: Transport) -> None:
+    try:
+        await transport.close()
+    except Exception:  # closing a half-open connection: nothing more to report than the failure itself
+        return

@@ -1,0 +1,88 @@
+"""The transport contract: what a broker client implements for :class:`MessagingResource`.
+
+A transport knows its broker (connection, topology, naming, acknowledgements); everything about
+*how* messages are handled — decoding, concurrency, retries, dead-lettering, draining, meters —
+is the core's (:class:`~tamarco.core.messaging.Consumer`), so every transport behaves the same
+and the in-memory transport can stand in for any of them in a unit test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging._consumer import Consumer
+    from tamarco.core.messaging._input import MessageInput, MessageOutput
+    from tamarco.core.messaging._message import Delivery
+
+__all__ = ["ConnectionListener", "SendPattern", "Subscription", "Transport"]
+
+SendPattern = Literal["publish", "push"]
+#: ``listener(connected, reason)``: the transport lost (``False``) or regained (``True``) its broker.
+ConnectionListener = Callable[[bool, "str | None"], None]
+
+
+class Subscription(Protocol):
+    """A running consumption of one input."""
+
+    async def cancel(self) -> None:
+        """Stop receiving new deliveries; deliveries already handed over can still be settled."""
+        ...
+
+
+class Transport(Protocol):
+    """A broker connection as :class:`~tamarco.core.messaging.MessagingResource` uses it.
+
+    Errors: ``connect`` raises :class:`~tamarco.core.messaging.errors.AuthenticationError` for
+    refused credentials (not retried) and any other exception for an unreachable broker (retried
+    until the resource's connection timeout). ``send`` raises
+    :class:`~tamarco.core.messaging.errors.PublishError` when the broker refused the message
+    and :class:`~tamarco.core.messaging.errors.NotConnectedError` while disconnected.
+    """
+
+    #: ``"amqp"``, ``"kafka"``, ``"memory"``: a label of meters and ``/status``.
+    kind: str
+
+    def describe(self) -> dict[str, Any]:
+        """For ``/status`` and error messages: the broker address and state, never credentials."""
+        ...
+
+    def set_connection_listener(self, listener: ConnectionListener | None) -> None:
+        """Report connection losses and recoveries after :meth:`connect` succeeded."""
+        ...
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def consume(self, input_: MessageInput, consumer: Consumer) -> Subscription:
+        """Start handing ``input_``'s messages to ``consumer.dispatch`` (which applies backpressure
+        by blocking) — or, where order matters (Kafka partitions), to ``consumer.process`` one at a
+        time per ordered stream."""
+        ...
+
+    async def send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+    ) -> None: ...
+
+    async def request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+    ) -> bytes:
+        """Send a request and return the raw answer; ``RequestTimeoutError`` after ``timeout``."""
+        ...
+
+    async def reply(self, delivery: Delivery, body: bytes) -> None:
+        """Answer the request ``delivery`` carried."""
+        ...
+
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+        """Store ``delivery`` (with ``headers``: the error, attempts...) where failed messages go,
+        before the core acknowledges it. Raising keeps the message unacknowledged (requeued)."""
+        ...
