@@ -18,7 +18,7 @@ class Delivery(Protocol):
 
     ``ack`` and ``nack`` settle it with the broker (a transport makes a second settlement a
     no-op); ``nack(requeue=False)`` lets the broker drop it or apply its own dead-letter rules.
-        """
+    """
 
     @property
     def body(self) -> bytes: ...
