@@ -128,7 +128,7 @@ async def test_failure_handler_can_take_charge():
         handled.append((resource.name, str(error)))
         return True
 
-    service.resource_failure_handlers.append(handler)
+    service.hooks.on_start_failure(handler)
     assert await run_briefly(service) == 0
     assert handled == [("a", "a broke in start")]
     assert "b.start" in journal

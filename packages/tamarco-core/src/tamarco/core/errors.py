@@ -45,3 +45,40 @@ class ResourceStartError(MicroserviceError):
         self.resource = resource
         self.stage = stage
         self.error = error
+
+
+class UnknownResourceError(MicroserviceError, LookupError):
+    """A resource name that is not a resource of the service (e.g. in ``restart_resource``)."""
+
+    def __init__(self, resource: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"{resource!r} is not a resource of this service (resources: {', '.join(sorted(available)) or 'none'})"
+        )
+        self.resource = resource
+
+
+class ResourceRestartError(MicroserviceError):
+    """``restart_resource`` failed: names the resource restarted, the one that failed and its stage."""
+
+    def __init__(self, restarted: str, resource: str, stage: str | None, error: BaseException | str) -> None:
+        reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        where = f"resource {resource!r} failed in {stage}" if stage else f"resource {resource!r} failed"
+        super().__init__(f"restart of resource {restarted!r}: {where}: {reason}")
+        self.restarted = restarted
+        self.resource = resource
+        self.stage = stage
+        self.error = error
+
+
+class RestartCancelledError(ResourceRestartError):
+    """``restart_resource`` did not run, or was interrupted, because the service is stopping."""
+
+    def __init__(self, restarted: str, stage: str | None, state: str) -> None:
+        MicroserviceError.__init__(
+            self,
+            f"restart of resource {restarted!r} cancelled{f' during {stage}' if stage else ''}: the service is {state}",
+        )
+        self.restarted = restarted
+        self.resource = restarted
+        self.stage = stage
+        self.error = f"the service is {state}"

@@ -1,30 +1,54 @@
 """The microservice: resources, lifecycle, tasks, signals and graceful shutdown.
 
-Start (``run()`` or ``MicroserviceContext.start()``):
+Start (``run()`` or ``MicroserviceContext.start()``); the state goes ``created`` → ``starting``:
 
-1. provisional logging (stdout) so that errors while loading settings are visible;
-2. settings: internal defaults, then the external source (file or etcd);
-3. logging configured from ``system.logging``;
-4. resources bound and given their settings view (``system.resources.<name>``);
-5. ``pre_start``, ``start``, ``post_start``: the service's hooks, each running the same hook
-   of every resource in dependency order (``depends_on``);
-6. the ``@task``, ``@task_timer`` and ``@thread`` methods.
+1. ``provisional logging``: stdout logging, so errors while loading the settings are visible;
+2. ``settings start``: internal defaults, then the external source (file or etcd);
+3. ``logging start``: logging configured from ``system.logging`` (its handlers start);
+4. ``bind``: each resource, in dependency order (``depends_on``), is bound (``bind(service,
+   name)``) and given its settings view (``configure_settings``, ``system.resources.<name>``);
+5. ``pre_start``, 6. ``start``, 7. ``post_start``: the service's overridable stage
+   methods, each running the same method of every resource in dependency order. A resource
+   that raises becomes FAILED and the ``on_start_failure`` hooks are awaited: unless one
+   takes charge (a restart policy), the start fails (:class:`ResourceStartError`);
+8. ``tasks start``: the ``@task``, ``@task_timer`` and ``@thread`` methods; the state becomes
+   ``running``;
+9. ``running hooks``: the ``on_running`` hooks, in registration order (a service registry
+   announces the instance here).
 
-Stop (``stop_gracefully()``, SIGTERM or SIGINT):
+Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state becomes
+``stopping``:
 
-1. tasks are cancelled and awaited, threads asked to stop;
-2. ``stop`` then ``post_stop``: every resource in reverse dependency order (only those whose
-   start began); an error is logged and the others still stop;
-3. settings stop (etcd watches end) and logging handlers are flushed.
+1. ``restarts cancel``: a :meth:`~MicroserviceBase.restart_resource` in progress is cancelled
+   (its caller gets :class:`RestartCancelledError`), and none starts from now on;
+2. ``stopping hooks``: the ``on_stopping`` hooks, in reverse registration order, while every
+   resource still works (the registry deregisters; restart policies end);
+3. ``tasks stop``: tasks are cancelled and awaited, threads asked to stop and joined;
+4. ``stop``, 5. ``post_stop``: every resource whose start began, in reverse dependency order
+   (all ``stop``, then all ``post_stop``);
+6. ``settings stop``: etcd watches end; the state becomes ``stopped``;
+7. ``logging stop``: logging handlers are flushed and closed.
 
-``run()`` forces the exit (non-zero code, naming the stage that hung) when the stop takes longer
-than ``system.shutdown_timeout_seconds`` (default 30), or on a second signal.
+A hook, a stop or a post_stop that raises is logged with its traceback and the following ones
+still run (a failing stop makes the exit code non-zero). ``run()`` forces the exit (code 3,
+naming the stage that hung, e.g. ``stop of resource db``) when steps 1-6 take longer than
+``system.shutdown_timeout_seconds`` (default 30), or on a second signal.
+
+Restart of one resource while running (:meth:`~MicroserviceBase.restart_resource`): the
+resource and every resource depending on it, transitively, ``stop`` in reverse dependency
+order, then ``pre_start``, ``start`` and ``post_start`` (each stage over all of them, in
+dependency order, as at start), within one timeout. It waits for the service to be running
+and never runs during a stop.
+
+The order above is :data:`tamarco.core.lifecycle.LIFECYCLE_ORDER`; a test checks both against
+what a service really does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import gc
 import logging
 import os
@@ -36,7 +60,14 @@ from typing import Any, ClassVar
 
 from tamarco.core.default_resources import build_default_resources, default_resource_factories
 from tamarco.core.dependency_graph import resource_dependencies, start_order
-from tamarco.core.errors import MicroserviceDefinitionError, ResourceStartError
+from tamarco.core.errors import (
+    MicroserviceDefinitionError,
+    ResourceRestartError,
+    ResourceStartError,
+    RestartCancelledError,
+    UnknownResourceError,
+)
+from tamarco.core.lifecycle import LifecycleHooks, LifecycleStage, ServiceState, StageInProgress
 from tamarco.core.logging.logging import Logging
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.settings import ROOT_SETTINGS, Settings, SettingsView
@@ -50,6 +81,9 @@ __all__ = [
     "Microservice",
     "MicroserviceBase",
     "MicroserviceContext",
+    "ResourceRestartError",
+    "RestartCancelledError",
+    "ServiceState",
     "task",
     "task_timer",
     "thread",
@@ -62,8 +96,12 @@ EXIT_FAILURE = 1
 EXIT_FORCED = 3
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+#: Default time a :meth:`MicroserviceBase.restart_resource` attempt may take, stop to STARTED.
+DEFAULT_RESTART_TIMEOUT = 30.0
 
-ResourceFailureHandler = Callable[[BaseResource, BaseException], Awaitable[bool]]
+_STAGE_BY_NAME = {stage.value: stage for stage in LifecycleStage}
+#: Statuses a restarted resource may end in (CONNECTING and the like are waited for).
+_SETTLED = (StatusCodes.STARTED, StatusCodes.FAILED, StatusCodes.STOPPED)
 
 
 class MicroserviceBase:
@@ -88,19 +126,21 @@ class MicroserviceBase:
         self.logging = Logging()
         self.deploy_name: str | None = None
         self.exit_code = EXIT_OK
-        self.state = "created"
+        self.state = ServiceState.CREATED
         self.resources: dict[str, BaseResource] = self._collect_resources()
         #: ``{name: names it depends on}``, contracts in ``depends_on`` resolved to names.
         self.resource_dependencies = resource_dependencies(self.resources)
         self.resources_order = start_order(self.resource_dependencies)
         self.tasks = TaskRunner(self, self.logger)
-        self.resource_failure_handlers: list[ResourceFailureHandler] = []
-        self.current_stage: str | None = None
+        #: Where plugins hook into the lifecycle (see :mod:`tamarco.core.lifecycle`).
+        self.hooks = LifecycleHooks(self.logger)
+        #: The step the service is in (``str()`` names it for humans), None between steps.
+        self.current_stage: StageInProgress | None = None
         self._entered: list[str] = []
-        #: Awaited once every resource's ``post_start`` ran and the tasks started (the service is
-        #: up), and first thing on stop, before the tasks: where a service registry hooks in.
-        self.running_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.stopping_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._state_changed = asyncio.Event()
+        self._restart_lock = asyncio.Lock()
+        self._restart_tasks: set[asyncio.Task[list[str]]] = set()
+        self._restarting: frozenset[str] = frozenset()
 
     # -- resources -----------------------------------------------------------------------
 
@@ -131,15 +171,31 @@ class MicroserviceBase:
             names.extend(resource.loggers_names)
         return names
 
+    def _enter(self, stage: LifecycleStage, resource: str | None = None) -> None:
+        self.current_stage = StageInProgress(stage, resource)
+
+    def _set_state(self, state: ServiceState) -> None:
+        self.state = state
+        self._state_changed.set()
+        self._state_changed = asyncio.Event()
+
     async def _setup(self) -> None:
+        self._enter(LifecycleStage.PROVISIONAL_LOGGING)
         self.logging.configure_provisional(self._loggers_names())
+        self._enter(LifecycleStage.SETTINGS_START)
         await self.settings.start()
         self.deploy_name = await self.settings.get(f"{ROOT_SETTINGS}.deploy_name", None)
+        self._enter(LifecycleStage.LOGGING_START)
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
         await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id)
         await self.settings.watch(f"{ROOT_SETTINGS}.logging", self._on_logging_settings_changed)
         for name in self.resources_order:
             resource = self.resources[name]
+            self._enter(LifecycleStage.BIND, name)
+            # Listened to from here to the end of the stop: resource objects declared on a class
+            # are shared by its instances, so a service listens only while it runs.
+            resource.remove_status_listener(self.hooks.notify_resource_status)
+            resource.add_status_listener(self.hooks.notify_resource_status)
             await resource.bind(self, name)  # type: ignore[arg-type]
             view = SettingsView(self.settings, f"{ROOT_SETTINGS}.resources.{name}")
             await resource.configure_settings(view)
@@ -182,11 +238,12 @@ class MicroserviceBase:
         """Run ``stage`` of every resource in dependency order (reverse order for stops)."""
         stopping = stage in ("stop", "post_stop")
         names = [n for n in reversed(self.resources_order) if n in self._entered] if stopping else self.resources_order
+        lifecycle_stage = _STAGE_BY_NAME[stage]
         for name in names:
             resource = self.resources[name]
             if stage == "pre_start" and name not in self._entered:
                 self._entered.append(name)
-            self.current_stage = f"{stage} of resource {name}"
+            self._enter(lifecycle_stage, name)
             self.logger.debug("resource %s: %s", name, stage)
             try:
                 if stage == "stop" and resource.status_code not in (StatusCodes.STOPPED, StatusCodes.NOT_STARTED):
@@ -204,14 +261,8 @@ class MicroserviceBase:
         self.current_stage = None
 
     async def _handle_resource_failure(self, resource: BaseResource, error: BaseException) -> bool:
-        """True when a handler (a restart policy) took charge of the failure."""
-        handled = False
-        for handler in list(self.resource_failure_handlers):
-            try:
-                handled = bool(await handler(resource, error)) or handled
-            except Exception:
-                self.logger.exception("resource failure handler %r failed", handler)
-        return handled
+        """True when an ``on_start_failure`` hook (a restart policy) took charge of the failure."""
+        return await self.hooks.run_start_failure(resource, error)
 
     async def _stage(self, stage: str) -> None:
         """Run one lifecycle stage. The service's overridable hooks go through here."""
@@ -220,35 +271,190 @@ class MicroserviceBase:
     # -- lifecycle drivers ---------------------------------------------------------------
 
     async def _start_all(self) -> None:
-        self.state = "starting"
+        """Start steps 1-9 of the module docstring."""
+        self._set_state(ServiceState.STARTING)
         await self._setup()
         for stage in ("pre_start", "start", "post_start"):
             self.logger.info("lifecycle: %s", stage)
             await self._stage(stage)
+        self._enter(LifecycleStage.TASKS_START)
         self.tasks.start()
-        self.state = "running"
+        self._set_state(ServiceState.RUNNING)
         self.logger.info("lifecycle: running")
-        for hook in list(self.running_hooks):
-            await hook()
+        self._enter(LifecycleStage.RUNNING_HOOKS)
+        await self.hooks.run_running()
+        self.current_stage = None
 
     async def _stop_all(self) -> None:
-        self.state = "stopping"
-        self.current_stage = "stopping hooks"
-        for hook in list(self.stopping_hooks):
-            try:
-                await hook()
-            except Exception:
-                self.logger.exception("stopping hook %r failed", hook)
-        self.current_stage = "stopping tasks"
+        """Stop steps 1-6 of the module docstring (logging stops after, in the caller)."""
+        self._set_state(ServiceState.STOPPING)
+        self._enter(LifecycleStage.RESTARTS_CANCEL)
+        await self._cancel_restarts()
+        self._enter(LifecycleStage.STOPPING_HOOKS)
+        await self.hooks.run_stopping()
+        self._enter(LifecycleStage.TASKS_STOP)
         await self.tasks.stop(self.shutdown_timeout())
         for stage in ("stop", "post_stop"):
             self.logger.info("lifecycle: %s", stage)
             await self._stage(stage)
         self._entered.clear()
-        self.current_stage = "stopping settings"
+        self._enter(LifecycleStage.SETTINGS_STOP)
         await self.settings.stop()
+        for resource in self.resources.values():
+            resource.remove_status_listener(self.hooks.notify_resource_status)
         self.current_stage = None
-        self.state = "stopped"
+        self._set_state(ServiceState.STOPPED)
+
+    async def _stop_logging(self) -> None:
+        self._enter(LifecycleStage.LOGGING_STOP)
+        await self.logging.stop()
+        self.current_stage = None
+
+    # -- restarting a resource -----------------------------------------------------------
+
+    @property
+    def restarting_resources(self) -> frozenset[str]:
+        """The resources a :meth:`restart_resource` in progress is stopping or starting."""
+        return self._restarting
+
+    def dependents(self, name: str) -> list[str]:
+        """The resources that depend on ``name``, directly or not, in start order."""
+        if name not in self.resources:
+            raise UnknownResourceError(name, list(self.resources))
+        found = {name}
+        for candidate in self.resources_order:  # dependencies come first in this order
+            if any(dependency in found for dependency in self.resources[candidate].depends_on):
+                found.add(candidate)
+        return [n for n in self.resources_order if n in found and n != name]
+
+    async def restart_resource(self, name: str, *, timeout: float = DEFAULT_RESTART_TIMEOUT) -> list[str]:
+        """Restart resource ``name`` and every resource depending on it; return their names.
+
+        They ``stop`` in reverse dependency order, then go through ``pre_start``, ``start`` and
+        ``post_start`` in dependency order (each stage over all of them, as at start), and must
+        end STARTED (a CONNECTING resource is waited for) within ``timeout`` seconds. Their
+        status moves STOPPING, STOPPED, then what their stages set. Waits until the service is
+        running; one restart runs at a time.
+
+        Raises :class:`UnknownResourceError` for a name the service lacks,
+        :class:`ResourceRestartError` naming the resource and stage that failed (that resource
+        is FAILED, the ones after it stay STOPPED), and :class:`RestartCancelledError` when
+        the service stops first or meanwhile.
+        """
+        if name not in self.resources:
+            raise UnknownResourceError(name, list(self.resources))
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"restart_resource({name!r}): timeout must be a positive number, got {timeout!r}")
+        while self.state in (ServiceState.CREATED, ServiceState.STARTING):
+            await self._state_changed.wait()  # never race the service's own start
+        async with self._restart_lock:
+            if self.state is not ServiceState.RUNNING:
+                raise RestartCancelledError(name, None, self.state.value)
+            chain = asyncio.get_running_loop().create_task(
+                self._restart_chain(name, float(timeout)), name=f"tamarco:restart:{name}"
+            )
+            self._restart_tasks.add(chain)
+            try:
+                await asyncio.wait({chain})
+            except asyncio.CancelledError:  # our caller was cancelled: so is the restart
+                chain.cancel()
+                await asyncio.gather(chain, return_exceptions=True)
+                raise
+            finally:
+                self._restart_tasks.discard(chain)
+                self._restarting = frozenset()
+            return chain.result()
+
+    async def _cancel_restarts(self) -> None:
+        chains = list(self._restart_tasks)
+        for chain in chains:
+            chain.cancel()
+        await asyncio.gather(*chains, return_exceptions=True)
+
+    async def _restart_chain(self, name: str, timeout: float) -> list[str]:
+        names = [name, *self.dependents(name)]
+        self._restarting = frozenset(names)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        step = StageInProgress(LifecycleStage.STOP, name, restart=True)
+        self.logger.info(
+            "restarting resource %s%s",
+            name,
+            f" and its dependents {', '.join(names[1:])}" if len(names) > 1 else "",
+        )
+
+        async def within_deadline(what: Awaitable[None]) -> None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if asyncio.iscoroutine(what):
+                    what.close()
+                raise TimeoutError(f"the restart took longer than {timeout:g} s")
+            try:
+                await asyncio.wait_for(what, remaining)
+            except asyncio.TimeoutError:
+                raise TimeoutError(
+                    f"{step.stage.value} did not finish within the restart timeout of {timeout:g} s"
+                ) from None
+
+        try:
+            for current in reversed(names):
+                resource = self.resources[current]
+                step = StageInProgress(LifecycleStage.STOP, current, restart=True)
+                self.logger.debug("restart: resource %s: stop", current)
+                if resource.status_code not in (StatusCodes.STOPPED, StatusCodes.NOT_STARTED):
+                    resource.set_status(StatusCodes.STOPPING)
+                try:
+                    await within_deadline(resource.stop())
+                except TimeoutError as error:
+                    resource.set_status(StatusCodes.FAILED, error)
+                    raise ResourceRestartError(name, current, step.stage.value, error) from error
+                except Exception as error:  # a broken resource often fails to stop too: start anyway
+                    self.logger.warning(
+                        "resource %s: stop before restart failed: %s: %s", current, type(error).__name__, error
+                    )
+            for stage in (LifecycleStage.PRE_START, LifecycleStage.START, LifecycleStage.POST_START):
+                for current in names:
+                    resource = self.resources[current]
+                    step = StageInProgress(stage, current, restart=True)
+                    self.logger.debug("restart: resource %s: %s", current, stage.value)
+                    try:
+                        await within_deadline(getattr(resource, stage.value)())
+                    except Exception as error:
+                        resource.set_status(StatusCodes.FAILED, error)
+                        raise ResourceRestartError(name, current, stage.value, error) from error
+            for current in names:
+                await self._wait_settled(name, current, deadline, timeout)
+        except asyncio.CancelledError:
+            raise RestartCancelledError(name, str(step), self.state.value) from None
+        self.logger.info("restarted resource%s %s: STARTED", "s" if len(names) > 1 else "", ", ".join(names))
+        return names
+
+    async def _wait_settled(self, restarted: str, name: str, deadline: float, timeout: float) -> None:
+        """Wait for ``name`` to leave CONNECTING (or the like) for STARTED; raise otherwise."""
+        resource = self.resources[name]
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def on_change(_resource: BaseResource, _old: StatusCodes, _new: StatusCodes) -> None:
+            changed.set()
+
+        resource.add_status_listener(on_change)
+        try:
+            while resource.status_code not in _SETTLED:
+                changed.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    status = resource.status_code.name
+                    error = TimeoutError(f"still {status} {timeout:g} s after the restart began")
+                    resource.set_status(StatusCodes.FAILED, error)
+                    raise ResourceRestartError(restarted, name, LifecycleStage.START.value, error)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), remaining)
+        finally:
+            resource.remove_status_listener(on_change)
+        if resource.status_code != StatusCodes.STARTED:
+            reason = f"ended {resource.status_code.name}" + (f" ({resource.last_error})" if resource.last_error else "")
+            raise ResourceRestartError(restarted, name, LifecycleStage.START.value, reason)
 
     def shutdown_timeout(self) -> float:
         """The grace period (``system.shutdown_timeout_seconds``), 30 s by default."""
@@ -314,7 +520,7 @@ class Microservice(MicroserviceBase):
             self.logger.info("stop requested: %s", reason)
         if self._stop_requested is not None:
             self._stop_requested.set()
-        elif self.state in ("starting", "running"):
+        elif self.state in (ServiceState.STARTING, ServiceState.RUNNING):
             await self._stop_all()
 
     #: Event loop for :meth:`run`: ``"auto"`` (uvloop when installed — Sanic installs it on
@@ -358,7 +564,7 @@ class Microservice(MicroserviceBase):
             await stop_wait
             await self._shutdown_with_grace()
             self.logger.info("lifecycle: stopped (exit code %d)", self.exit_code)
-            await self.logging.stop()
+            await self._stop_logging()
             return self.exit_code
         finally:
             for signum in installed:
@@ -381,7 +587,7 @@ class Microservice(MicroserviceBase):
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
         name = signal.Signals(signum).name
-        if self._signals > 1 and self.state == "stopping":
+        if self._signals > 1 and self.state is ServiceState.STOPPING:
             self._force_exit(f"second {name} during shutdown (stuck in {self.current_stage or 'an unknown stage'})")
         self.logger.info("received %s, stopping gracefully", name)
         if self._stop_requested is not None:
@@ -464,12 +670,12 @@ class MicroserviceContext(MicroserviceBase):
     async def stop(self) -> None:
         """Run the whole stop sequence, within the grace period (TimeoutError past it)."""
         await asyncio.wait_for(self._stop_all(), timeout=self.shutdown_timeout())
-        await self.logging.stop()
+        await self._stop_logging()
 
     async def stop_gracefully(self, exit_code: int = EXIT_OK, reason: str | None = None) -> None:
         if exit_code and not self.exit_code:
             self.exit_code = exit_code
-        if self.state in ("starting", "running"):
+        if self.state in (ServiceState.STARTING, ServiceState.RUNNING):
             await self.stop()
 
     async def __aenter__(self) -> MicroserviceContext:

@@ -40,7 +40,7 @@ async def test_disabled_by_default_without_etcd_or_hooks():
     service = context({})
     async with service:
         assert service.registry.enabled is False
-        assert service.running_hooks == [] and service.stopping_hooks == []
+        assert service.hooks.registered("running") == [] and service.hooks.registered("stopping") == []
         assert (await service.registry.status())["registered"] is False
 
 
@@ -70,13 +70,15 @@ async def test_enabled_hooks_into_running_and_stopping_and_unhooks_on_stop():
     await service.settings.start()
     await registry.configure_settings(SettingsView(service.settings, "system.resources.registry"))
     await registry.start()
-    assert service.running_hooks == [registry._register]
-    assert service.stopping_hooks == [registry._deregister]
+    assert service.hooks.registered("running") == [registry._register]
+    assert service.hooks.registered("stopping") == [registry._deregister]
+    await registry.start()  # started again (a restart): hooked once, not twice
+    assert service.hooks.registered("running") == [registry._register]
     document = registry.registration()
     assert document["service"] == "registered" and document["instance_id"] == service.instance_id
     assert document["port"] == 81 and document["metadata"] == {"zone": "b"}
     await registry.stop()
-    assert service.running_hooks == [] and service.stopping_hooks == []
+    assert service.hooks.registered("running") == [] and service.hooks.registered("stopping") == []
 
 
 def test_registered_instances_parse_what_they_can():

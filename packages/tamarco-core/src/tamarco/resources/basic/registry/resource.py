@@ -8,8 +8,9 @@ its key one TTL later; a stopping instance revokes the lease first thing, before
 resources stop, so no one is sent to an instance that is going away.
 
 It registers once the whole service is up (after every resource's ``post_start`` and the start of
-the tasks), through the microservice's ``running_hooks``; it deregisters through its
-``stopping_hooks``.
+the tasks), through an ``on_running`` hook of the microservice (``service.hooks``); it
+deregisters through an ``on_stopping`` hook. Restarted in place while the service runs
+(``restart_resource``), it registers again in ``post_start``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.etcd import describe_error, etcd_key
+from tamarco.core.lifecycle import HookHandle, LifecycleHook, ServiceState
 from tamarco.core.report_server import find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 
@@ -145,6 +147,7 @@ class Registry(BaseResource):
         self._keepalive: asyncio.Task[None] | None = None
         self._watches: list[RegistryWatch] = []
         self._registered = asyncio.Event()
+        self._hook_handles: list[HookHandle[LifecycleHook]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -165,26 +168,25 @@ class Registry(BaseResource):
         self.ttl_seconds = ttl
         if self.enabled:
             self._connection_config()  # fail at start, naming what is missing
-            for hooks, hook in self._hooks():
-                if hook not in hooks:
-                    hooks.append(hook)
+            self._unhook()
+            if self.microservice is not None:
+                hooks = self.microservice.hooks
+                self._hook_handles = [hooks.on_running(self._register), hooks.on_stopping(self._deregister)]
             self.logger.info("registry enabled: the instance registers under %s once the service runs", self.path)
         else:
             self.logger.debug("registry disabled (%s is false)", self._setting("enabled"))
         await super().start()
 
     async def post_start(self) -> None:
-        """Register here only with a core that has no ``running_hooks`` (older microservices)."""
-        if self.enabled and not self._hooks():
+        """Register at once when restarted in place (the running hooks already ran)."""
+        if self.enabled and self.microservice is not None and self.microservice.state == ServiceState.RUNNING:
             await self._register()
         await super().post_start()
 
-    def _hooks(self) -> list[tuple[list[Any], Callable[[], Awaitable[None]]]]:
-        running = getattr(self.microservice, "running_hooks", None)
-        stopping = getattr(self.microservice, "stopping_hooks", None)
-        if not isinstance(running, list) or not isinstance(stopping, list):
-            return []
-        return [(running, self._register), (stopping, self._deregister)]
+    def _unhook(self) -> None:
+        handles, self._hook_handles = self._hook_handles, []
+        for handle in handles:
+            handle.remove()
 
     async def stop(self) -> None:
         """Deregister (if the stopping hook did not already), end watches, close etcd."""
@@ -192,9 +194,7 @@ class Registry(BaseResource):
         for watch in list(self._watches):
             await watch.cancel()
         self._watches.clear()
-        for hooks, hook in self._hooks():
-            if hook in hooks:
-                hooks.remove(hook)
+        self._unhook()
         client, self._client = self._client, None
         await _close_quietly(client)
         await super().stop()
