@@ -108,21 +108,27 @@ class Consumer:
         queue = self._queue
         while True:
             delivery = await queue.get()
-            self.in_flight += 1
-            self._idle.clear()
             try:
                 await self.process(delivery)
             except Exception:  # process() settles every message itself; this is a bug guard
                 self.logger.exception("input %s: unexpected error while handling a message", self.input.name)
             finally:
-                self.in_flight -= 1
-                if self.in_flight == 0:
-                    self._idle.set()
                 queue.task_done()
 
     async def process(self, delivery: Delivery) -> Settlement | None:
         """Decode, handle (with retries) and settle one delivery; never raises but on cancel
-        (then the message is requeued). Transports that keep an order call it directly."""
+        (then the message is requeued). Transports that keep an order call it directly; the
+        drain on stop waits for these calls too."""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            return await self._process(delivery)
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, delivery: Delivery) -> Settlement | None:
         try:
             body = self.input.codec.decode(delivery.body)
         except Exception as error:
