@@ -16,8 +16,11 @@ def test_touchup_falls_back_to_off_when_sanic_was_touched_up_elsewhere(monkeypat
 
 
 def test_touchup_shares_http_signals_between_apps(monkeypatch):
-    monkeypatch.setattr(_touchup, "_apps", [])
+    monkeypatch.setattr(_touchup, "_live", {})
+    monkeypatch.setattr(_touchup, "_signals", {})
+    owner = type("Server", (), {})()  # what adopts the app (an HTTPServerResource in real use)
     listener = Sanic("tamarco_unit_touchup_listener", configure_logging=False)
+    _touchup.adopt(listener, owner)
 
     @listener.signal("http.lifecycle.request")
     async def on_request(request):  # pragma: no cover - never dispatched here

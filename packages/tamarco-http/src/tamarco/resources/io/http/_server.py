@@ -16,7 +16,9 @@ stop
 
 The same resource can be started again afterwards (a restart policy, a test). Every instance
 gets its own Sanic app with a unique name, so many servers live in one process; Sanic's
-touchup optimisation stays on for all of them (see ``_touchup``).
+touchup optimisation stays on for all of them, and an app is in Sanic's process-wide app
+registry only while its server runs, so a server that is gone is garbage-collected with its
+app (see ``_touchup``).
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class HTTPServerResource(BaseResource):
         name = app_name or f"tamarco_http_{os.getpid()}_{next(_app_numbers)}"
         #: The Sanic application: add routes, blueprints, listeners, middleware to it.
         self.app = Sanic(name, configure_logging=False, error_handler=_ErrorHandler(self))
+        _touchup.adopt(self.app, self)  # in Sanic's app registry only while it serves
         self.app.config.MOTD = False
         self.logger = logger
         self.host: str | None = None
@@ -201,6 +204,7 @@ class HTTPServerResource(BaseResource):
         sock = self._bind(host, port)
         server: AsyncioServer | None = None
         try:
+            _touchup.running(self.app)
             with _without_production_warning():
                 server = await self.app.create_server(
                     sock=sock,
@@ -223,6 +227,7 @@ class HTTPServerResource(BaseResource):
             if server is not None and server.server is not None:
                 server.server.close()
             sock.close()
+            _touchup.stopped(self.app)
             self.set_status(StatusCodes.FAILED, error if isinstance(error, Exception) else None)
             raise
         self._server, self._socket = server, sock
@@ -265,6 +270,7 @@ class HTTPServerResource(BaseResource):
         except Exception:
             self.logger.exception("HTTP server %s: an after_server_stop listener failed", self.name)
         self._server = None
+        _touchup.stopped(self.app)
         if self.meters is not None:
             self.meters.close()  # apply the last durations; the next start makes new meters
         if self._socket is not None:

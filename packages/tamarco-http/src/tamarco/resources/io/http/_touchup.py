@@ -18,17 +18,26 @@ What this module does instead, for the apps of :class:`HTTPServerResource`:
 
 If Sanic was already touched up before this module was imported (a bare ``app.run`` in the same
 process), the pristine methods are unknown and apps fall back to ``TOUCHUP = False``.
+
+Apps are released with their servers (no process-wide list that only grows): :func:`adopt` takes
+a new app out of ``Sanic._app_registry`` (Sanic keeps every app there forever, and the app holds
+its server through the error handler), :func:`running` and :func:`stopped` put it there only while
+it serves, and once the server is garbage-collected its name and signals are forgotten here.
+Sanic apps cannot be weakly referenced, so this module keeps names and signal names, never apps.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import weakref
 from typing import Any
 
 from sanic import Sanic
+from sanic.exceptions import SanicException
 from sanic.touchup import TouchUp
 
-__all__ = ["after_startup", "prepare_first_startup"]
+__all__ = ["adopt", "after_startup", "prepare_first_startup", "running", "stopped"]
 
 logger = logging.getLogger("tamarco.http")
 
@@ -38,9 +47,45 @@ if _pristine_known:
     _pristine = {(target, name): target.__dict__[name] for target, name in TouchUp._registry if name in target.__dict__}
     _pristine_known = len(_pristine) == len(TouchUp._registry)
 
-#: The apps prepared so far (Sanic apps cannot be weakly referenced; Sanic's own app registry
-#: keeps them alive anyway).
-_apps: list[Sanic] = []
+_tokens = itertools.count(1)
+#: The adopted apps whose server is alive: app name -> token of that adoption.
+_live: dict[str, int] = {}
+#: The ``http.*`` signals each adopted app listens to (by app name), noted at its first startup:
+#: the touched-up methods must keep dispatching them for as long as the app may serve again.
+_signals: dict[str, frozenset[str]] = {}
+
+
+def adopt(app: Sanic, owner: object) -> None:
+    """Take ``app``, just created for ``owner``, out of Sanic's process-wide registry (until
+    :func:`running`), and forget it once ``owner`` is garbage-collected.
+
+    ``SanicException`` when a live server's app already has this name (what Sanic itself
+    raises for two registered apps of one name).
+    """
+    Sanic.unregister_app(app)
+    if app.name in _live:
+        raise SanicException(f'Sanic app name "{app.name}" already in use.')
+    token = next(_tokens)
+    _live[app.name] = token
+    weakref.finalize(owner, _forget, app.name, token)
+
+
+def _forget(name: str, token: int) -> None:
+    if _live.get(name) == token:
+        del _live[name]
+        _signals.pop(name, None)
+
+
+def running(app: Sanic) -> None:
+    """``app`` serves: in Sanic's registry (``Sanic.get_app(name)`` finds it) until :func:`stopped`."""
+    if Sanic._app_registry.get(app.name) is not app:
+        Sanic.register_app(app)
+
+
+def stopped(app: Sanic) -> None:
+    """``app`` no longer serves: out of Sanic's registry, so nothing there keeps it alive."""
+    if Sanic._app_registry.get(app.name) is app:
+        Sanic.unregister_app(app)
 
 
 async def _noop(**_: Any) -> None:
@@ -53,15 +98,16 @@ def _http_signals(app: Sanic) -> set[str]:
 
 def prepare_first_startup(app: Sanic) -> None:
     """Make ``app``'s first ``startup()`` touch Sanic up correctly for every live app."""
-    if app not in _apps:
-        _apps.append(app)
     if not _pristine_known:
         app.config.TOUCHUP = False
         logger.debug("Sanic was touched up outside tamarco: app %s starts without touchup", app.name)
         return
-    wanted = set().union(*(_http_signals(other) for other in _apps))
+    others = (signals for name, signals in _signals.items() if name != app.name)
+    wanted: set[str] = set().union(*others)
     for event in sorted(wanted - _http_signals(app)):
         app.signal(event)(_noop)
+    if app.name in _live:
+        _signals[app.name] = frozenset(_http_signals(app))
     for (target, name), method in _pristine.items():
         setattr(target, name, method)
     app.config.TOUCHUP = True
@@ -70,3 +116,5 @@ def prepare_first_startup(app: Sanic) -> None:
 def after_startup(app: Sanic) -> None:
     """A started app ignores built-in signals it has no handler for (see the module doc)."""
     app.signal_router.allow_fail_builtin = False
+    if app.name in _signals:
+        _signals[app.name] = frozenset(_http_signals(app))
