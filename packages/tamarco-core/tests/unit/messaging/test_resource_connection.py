@@ -1,0 +1,98 @@
+"""MessagingResource: connection retries, failures that name the broker, connection state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tamarco.core.messaging import (
+    AuthenticationError,
+    InMemoryTransport,
+    MessageOutput,
+    MessagingResource,
+    NotConnectedError,
+)
+from tamarco.core.microservice import MicroserviceContext
+from tamarco.resources.bases import StatusCodes
+
+
+class Bus(MessagingResource):
+    transport_kind = "memory"
+
+
+class FlakyTransport(InMemoryTransport):
+    """Refuses ``failures`` connections, then connects."""
+
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+        self.error = error or ConnectionRefusedError("connection refused")
+
+    def describe(self) -> dict[str, Any]:
+        return {"address": "broker.test:5672/vhost"}
+
+    async def connect(self) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error
+        await super().connect()
+
+
+def _context(bus: Bus, settings: dict[str, Any]) -> MicroserviceContext:
+    context_class = type("Ctx", (MicroserviceContext,), {"name": "conn_test", "bus": bus})
+    context = context_class(environ={})
+    context.settings.update_internal({"system": {"resources": {"bus": settings}}})
+    return context
+
+
+async def test_connects_after_retries_and_reports_each_status() -> None:
+    transport = FlakyTransport(failures=2)
+    bus = Bus(transport=transport)
+    seen: list[str] = []
+    bus.add_status_listener(lambda resource, old, new: seen.append(new.name))
+    async with _context(bus, {"connection_timeout": 5}):
+        assert bus.status_code == StatusCodes.STARTED
+    assert transport.attempts == 3
+    assert seen == ["CONNECTING", "STARTED", "STOPPING", "STOPPED"]
+
+
+async def test_unreachable_broker_fails_naming_the_address_after_the_timeout() -> None:
+    bus = Bus(transport=FlakyTransport(failures=10_000))
+    with pytest.raises(Exception, match=r"broker\.test:5672/vhost within 0\.5 s"):
+        async with _context(bus, {"connection_timeout": 0.5}):
+            pass
+    assert bus.status_code in (StatusCodes.FAILED, StatusCodes.STOPPED)
+    assert "broker.test:5672/vhost" in str(bus.last_error)
+
+
+async def test_refused_credentials_are_not_retried() -> None:
+    transport = FlakyTransport(failures=1, error=AuthenticationError("authentication failed for user bob"))
+    bus = Bus(transport=transport)
+    with pytest.raises(Exception, match="authentication failed for user bob"):
+        async with _context(bus, {"connection_timeout": 5}):
+            pass
+    assert transport.attempts == 1
+
+
+async def test_connection_loss_and_recovery_move_the_status() -> None:
+    transport = InMemoryTransport()
+    output = MessageOutput("jobs")
+    bus = Bus(outputs=[output], transport=transport)
+    async with _context(bus, {}):
+        transport.simulate_connection_loss("socket closed")
+        assert bus.status_code == StatusCodes.CONNECTING
+        assert bus.last_error == "socket closed"
+        with pytest.raises(NotConnectedError):
+            await output.push("while down")
+        transport.simulate_connection_restored()
+        assert bus.status_code == StatusCodes.STARTED
+        await output.push("after")
+
+
+@pytest.mark.parametrize("value", [0, -1, "soon", True])
+async def test_bad_timeouts_name_the_setting(value: Any) -> None:
+    bus = Bus(transport=InMemoryTransport())
+    with pytest.raises(Exception, match="system.resources.bus.connection_timeout"):
+        async with _context(bus, {"connection_timeout": value}):
+            pass
