@@ -93,6 +93,6 @@ async def test_connection_loss_and_recovery_move_the_status() -> None:
 @pytest.mark.parametrize("value", [0, -1, "soon", True])
 async def test_bad_timeouts_name_the_setting(value: Any) -> None:
     bus = Bus(transport=InMemoryTransport())
-    with pytest.raises(Exception, match="system.resources.bus.connection_timeout"):
+    with pytest.raises(Exception, match=r"system\.resources\.bus\.connection_timeout"):
         async with _context(bus, {"connection_timeout": value}):
             pass
