@@ -14,7 +14,14 @@ from tamarco.resources.bases import BaseResource, StatusCodes
 
 
 class InMemoryReportServer(BaseResource):
-    """Stands for ``tamarco_http_report_server`` in unit tests: keeps the routes, no socket."""
+    """Stands for ``tamarco_http_report_server`` in unit tests: keeps the routes, no socket.
+
+    It implements :class:`tamarco.core.report_server.ReportServer`, the contract status and the
+    debug resources find the report server by.
+    """
+
+    url: str | None = None
+    port: int | None = None
 
     def __init__(self) -> None:
         super().__init__()

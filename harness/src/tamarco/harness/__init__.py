@@ -13,6 +13,9 @@ automatically when the package is installed): ``etcd_service``, ``rabbitmq_servi
 ``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
 ``logstash_service`` and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
+
+:class:`ServiceProcess` runs a service script in a subprocess for a test (output, waits,
+signals, exit code); :mod:`tamarco.harness.messaging_suite` is the shared messaging suite.
 """
 
 from ._backend import BACKEND_VARIABLE, resolve_backend
@@ -33,6 +36,7 @@ from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
 from ._redis import RedisService
 from ._service import Service
+from ._service_process import ServiceProcess
 from ._wait import WaitTimeout, wait_until
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "RabbitMQService",
     "RedisService",
     "Service",
+    "ServiceProcess",
     "ServiceStartError",
     "WaitTimeout",
     "free_port",

@@ -177,3 +177,17 @@ def test_shared_namespace_levels_have_no_init():
     assert not (debug / "__init__.py").exists()
     assert not (debug.parent / "basic" / "__init__.py").exists()
     assert (debug.parent / "basic" / "status" / "__init__.py").exists()
+
+
+async def test_without_a_report_server_a_debug_resource_says_so_once_and_still_runs(kit, logs):
+    attrs = {"name": "debug_no_report", "use_default_resources": False, "profiler": ProfilerResource()}
+    service = type("DebugNoReport", (Microservice,), attrs)()
+    async with kit.Running(service):
+        assert service.profiler.status_code == StatusCodes.STARTED
+        await service.profiler.pre_start()  # as a restart of the resource does: still one line
+    lines = [m for m in logs.messages if "has no report server" in m]
+    assert lines == [
+        "profiler: service debug_no_report has no report server (no resource implementing "
+        "tamarco.core.report_server.ReportServer): /debug/profile is not served; the reports are still "
+        "written to the file when enabled"
+    ]

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 from tamarco.core.microservice import EXIT_FAILURE, Microservice
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status import StatusResource
@@ -311,11 +310,24 @@ async def test_restart_policy_is_a_live_setting(kit):
         assert service.status.config.restart_policy.restart_resource_on_failure == {"db"}
 
 
-async def test_without_a_report_server_the_error_names_it():
-    from tamarco.core.errors import UnknownResourceDependency
+async def test_without_a_report_server_the_service_runs_and_says_so_once(kit, logs):
+    # the report server is found by its contract (tamarco.core.report_server.ReportServer), not by
+    # name: a service without one builds and runs; status says once what it does not serve
+    attrs = {"name": "no_report", "use_default_resources": False, "status": StatusResource(), "db": kit.Controlled()}
+    service = type("NoReport", (Microservice,), attrs)()
+    assert service.resource_dependencies["status"] == []
+    async with kit.Running(service):
+        assert service.status.status_code == StatusCodes.STARTED
+        await service.status.pre_start()  # as a restart of the resource does: still one line
+    lines = [m for m in logs.messages if "has no report server" in m]
+    assert len(lines) == 1
+    assert "no_report" in lines[0] and "/status, /health/live and /health/ready are not served" in lines[0]
 
-    with pytest.raises(UnknownResourceDependency, match="tamarco_http_report_server"):
-        type("NoReport", (Microservice,), {"name": "x", "use_default_resources": False, "status": StatusResource()})()
+
+async def test_status_starts_after_the_report_server_found_by_its_contract(kit):
+    service = make_service(kit)
+    assert service.resource_dependencies["status"] == ["tamarco_http_report_server"]
+    assert service.resources_order.index("tamarco_http_report_server") < service.resources_order.index("status")
 
 
 async def test_a_secret_changed_live_is_masked_too(kit):

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
+from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._errors import StatusSettingsError
 
 __all__ = ["PeriodicReportResource", "Report"]
-
-REPORT_SERVER = "tamarco_http_report_server"
 
 
 class Report:
@@ -48,7 +47,7 @@ class PeriodicReportResource(BaseResource):
     """Base of the debug resources. Subclasses implement ``_enable``, ``_disable`` and
     ``_take_report``."""
 
-    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)
+    depends_on: ClassVar[tuple[str | type, ...]] = (ReportServer,)
     #: Setting listing the services it is enabled for (0.1 name), and the endpoint path.
     enable_setting: ClassVar[str]
     path: ClassVar[str]
@@ -70,6 +69,7 @@ class PeriodicReportResource(BaseResource):
         self._task: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
         self._routes_added = False
+        self._no_report_server_logged = False
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -127,12 +127,19 @@ class PeriodicReportResource(BaseResource):
     async def pre_start(self) -> None:
         if self._routes_added or self.microservice is None:
             return
-        server = self.microservice.resources.get(REPORT_SERVER)
-        if server is None or not hasattr(server, "add_route"):
-            raise StatusSettingsError(
-                f"resource {self.name!r} needs the report server resource {REPORT_SERVER!r} "
-                f"(install tamarco-http, or set {self.name} = None on the service)"
-            )
+        server = find_report_server(self.microservice)
+        if server is None:
+            if not self._no_report_server_logged:
+                self._no_report_server_logged = True
+                self.logger.warning(
+                    "%s: service %s has no report server (no resource implementing "
+                    "tamarco.core.report_server.ReportServer): %s is not served; the reports are "
+                    "still written to the file when enabled",
+                    self.name,
+                    self.microservice.name,
+                    self.path,
+                )
+            return
         server.add_route("GET", self.path, self.handle_report)
         self._routes_added = True
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.metrics._errors import MetricsError
 from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MetricsResource"]
 
-REPORT_SERVER = "tamarco_http_report_server"
 METRICS_PATH = "/metrics"
 #: A ``/metrics`` render that took less than this last time runs on the event loop: handing
 #: a small one (a few dozen series, ~0.1 ms) to a thread costs more than it does, and halved
@@ -42,12 +42,14 @@ INLINE_RENDER_SECONDS = 0.002
 class MetricsResource(BaseResource):
     """Exports the service's meters: Prometheus ``/metrics``, carbon, a file, stdout.
 
-    ``MetricsResource(prometheus=False)`` does not depend on the report server (for a service
-    that removes it and only pushes to carbon or a file). ``registry`` is the service's private
+    ``/metrics`` is served by the service's report server (the resource implementing
+    :class:`tamarco.core.report_server.ReportServer`, tamarco-http's by default).
+    ``MetricsResource(prometheus=False)`` does not need one (for a service that removes it and
+    only pushes to carbon or a file). ``registry`` is the service's private
     prometheus-client ``CollectorRegistry``: register more collectors there to export them too.
     """
 
-    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)  # type: ignore[misc]
+    depends_on: ClassVar[tuple[str | type, ...]] = (ReportServer,)  # type: ignore[misc]
     loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.metrics",)  # type: ignore[misc]
     #: Applied without a restart: the periodic handlers are rebuilt with the new settings.
     live_settings: ClassVar[tuple[str, ...]] = (  # type: ignore[misc]
@@ -69,7 +71,7 @@ class MetricsResource(BaseResource):
         self.metrics_url: str | None = None
         self.handlers: list[tuple[HandlerSettings, LinesHandler]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._report_server: Any = None
+        self._report_server: ReportServer | None = None
         #: CPU seconds the last ``/metrics`` render took: a cheap one runs on the event loop.
         self._last_render_seconds = 0.0
 
@@ -97,12 +99,13 @@ class MetricsResource(BaseResource):
         self.collector.deploy_name = self.microservice.deploy_name
         self._configure_summaries(config)
         if config.prometheus and self.expose_prometheus:
-            server = self.microservice.resources.get(REPORT_SERVER)
-            if server is None or not hasattr(server, "add_route"):
+            server = find_report_server(self.microservice)
+            if server is None:
                 raise MetricsError(
-                    f"resource {self.name!r} serves /metrics on the resource {REPORT_SERVER!r}, which this "
-                    "service does not have: keep the report server, set "
-                    f"{self.settings.full_key('handlers.prometheus.enabled')} to false and declare "
+                    f"resource {self.name!r} serves {METRICS_PATH} on the service's report server (a resource "
+                    "implementing tamarco.core.report_server.ReportServer, tamarco-http's "
+                    "ReportServerResource by default), which this service does not have: keep the report "
+                    f"server, set {self.settings.full_key('handlers.prometheus.enabled')} to false and declare "
                     "MetricsResource(prometheus=False), or remove metrics too"
                 )
             server.add_route("GET", METRICS_PATH, self._handle_metrics)
@@ -176,7 +179,7 @@ class MetricsResource(BaseResource):
             self._start_handlers()
 
     async def post_start(self) -> None:
-        if self._report_server is not None and getattr(self._report_server, "url", None):
+        if self._report_server is not None and self._report_server.url:
             self.metrics_url = f"{self._report_server.url}{METRICS_PATH}"
             self.logger.info("metrics: Prometheus endpoint %s", self.metrics_url)
 

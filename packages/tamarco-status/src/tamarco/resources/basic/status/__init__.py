@@ -12,12 +12,11 @@ from tamarco.resources.basic.status._errors import StatusSettingsError, UnknownP
 from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
 from tamarco.resources.basic.status._redaction import Redactor
 from tamarco.resources.basic.status._report import overall_http_code, resource_status
-from tamarco.resources.basic.status._resource import REPORT_SERVER, StatusResource
+from tamarco.resources.basic.status._resource import StatusResource
 from tamarco.resources.basic.status._restart import RestartPolicies
 
 __all__ = [
     "ALL",
-    "REPORT_SERVER",
     "Backoff",
     "HealthConfig",
     "LoopLagMonitor",

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
+from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._config import StatusConfig, load_status_config
@@ -17,10 +18,8 @@ from tamarco.resources.basic.status._redaction import Redactor
 from tamarco.resources.basic.status._report import collect_resource_statuses, overall_http_code
 from tamarco.resources.basic.status._restart import RestartPolicies
 
-__all__ = ["REPORT_SERVER", "StatusResource"]
+__all__ = ["StatusResource"]
 
-#: The name of the report server resource the endpoints are served by.
-REPORT_SERVER = "tamarco_http_report_server"
 #: Microservice states in which the probes answer 503: load balancers drain first.
 _SHUTTING_DOWN = ("stopping", "stopped")
 #: 0.1 settings of the status resource that the report server took over.
@@ -34,7 +33,9 @@ _dumps = json.JSONEncoder(default=str).encode
 class StatusResource(BaseResource):
     """Reports the state of the service and its resources, and applies the restart policies.
 
-    Endpoints (on the report server, ``system.resources.tamarco_http_report_server``):
+    Endpoints (on the service's report server: the resource implementing
+    :class:`tamarco.core.report_server.ReportServer`, tamarco-http's by default; without one they
+    are not served, said once in the log, and the restart policies still apply):
 
     * ``GET /status``: every resource's ``status()``; 200 when all are STARTED, 500 when any is
       FAILED or STOPPED, ``http_code_while_starting`` (102) otherwise;
@@ -46,7 +47,7 @@ class StatusResource(BaseResource):
     Settings live under ``system.resources.status`` (see ``docs/status.md``).
     """
 
-    depends_on: ClassVar[tuple[str, ...]] = (REPORT_SERVER,)
+    depends_on: ClassVar[tuple[str | type, ...]] = (ReportServer,)
     loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.status",)
     live_settings: ClassVar[tuple[str, ...]] = (
         "restart_policy",
@@ -69,6 +70,7 @@ class StatusResource(BaseResource):
         self._redactor_source: object = None
         self.policies: RestartPolicies | None = None
         self._routes_added = False
+        self._no_report_server_logged = False
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -83,7 +85,7 @@ class StatusResource(BaseResource):
                     "setting %s is ignored: the endpoints are served by the report server, "
                     "configure system.resources.%s.%s instead",
                     settings.full_key(moved),
-                    REPORT_SERVER,
+                    self._report_server_name() or "<report server>",
                     moved,
                 )
         microservice = self._microservice()
@@ -121,7 +123,9 @@ class StatusResource(BaseResource):
             resources=list(microservice.resources),
             service=microservice.name,
             own_name=str(self.name),
-            non_critical_by_default=set(default_resource_factories()) | {REPORT_SERVER, str(self.name)},
+            non_critical_by_default=set(default_resource_factories())
+            | {name for name, resource in microservice.resources.items() if isinstance(resource, ReportServer)}
+            | {str(self.name)},
         )
 
     async def apply_settings(self, changes: dict[str, Any]) -> None:
@@ -140,12 +144,20 @@ class StatusResource(BaseResource):
         """Add the endpoints to the report server (it serves them once it starts)."""
         if self._routes_added:
             return
-        server = self._microservice().resources.get(REPORT_SERVER)
-        if server is None or not hasattr(server, "add_route"):
-            raise StatusSettingsError(
-                f"resource {self.name!r} needs the report server resource {REPORT_SERVER!r} "
-                "(install tamarco-http, or set status = None on the service)"
-            )
+        server = find_report_server(self._microservice())
+        if server is None:
+            if not self._no_report_server_logged:
+                self._no_report_server_logged = True
+                self.logger.warning(
+                    "status: service %s has no report server (no resource implementing "
+                    "tamarco.core.report_server.ReportServer): %s, %s and %s are not served; "
+                    "the restart policies still apply",
+                    self._microservice().name,
+                    self.status_path,
+                    self.live_path,
+                    self.ready_path,
+                )
+            return
         server.add_route("GET", self.status_path, self.handle_status)
         server.add_route("GET", self.live_path, self.handle_live)
         server.add_route("GET", self.ready_path, self.handle_ready)
@@ -271,6 +283,10 @@ class StatusResource(BaseResource):
         return web.json_response(body, status=200 if ready else 503, dumps=_dumps)
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _report_server_name(self) -> str | None:
+        server = find_report_server(self.microservice)
+        return getattr(server, "name", None)
 
     def _microservice(self) -> Any:
         if self.microservice is None:
