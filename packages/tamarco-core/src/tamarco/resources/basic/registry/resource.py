@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.core.etcd import describe_error, etcd_key
+from tamarco.core.etcd import Backoff, describe_error, etcd_key, within
 from tamarco.core.lifecycle import HookHandle, LifecycleHook, ServiceState
 from tamarco.core.report_server import find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -298,7 +298,9 @@ class Registry(BaseResource):
         if lease_id is None:
             return
         try:
-            await asyncio.wait_for(self._etcd().revoke_lease(lease_id), self._connection_config().request_timeout)
+            from tamarco.core.etcd import request
+
+            await request(self._etcd().revoke_lease(lease_id), self._connection_config(), "revoking the registry lease")
             if was_registered:
                 self.logger.info("deregistered %s from etcd", self.key)
         except _etcd_errors() as error:
@@ -347,7 +349,7 @@ class Registry(BaseResource):
         prefix = self._service_prefix(service_name)
         current, revision = first
         await _call(callback, _sorted(current), self.logger)
-        delay = 0.1
+        backoff = Backoff()
         while True:
             try:
                 if revision < 0:
@@ -356,7 +358,7 @@ class Registry(BaseResource):
                         current = found
                         await _call(callback, _sorted(current), self.logger)
                 watch = await self._etcd().watch_prefix(prefix, start_revision=revision + 1)
-                delay = 0.1
+                backoff.reset()
                 try:
                     async for event in watch:
                         instance_id = event.kv.key[len(prefix) :].decode("utf-8", errors="replace")
@@ -378,8 +380,7 @@ class Registry(BaseResource):
                 self.logger.debug("registry watch of %s interrupted: %s", service_name, _describe_error(error))
             revision = -1
             await self._reset_client()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await backoff.sleep()
 
     # -- etcd ----------------------------------------------------------------------------
 
@@ -439,7 +440,7 @@ async def _call(callback: InstancesCallback, instances: list[RegisteredInstance]
 
 async def _cancel_quietly(watch: Any) -> None:
     try:
-        await asyncio.wait_for(watch.cancel(), 1)
+        await within(watch.cancel(), 1)
     except _etcd_errors(asyncio.TimeoutError, OSError):
         pass
 
