@@ -73,13 +73,17 @@ def test_restart_microservice_policy_exits_non_zero(tmp_path):
     assert "lifecycle: stopped (exit code 1)" in output
 
 
-def test_a_policy_naming_an_unknown_resource_fails_the_startup(tmp_path):
-    process = start(tmp_path, {"restart_policy": {"resources": {"restart_resource_on_failure": ["redis"]}}})
+def test_a_policy_naming_an_unknown_resource_is_a_warning_and_the_service_serves(tmp_path):
+    process = start(tmp_path, {"restart_policy": {"resources": {"restart_resource_on_failure": ["redis", "db"]}}})
     try:
+        warning = read_until(process, "restart_resource_on_failure names 'redis'")
+        url = read_until(process, "READY").split()[-1]
+        code, body = http("GET", url + "/status")
+        assert code == 200, body
+        process.terminate()
         output, _ = process.communicate(timeout=20)
     finally:
         process.kill()
         process.wait()
-    assert process.returncode == 1, output
-    assert "system.resources.status.restart_policy.resources.restart_resource_on_failure names 'redis'" in output
-    assert "READY" not in output
+    assert process.returncode == 0, output
+    assert "WARNING" in warning and "system.resources.status.restart_policy.resources" in warning

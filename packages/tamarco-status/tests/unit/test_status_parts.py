@@ -141,12 +141,14 @@ def test_all_means_every_other_resource(value):
     assert loaded.restart_policy.restart_microservice_on_failure == set(RESOURCES) - {"status"}
 
 
-def test_a_policy_naming_an_unknown_resource_names_the_key_and_the_resource():
-    with pytest.raises(UnknownPolicyResource) as caught:
-        config({"restart_policy": {"resources": {"restart_resource_on_failure": ["kafka", "postgres"]}}})
-    message = str(caught.value)
-    assert "system.resources.status.restart_policy.resources.restart_resource_on_failure" in message
-    assert "'postgres'" in message and "service 'dog'" in message
+@pytest.mark.parametrize("policy", ["restart_resource_on_failure", "restart_microservice_on_failure"])
+def test_a_policy_naming_an_unknown_resource_is_a_warning_naming_the_key_and_the_resource(policy):
+    loaded = config({"restart_policy": {"resources": {policy: ["kafka", "postgres"]}}})
+    assert getattr(loaded.restart_policy, policy) == {"kafka"}
+    (message,) = loaded.warnings
+    assert f"system.resources.status.restart_policy.resources.{policy}" in message
+    assert "'postgres'" in message and "service 'dog'" in message and "ignored" in message
+    assert config({}).warnings == ()
 
 
 def test_unknown_critical_resource():

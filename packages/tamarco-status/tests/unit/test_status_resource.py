@@ -284,17 +284,20 @@ async def test_a_resource_outside_the_policies_just_stays_failed(kit):
         assert await run.stop() == 0
 
 
-async def test_a_policy_naming_an_unknown_resource_stops_the_startup(kit, logs):
+async def test_a_policy_naming_an_unknown_resource_is_a_warning_and_the_service_starts(kit, logs):
+    # shared policies (etcd, system.resources.status) name resources only some services have
     service = make_service(kit, {"restart_policy": {"resources": {"restart_resource_on_failure": ["kafka"]}}})
-    code = await asyncio.wait_for(service.run_until_stopped(), 10)
-    assert code == EXIT_FAILURE
-    assert any(
-        "system.resources.status.restart_policy.resources.restart_resource_on_failure names 'kafka'" in m
-        for m in logs.messages
+    async with kit.Running(service) as run:
+        assert service.state == "running"
+        assert service.status.config.restart_policy.restart_resource_on_failure == frozenset()
+        assert await run.stop() == 0
+    record = logs.find(
+        contains="system.resources.status.restart_policy.resources.restart_resource_on_failure names 'kafka'"
     )
+    assert record.levelname == "WARNING"
 
 
-async def test_restart_policy_is_a_live_setting(kit):
+async def test_restart_policy_is_a_live_setting(kit, logs):
     service = make_service(kit, FAST_RESTARTS, db=kit.Controlled())
     async with kit.Running(service):
         await service.settings.set(
@@ -304,10 +307,14 @@ async def test_restart_policy_is_a_live_setting(kit):
         service.db.fail()
         await kit.wait_until(lambda: service.db.status_code == StatusCodes.STARTED)
         # an invalid change is refused and the previous policy kept
+        await service.settings.set("system.resources.status.restart_policy.resources.restart_resource_on_failure", 3)
+        assert service.status.config.restart_policy.restart_resource_on_failure == {"db"}
+        # an unknown resource is left out, with a warning
         await service.settings.set(
-            "system.resources.status.restart_policy.resources.restart_resource_on_failure", ["nope"]
+            "system.resources.status.restart_policy.resources.restart_resource_on_failure", ["db", "nope"]
         )
         assert service.status.config.restart_policy.restart_resource_on_failure == {"db"}
+    assert logs.find(contains="restart_resource_on_failure names 'nope'").levelname == "WARNING"
 
 
 async def test_without_a_report_server_the_service_runs_and_says_so_once(kit, logs):

@@ -1,7 +1,10 @@
 """The settings of the status resource (``system.resources.status``), read and checked once.
 
-Every problem raises :class:`StatusSettingsError` naming the full key, so a typo in a restart
-policy stops the service at startup instead of silently never restarting anything.
+Every invalid value raises :class:`StatusSettingsError` naming the full key, so a bad setting
+stops the service at startup instead of silently doing nothing. A restart policy naming a
+resource the service does not have is not an error but a warning (:attr:`StatusConfig.warnings`):
+policies shared by every service in etcd (``system.resources.status``) name resources that only
+some services have. ``critical_resources`` naming an unknown resource is still an error.
 """
 
 from __future__ import annotations
@@ -62,12 +65,15 @@ class StatusConfig:
     http_code_while_starting: int = 102
     status_timeout_seconds: float = 2.0
     health: HealthConfig = field(default_factory=HealthConfig)
+    #: What the status resource logs as warnings (restart policies naming unknown resources).
+    warnings: tuple[str, ...] = ()
 
 
 class _Reader:
     def __init__(self, tree: Any, prefix: str) -> None:
         self.tree = tree if isinstance(tree, Mapping) else {}
         self.prefix = prefix
+        self.warnings: list[str] = []
 
     def key(self, path: str) -> str:
         return f"{self.prefix}.{path}"
@@ -104,8 +110,13 @@ class _Reader:
         service: str | None,
         everything: Collection[str],
         forbidden: Collection[str] = (),
+        unknown_is_warning: bool = False,
     ) -> frozenset[str]:
-        """A list of resource names, or ``"all"`` / ``["all"]`` for ``everything``."""
+        """A list of resource names, or ``"all"`` / ``["all"]`` for ``everything``.
+
+        A name the service lacks raises :class:`UnknownPolicyResource`, or with
+        ``unknown_is_warning`` is left out and recorded in :attr:`warnings`.
+        """
         value = self.raw(path, default)
         if isinstance(value, str):
             value = [value]
@@ -115,12 +126,18 @@ class _Reader:
             )
         if ALL in value:
             return frozenset(everything)
+        known = []
         for name in value:
             if name not in resources:
-                raise UnknownPolicyResource(self.key(path), name, service, resources)
+                unknown = UnknownPolicyResource(self.key(path), name, service, resources)
+                if not unknown_is_warning:
+                    raise unknown
+                self.warnings.append(f"{unknown}: ignored by this service")
+                continue
             if name in forbidden:
                 raise StatusSettingsError(f"setting {self.key(path)}: resource {name!r} cannot be listed here")
-        return frozenset(value)
+            known.append(name)
+        return frozenset(known)
 
 
 def load_status_config(
@@ -144,6 +161,7 @@ def load_status_config(
             service=service,
             everything=others,
             forbidden=(own_name,),
+            unknown_is_warning=True,
         ),
         restart_resource_on_failure=reader.names(
             f"{policy_key}.restart_resource_on_failure",
@@ -152,6 +170,7 @@ def load_status_config(
             service=service,
             everything=others,
             forbidden=(own_name,),
+            unknown_is_warning=True,
         ),
         max_attempts=reader.integer("restart_policy.max_attempts", 5, minimum=1),
         backoff=Backoff(
@@ -183,4 +202,5 @@ def load_status_config(
         http_code_while_starting=int(starting_code),
         status_timeout_seconds=reader.number("status_timeout_seconds", 2.0),
         health=health,
+        warnings=tuple(reader.warnings),
     )

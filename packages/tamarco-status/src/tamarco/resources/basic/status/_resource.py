@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
+from tamarco.core.lifecycle import HookHandle
 from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -70,15 +71,17 @@ class StatusResource(BaseResource):
         self._redactor_source: object = None
         self.policies: RestartPolicies | None = None
         self._routes_added = False
+        self._hook_handles: list[HookHandle[Any]] = []
         self._no_report_server_logged = False
 
     # -- settings -----------------------------------------------------------------------------
 
     async def configure_settings(self, settings: SettingsView) -> None:
-        """Read and check the settings; a policy naming an unknown resource raises here,
-        so the service fails to start with a message naming the key and the resource."""
+        """Read and check the settings (an invalid one raises here, naming the key, so the
+        service fails to start); a policy naming a resource the service lacks is a warning."""
         await super().configure_settings(settings)
         self.config = self._load_config()
+        self._log_config_warnings()
         for moved in _MOVED_SETTINGS:
             if settings.get_nowait(moved, None) is not None:
                 self.logger.warning(
@@ -92,17 +95,23 @@ class StatusResource(BaseResource):
         self.policies = RestartPolicies(
             microservice, lambda: self.config.restart_policy, self.logger, lambda text: self.redactor.text(text)
         )
-        for resource in microservice.resources.values():
-            resource.add_status_listener(self._on_status_change)
-        self._unhook(microservice)
-        microservice.resource_failure_handlers.append(self._on_start_failure)
-        microservice.running_hooks.append(self._on_lifecycle_change)
-        microservice.stopping_hooks.append(self._on_lifecycle_change)
+        self._unhook()
+        hooks = microservice.hooks
+        self._hook_handles = [
+            hooks.on_resource_status(self._on_status_change),
+            hooks.on_start_failure(self._on_start_failure),
+            hooks.on_stopping(self._on_stopping),
+        ]
 
-    def _unhook(self, microservice: Any) -> None:
-        """Remove this resource's handlers and hooks (they are added again at each start)."""
-        for hooks in (microservice.resource_failure_handlers, microservice.running_hooks, microservice.stopping_hooks):
-            hooks[:] = [hook for hook in hooks if getattr(hook, "__self__", None) is not self]
+    def _unhook(self) -> None:
+        """Remove this resource's lifecycle hooks (they are added again at each start)."""
+        handles, self._hook_handles = self._hook_handles, []
+        for handle in handles:
+            handle.remove()
+
+    def _log_config_warnings(self) -> None:
+        for warning in self.config.warnings:
+            self.logger.warning("%s", warning)
 
     @property
     def redactor(self) -> Redactor:
@@ -135,6 +144,7 @@ class StatusResource(BaseResource):
         except StatusSettingsError as error:
             self.logger.error("status settings not applied, keeping the previous ones: %s", error)
             return
+        self._log_config_warnings()
         self.loop_lag.interval = self.config.health.loop_lag_interval_seconds
         self.loop_lag.window = self.config.health.loop_lag_window_seconds
 
@@ -170,17 +180,13 @@ class StatusResource(BaseResource):
         await super().start()
 
     async def stop(self) -> None:
+        # The restart policies end in the service's stopping hook, not here: this resource
+        # stops too when a restart policy restarts the report server it depends on.
         await self.loop_lag.stop()
-        if self.policies is not None:
-            await self.policies.stop()
         await super().stop()
 
     async def post_stop(self) -> None:
-        microservice = self.microservice
-        if microservice is not None:
-            for resource in microservice.resources.values():
-                resource.remove_status_listener(self._on_status_change)
-            self._unhook(microservice)
+        self._unhook()
         self._routes_added = False
 
     async def status(self) -> dict[str, Any]:
@@ -198,9 +204,9 @@ class StatusResource(BaseResource):
         if self.policies is not None:
             self.policies.on_status_change(resource, old, new)
 
-    async def _on_lifecycle_change(self) -> None:
+    async def _on_stopping(self) -> None:
         if self.policies is not None:
-            await self.policies.on_lifecycle_change()
+            await self.policies.stop()
 
     async def _on_start_failure(self, resource: BaseResource, error: BaseException) -> bool:
         if self.policies is None:

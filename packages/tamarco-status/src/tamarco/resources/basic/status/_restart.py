@@ -1,14 +1,17 @@
 """Restart policies: what happens when a resource becomes FAILED.
 
-* ``restart_resource_on_failure``: the resource is stopped and started in place, after an
-  exponential backoff, up to ``max_attempts`` times; each attempt is logged. When the attempts
-  run out the resource stays FAILED and, if ``restart_microservice_on_failure`` also covers
-  it, the service is stopped.
+* ``restart_resource_on_failure``: the resource is restarted in place by the core
+  (``microservice.restart_resource``: it and the resources depending on it stop, then go
+  through ``pre_start``, ``start`` and ``post_start`` again), after an exponential backoff, up
+  to ``max_attempts`` times, each attempt within ``attempt_timeout_seconds``; each attempt is
+  logged. When the attempts run out the resource stays FAILED and, if
+  ``restart_microservice_on_failure`` also covers it, the service is stopped.
 * ``restart_microservice_on_failure``: the service stops gracefully with a non-zero exit code
   (:data:`~tamarco.core.microservice.EXIT_FAILURE`) so that its orchestrator restarts it.
 
-Failures are seen as they happen, through the resources' status listeners and the
-microservice's ``resource_failure_handlers`` (start failures), never by polling.
+This module is the policy only (when, how often, backoff, giving up); stopping and starting
+is the core's. Failures are seen as they happen, through the service's ``on_resource_status``
+and ``on_start_failure`` hooks, never by polling.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core.errors import ResourceRestartError, RestartCancelledError
+from tamarco.core.lifecycle import ServiceState
 from tamarco.core.microservice import EXIT_FAILURE
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._config import RestartPolicyConfig
@@ -27,8 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RestartPolicies"]
 
-_ACTIVE_STATES = ("starting", "running")
-_SETTLED = (StatusCodes.STARTED, StatusCodes.FAILED, StatusCodes.STOPPED)
+_ACTIVE_STATES = (ServiceState.STARTING, ServiceState.RUNNING)
 
 
 class RestartPolicies:
@@ -48,31 +52,21 @@ class RestartPolicies:
         self._restarting: dict[str, asyncio.Task[None]] = {}
         self._attempts: dict[str, int] = {}
         self._recovered_at: dict[str, float] = {}
-        self._changes: dict[str, asyncio.Event] = {}
         self._detached: set[asyncio.Task[Any]] = set()
         self.microservice_stop_requested = False
-        #: Set when the service is running, or stopping (see :meth:`on_lifecycle_change`).
-        self.lifecycle_changed = asyncio.Event()
 
     # -- what the status resource wires up --------------------------------------------------
 
     def on_status_change(self, resource: BaseResource, old: StatusCodes, new: StatusCodes) -> None:
-        """Status listener: wakes pending restarts and reacts to a new FAILED status."""
-        if resource.name in self._changes:
-            self._changes[resource.name].set()
+        """``on_resource_status`` hook: reacts to a new FAILED status."""
         if new == StatusCodes.FAILED:
             self.resource_failed(resource)
 
     async def on_start_failure(self, resource: BaseResource, error: BaseException) -> bool:
-        """``resource_failure_handlers`` entry: take charge of resources restarted in place,
-        so the service keeps starting while they are retried."""
+        """``on_start_failure`` hook: take charge of resources restarted in place, so the
+        service keeps starting while they are retried (once it runs: the core waits)."""
         self.resource_failed(resource)
         return resource.name in self._config().restart_resource_on_failure
-
-    async def on_lifecycle_change(self) -> None:
-        """``running_hooks`` and ``stopping_hooks`` entry: wakes restarts that wait for the
-        start sequence to end (a restart must not race the core's own start stages)."""
-        self.lifecycle_changed.set()
 
     def restarting(self, name: str) -> bool:
         task = self._restarting.get(name)
@@ -86,6 +80,8 @@ class RestartPolicies:
         name = resource.name
         if name is None or self.microservice.state not in _ACTIVE_STATES or self.restarting(name):
             return
+        if name in self.microservice.restarting_resources:
+            return  # failed while the core restarts it: the attempt that restarts it retries
         config = self._config()
         if name in config.restart_resource_on_failure:
             loop = asyncio.get_running_loop()
@@ -138,60 +134,23 @@ class RestartPolicies:
                 delay,
             )
             await asyncio.sleep(delay)
-            if self.microservice.state == "starting":  # let the start sequence finish first
-                await self.lifecycle_changed.wait()
-            if self.microservice.state != "running":
-                return
-            if resource.status_code == StatusCodes.STARTED:
+            together = [resource, *(self.microservice.resources[n] for n in self.microservice.dependents(name))]
+            if self.microservice.state == ServiceState.RUNNING and all(
+                r.status_code == StatusCodes.STARTED for r in together
+            ):
                 self.logger.info("resource %s is STARTED again without a restart", name)
                 self._recovered_at[name] = loop.time()
                 return
-            if await self._restart_once(resource, config.attempt_timeout_seconds):
-                self.logger.info(
-                    "resource %s restarted: STARTED again (attempt %d/%d)", name, attempt, config.max_attempts
-                )
-                self._recovered_at[name] = loop.time()
-                return
-
-    async def _restart_once(self, resource: BaseResource, timeout: float) -> bool:
-        """Stop then start ``resource``; True when it ends STARTED within ``timeout``."""
-        name = str(resource.name)
-        try:
-            if resource.status_code not in (StatusCodes.STOPPED, StatusCodes.NOT_STARTED):
-                resource.set_status(StatusCodes.STOPPING)
-            await asyncio.wait_for(resource.stop(), timeout)
-        except Exception as error:  # a broken resource often fails to stop too: start anyway
-            self.logger.warning("resource %s: stop before restart failed: %s", name, self._redact(_describe(error)))
-        changed = self._changes.setdefault(name, asyncio.Event())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            await asyncio.wait_for(resource.start(), timeout)
-        except Exception as error:
-            if isinstance(error, asyncio.TimeoutError):
-                error = TimeoutError(f"start() did not finish within {timeout:g} s")
-            resource.set_status(StatusCodes.FAILED, error)
-            self.logger.warning("resource %s: restart failed: %s", name, self._redact(_describe(error)))
-            return False
-        try:
-            while resource.status_code not in _SETTLED:  # e.g. CONNECTING: wait for the outcome
-                changed.clear()
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    resource.set_status(
-                        StatusCodes.FAILED, f"still {resource.status_code.name} {timeout:g} s after restarting"
-                    )
-                    return False
-                try:
-                    await asyncio.wait_for(changed.wait(), remaining)
-                except asyncio.TimeoutError:
-                    continue
-        finally:
-            self._changes.pop(name, None)
-        if resource.status_code != StatusCodes.STARTED:
-            self.logger.warning("resource %s: restart ended %s", name, resource.status_code.name)
-            return False
-        return True
+            try:
+                await self.microservice.restart_resource(name, timeout=config.attempt_timeout_seconds)
+            except RestartCancelledError:
+                return  # the service is stopping
+            except ResourceRestartError as error:
+                self.logger.warning("resource %s: restart failed: %s", name, self._redact(str(error)))
+                continue
+            self.logger.info("resource %s restarted: STARTED again (attempt %d/%d)", name, attempt, config.max_attempts)
+            self._recovered_at[name] = loop.time()
+            return
 
     # -- restarting the service ---------------------------------------------------------------
 
@@ -211,7 +170,3 @@ class RestartPolicies:
 
     def _last_error(self, resource: BaseResource) -> str:
         return self._redact(resource.last_error or "no error recorded")
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
