@@ -1,14 +1,13 @@
 """The service shown at the top of README.md runs as written."""
 
-import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from tamarco.harness import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,27 +28,17 @@ def test_readme_example_answers_hello_world(tmp_path):
         f"    http_server:\n      host: 127.0.0.1\n      port: {port}\n"
         "    tamarco_http_report_server:\n      port: 0\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "hello.py"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TAMARCO_YML_FILE": "settings.yml"},
-    )
-    try:
+    with ServiceProcess(
+        [sys.executable, "hello.py"], cwd=tmp_path, env={"TAMARCO_YML_FILE": "settings.yml"}
+    ) as process:
         body = None
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
+        while time.monotonic() < deadline and process.running():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
                     body = response.read().decode()
                     break
             except OSError:
                 time.sleep(0.05)  # polling until the server listens
-        assert body == "Hello world!"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 0, output
+        assert body == "Hello world!", process.output
+        assert process.terminate() == 0, process.output
