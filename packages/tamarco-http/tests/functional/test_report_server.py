@@ -10,6 +10,7 @@ from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.errors import ResourceStartError, UnknownResourceDependency
 from tamarco.core.microservice import Microservice, MicroserviceContext
+from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http.report_server import ReportServerResource
 from tamarco.resources.io.http.resource import RoutesFrozenError, ServerBindError
@@ -91,12 +92,14 @@ async def test_port_in_use_is_failed_naming_host_and_port():
 
 
 async def test_a_service_can_opt_out():
-    # the other default resources that mount endpoints on the report server go with it
-    dependents = {
-        name: None
+    # the default resources that mount endpoints on it find it by contract (ReportServer), and
+    # a service without one still builds: metrics (Prometheus on) would fail its start, so it goes
+    dependents = {"metrics": None} if "metrics" in default_resource_factories() else {}
+    assert all(
+        ReportServer in getattr(entry_point.load()(), "depends_on", ())
         for name, entry_point in default_resource_factories().items()
-        if "tamarco_http_report_server" in getattr(entry_point.load()(), "depends_on", ())
-    }
+        if name in ("metrics", "status", "profiler", "memory_analyzer")
+    )
     quiet = type("Quiet", (Microservice,), {"name": "quiet", "tamarco_http_report_server": None, **dependents})
     assert "tamarco_http_report_server" not in quiet().resources
 
@@ -115,6 +118,9 @@ async def test_context_without_defaults_can_declare_one(http_session):
 
     ctx = Ctx()
     ctx.settings.update_internal({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}})
+    assert isinstance(ctx.tamarco_http_report_server, ReportServer)  # core's contract
+    assert find_report_server(ctx) is ctx.tamarco_http_report_server
+    assert ctx.resource_dependencies["ping"] == ["tamarco_http_report_server"]
     async with ctx:
         async with http_session.get(ctx.tamarco_http_report_server.url + "/ping") as response:
             assert response.status == 200

@@ -1,8 +1,10 @@
 """The report server: the small HTTP server where metrics and status publish their endpoints.
 
 Every Microservice gets it as the default resource ``tamarco_http_report_server`` (entry point
-of tamarco-http). Other resources declare ``depends_on = ("tamarco_http_report_server",)`` and
-call :meth:`ReportServerResource.add_route` in their ``pre_start``.
+of tamarco-http). It implements core's :class:`tamarco.core.report_server.ReportServer`
+contract: other resources (metrics, status, the debug resources) declare
+``depends_on = (ReportServer,)``, find it with :func:`tamarco.core.report_server.find_report_server`
+and call :meth:`ReportServerResource.add_route` in their ``pre_start``; none of them names it.
 
 It is built on ``aiohttp.web`` rather than Sanic: a few internal endpoints need no Sanic app
 (whose name, touchup and listeners are process-global concerns), aiohttp is already a
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
@@ -58,7 +61,7 @@ class ReportServerResource(BaseResource):
         if self._runner is not None:
             raise RoutesFrozenError(
                 f"report server {self.name!r} is already started: add route {method} {path} "
-                "in pre_start of a resource that depends on tamarco_http_report_server"
+                "in pre_start of a resource that depends on it (depends_on = (ReportServer,))"
             )
         if not path.startswith("/"):
             raise ValueError(f"report server route path must start with '/', got {path!r}")
@@ -144,3 +147,7 @@ class ReportServerResource(BaseResource):
 
     async def _index(self, request: web.Request) -> web.Response:
         return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
+
+
+# The contract, checked by mypy: the report server is what core's ReportServer describes.
+_implements: type[ReportServer] = ReportServerResource
