@@ -12,9 +12,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tamarco.core.errors import ResourceStartError, UnknownResourceDependency
+from tamarco.core.errors import ResourceStartError
 from tamarco.core.microservice import MicroserviceContext, task
-from tamarco.resources.basic.metrics import Counter, MetricsResource, MetricsSettingsError, Summary
+from tamarco.resources.basic.metrics import Counter, MetricsError, MetricsResource, MetricsSettingsError, Summary
 
 pytestmark = pytest.mark.functional
 
@@ -155,11 +155,19 @@ async def test_prometheus_handler_disabled(http_session: aiohttp.ClientSession, 
     assert status == 404
 
 
-def test_removing_the_report_server_needs_metrics_without_prometheus(
-    service_class: Callable[..., type[MicroserviceContext]],
-) -> None:
-    with pytest.raises(UnknownResourceDependency, match="'metrics' depends on 'tamarco_http_report_server'"):
-        service_class("no_report_server", use_default_resources=False, metrics=MetricsResource())()
+async def test_removing_the_report_server_needs_metrics_without_prometheus(build: Builder) -> None:
+    # the report server is found by its contract (tamarco.core.report_server.ReportServer): the
+    # service builds, and metrics with its Prometheus endpoint on refuses to start, saying why
+    service = build("no_report_server", use_default_resources=False, metrics=MetricsResource())
+    assert service.resource_dependencies["metrics"] == []
+    with pytest.raises(ResourceStartError) as caught:
+        await service.start()
+    await service.stop()
+    assert isinstance(caught.value.error, MetricsError)
+    message = str(caught.value)
+    assert "tamarco.core.report_server.ReportServer" in message
+    assert "system.resources.metrics.handlers.prometheus.enabled" in message
+    assert "MetricsResource(prometheus=False)" in message
 
 
 async def test_metrics_without_report_server_writes_a_file(tmp_path: Path, build: Builder) -> None:
