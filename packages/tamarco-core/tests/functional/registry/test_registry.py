@@ -166,3 +166,25 @@ async def test_enabled_registry_without_etcd_is_a_clear_start_error():
         error = error.error
     assert isinstance(error, RegistryError)
     assert "TAMARCO_ETCD_HOST" in str(error) and "system.resources.registry.enabled" in str(error)
+
+
+async def test_a_registry_restarted_in_place_registers_again(etcd_env, put_json, etcd_service, etcd_prefix):
+    put_json("system/microservices/restarted/resources/registry/enabled", True)
+    put_json("system/resources/registry/ttl_seconds", TTL)
+
+    class Restarted(MicroserviceContext):
+        name = "restarted"
+        registry = Registry()
+
+    service = Restarted(environ=etcd_env)
+    async with service:
+        await service.registry.wait_registered(5)
+        key = f"{etcd_prefix}discovery/restarted/{service.instance_id}"
+        first_lease = service.registry.lease_id
+        assert await service.restart_resource("registry", timeout=10) == ["registry"]
+        # the running hooks ran long ago: post_start registers again, with a new lease
+        await service.registry.wait_registered(5)
+        assert service.registry.lease_id not in (None, first_lease)
+        assert etcd_service.get(key) is not None
+        assert service.hooks.registered("running") == [service.registry._register]
+    assert etcd_service.get(key) is None
