@@ -1,0 +1,190 @@
+"""The settings of an AMQP resource (``system.resources.<name>``), parsed and checked once.
+
+Keys of the 0.1 reference: ``host``, ``port``, ``vhost``, ``user``, ``password``,
+``connection_timeout``, ``queues_prefix``; and ``url`` (``amqp://`` or ``amqps://``; the
+individual keys, when also given, override its parts), TLS (``tls``, ``ca_file``,
+``cert_file``, ``key_file``, ``verify``), ``prefetch`` and the reconnect backoff. A wrong value
+is a :class:`~tamarco.core.messaging.MessagingSettingsError` naming the full key. The password is
+kept out of ``repr`` and of every message.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from tamarco.core.messaging import MessagingSettingsError
+from yarl import URL
+
+__all__ = ["AMQPConfig"]
+
+_MISSING: Any = object()
+#: ``(key, default) -> value`` and ``key -> full key`` of the resource's settings.
+Getter = Callable[[str, Any], Any]
+KeyNamer = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class AMQPConfig:
+    """Where and how an AMQP resource connects. Build it with :meth:`from_settings`."""
+
+    host: str = "127.0.0.1"
+    port: int = 5672
+    vhost: str = "/"
+    user: str = "guest"
+    password: str = field(default="guest", repr=False)
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+    queues_prefix: str = ""
+    #: Unacknowledged messages the broker hands to one input; None: 2 x its max_concurrency.
+    prefetch: int | None = None
+    reconnect_interval_seconds: float = 0.5
+    max_reconnect_interval_seconds: float = 5.0
+    heartbeat_seconds: int = 60
+
+    @classmethod
+    def from_settings(cls, get: Getter, full_key: KeyNamer = lambda key: key) -> AMQPConfig:
+        """Parse the settings: ``get(key, default)`` reads one key of the resource."""
+        values: dict[str, Any] = {}
+        url = get("url", None)
+        if url is not None:
+            values.update(_parse_url(url, full_key("url")))
+        for key, kind in (("host", str), ("vhost", str), ("user", str), ("password", str), ("queues_prefix", str)):
+            value = get(key, _MISSING)
+            if value is _MISSING or value is None:
+                continue
+            if key == "password" and isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)  # the reference's example: ``password: 1234``
+            if not isinstance(value, kind):
+                raise MessagingSettingsError(f"setting {full_key(key)} must be a string, got {type(value).__name__}")
+            if key in ("host", "user") and not value:
+                raise MessagingSettingsError(f"setting {full_key(key)} must not be empty")
+            values[key] = value
+        tls = get("tls", get("ssl", None))
+        if tls is not None:
+            values["tls"] = _boolean(tls, full_key("tls"))
+        port = get("port", None)
+        if port is not None:
+            values["port"] = _port(port, full_key("port"))
+        elif "port" not in values:
+            values["port"] = 5671 if values.get("tls") else 5672
+        for key in ("ca_file", "cert_file", "key_file"):
+            value = get(key, None)
+            if value is not None:
+                if not isinstance(value, str) or not value:
+                    raise MessagingSettingsError(f"setting {full_key(key)} must be a file path, got {value!r}")
+                values[key] = value
+        verify = get("verify", None)
+        if verify is not None:
+            values["verify"] = _boolean(verify, full_key("verify"))
+        prefetch = get("prefetch", None)
+        if prefetch is not None:
+            if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
+                raise MessagingSettingsError(
+                    f"setting {full_key('prefetch')} must be a whole number >= 1, got {prefetch!r}"
+                )
+            values["prefetch"] = prefetch
+        for key in ("reconnect_interval_seconds", "max_reconnect_interval_seconds"):
+            value = get(key, None)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise MessagingSettingsError(
+                        f"setting {full_key(key)} must be a number of seconds > 0, got {value!r}"
+                    )
+                values[key] = float(value)
+        heartbeat = get("heartbeat_seconds", None)
+        if heartbeat is not None:
+            if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 0:
+                raise MessagingSettingsError(
+                    f"setting {full_key('heartbeat_seconds')} must be a whole number >= 0, got {heartbeat!r}"
+                )
+            values["heartbeat_seconds"] = heartbeat
+        if values.get("cert_file") is None and values.get("key_file") is not None:
+            raise MessagingSettingsError(f"setting {full_key('key_file')} needs {full_key('cert_file')} too")
+        return cls(**values)
+
+    @property
+    def address(self) -> str:
+        """``host:port/vhost``: for logs, errors and ``/status`` (no credentials)."""
+        vhost = self.vhost if self.vhost.startswith("/") else "/" + self.vhost
+        return f"{self.host}:{self.port}{vhost}"
+
+    def describe(self) -> dict[str, Any]:
+        """The public part of the configuration (never the password)."""
+        return {
+            "address": self.address,
+            "host": self.host,
+            "port": self.port,
+            "vhost": self.vhost,
+            "tls": self.tls,
+            "queues_prefix": self.queues_prefix,
+        }
+
+    def url(self) -> URL:
+        """The connection URL, credentials included: hand it to the client only, never log it."""
+        return URL.build(
+            scheme="amqps" if self.tls else "amqp",
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            path="/" + self.vhost,
+            query={"heartbeat": str(self.heartbeat_seconds)},
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context (CA, client certificate, verification), or None without TLS."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.cert_file is not None:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def _parse_url(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, str) or not value:
+        raise MessagingSettingsError(f"setting {key} must be an amqp:// or amqps:// URL")
+    try:
+        url = URL(value)
+    except ValueError:
+        raise MessagingSettingsError(f"setting {key} is not a valid URL") from None
+    if url.scheme not in ("amqp", "amqps"):
+        # The scheme only: the rest may hold a password.
+        raise MessagingSettingsError(f"setting {key} must be an amqp:// or amqps:// URL, got scheme {url.scheme!r}")
+    if not url.host:
+        raise MessagingSettingsError(f"setting {key} has no host")
+    values: dict[str, Any] = {"host": url.host, "tls": url.scheme == "amqps"}
+    if url.explicit_port:
+        values["port"] = url.explicit_port
+    if url.user:
+        values["user"] = unquote(url.raw_user or url.user)
+    if url.password is not None:
+        values["password"] = unquote(url.raw_password or url.password)
+    path = url.raw_path[1:] if url.raw_path.startswith("/") else url.raw_path
+    if path:
+        values["vhost"] = unquote(path)
+    return values
+
+
+def _boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise MessagingSettingsError(f"setting {key} must be true or false, got {value!r}")
+    return value
+
+
+def _port(value: Any, key: str) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise MessagingSettingsError(f"setting {key} must be a TCP port (1-65535), got {value!r}")
+    return value

@@ -1,0 +1,489 @@
+"""The AMQP transport: the core's :class:`~tamarco.core.messaging.Transport` on aio-pika.
+
+One robust connection (``aio_pika.RobustConnection``) per resource, with:
+
+- a *confirm* channel (publisher confirms, returns raise) for ``push``, ``publish`` and
+  dead letters: ``send`` returns once the broker confirmed the message;
+- an *rpc* channel (no confirms) consuming ``amq.rabbitmq.reply-to`` for the requests this
+  resource sends, many at once, told apart by correlation id; answers go out on it too;
+- one channel per input, with ``basic.qos`` prefetch (the ``prefetch`` setting, or twice the
+  input's ``max_concurrency``: the handlers' messages plus as many waiting), so the broker holds
+  the rest (backpressure).
+
+When the connection drops, aio-pika reconnects and restores the channels, their topology
+(queues, exchanges, bindings) and consumers; the resource hears of it through the connection
+listener (CONNECTING, then STARTED). Messages delivered before the loss and not yet acknowledged
+are delivered again by the broker (at-least-once); acknowledging them on the dead channel is
+skipped. The reconnect interval doubles from ``reconnect_interval_seconds`` up to
+``max_reconnect_interval_seconds`` while the broker stays away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    DeliveryMode,
+    ExchangeType,
+)
+from tamarco.core.messaging import (
+    AuthenticationError,
+    NotConnectedError,
+    PublishError,
+    RequestTimeoutError,
+)
+from tamarco.resources.io.amqp._config import AMQPConfig
+from tamarco.resources.io.amqp._naming import AMQPNames
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
+
+__all__ = ["DIRECT_REPLY_TO", "AMQPDelivery", "AMQPTransport"]
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+#: RabbitMQ's default ``max_message_size`` (128 MiB): bigger messages are refused before sending.
+DEFAULT_MAX_MESSAGE_SIZE = 134_217_728
+#: Errors of a lost connection or channel while publishing or settling.
+_CONNECTION_ERRORS = (
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    RuntimeError,  # aio-pika: "Channel is closed" / "connection closed" while reconnecting
+)
+
+
+class AMQPDelivery:
+    """One message as an input's queue delivered it (see :class:`~tamarco.core.messaging.Delivery`)."""
+
+    __slots__ = ("_logger", "_message", "settled", "source")
+
+    def __init__(self, message: AbstractIncomingMessage, source: str, logger: logging.Logger) -> None:
+        self._message = message
+        self.source = source
+        self._logger = logger
+        self.settled = False
+
+    @property
+    def body(self) -> bytes:
+        return self._message.body
+
+    @property
+    def headers(self) -> Mapping[str, Any]:
+        return self._message.headers or {}
+
+    @property
+    def key(self) -> str | None:
+        return self._message.routing_key
+
+    @property
+    def position(self) -> Any:
+        return self._message.delivery_tag
+
+    @property
+    def redelivered(self) -> bool:
+        return bool(self._message.redelivered)
+
+    @property
+    def reply_to(self) -> str | None:
+        return self._message.reply_to
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self._message.correlation_id
+
+    @property
+    def message(self) -> AbstractIncomingMessage:
+        """aio-pika's message (for AMQP-specific properties)."""
+        return self._message
+
+    async def ack(self) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            await self._message.ack()
+        except _CONNECTION_ERRORS as error:
+            self._lost(error)
+
+    async def nack(self, requeue: bool = True) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            await self._message.nack(requeue=requeue)
+        except _CONNECTION_ERRORS as error:
+            self._lost(error)
+
+    def _lost(self, error: BaseException) -> None:
+        self._logger.info(
+            "message from %s could not be settled, its channel is gone (%s); the broker delivers it again",
+            self.source,
+            error,
+        )
+
+
+class _AMQPSubscription:
+    """The consumption of one input: its channel, queue and consumer tag."""
+
+    def __init__(self, transport: AMQPTransport, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
+        self._transport = transport
+        self.channel = channel
+        self.queue = queue
+        self.tag = tag
+
+    async def cancel(self) -> None:
+        """Stop the deliveries (``basic.cancel``). The channel stays open until the transport
+        closes, so the running handlers can still acknowledge what they hold."""
+        with contextlib.suppress(*_CONNECTION_ERRORS, aiormq.exceptions.AMQPError, asyncio.TimeoutError):
+            await asyncio.wait_for(self.queue.cancel(self.tag), 5)
+
+
+class AMQPTransport:
+    """A :class:`~tamarco.core.messaging.Transport` over one RabbitMQ connection (see the module doc)."""
+
+    kind = "amqp"
+
+    def __init__(
+        self,
+        config: AMQPConfig,
+        *,
+        instance: str | None = None,
+        logger: logging.Logger | None = None,
+        connection_name: str | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        self.config = config
+        self.names = AMQPNames(config.queues_prefix)
+        #: Names the subscriber queues of this resource (unique per process and resource).
+        self.instance = instance or uuid.uuid4().hex[:12]
+        self.logger = logger or logging.getLogger("tamarco.amqp")
+        self.connection_name = connection_name
+        self.max_message_size = max_message_size
+        self.connection: AbstractRobustConnection | None = None
+        self._confirm_channel: AbstractChannel | None = None
+        self._rpc_channel: AbstractChannel | None = None
+        self._reply_consumer: str | None = None
+        self._reply_lock = asyncio.Lock()
+        self._replies: dict[str, asyncio.Future[bytes]] = {}
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._queues: set[str] = set()
+        self._subscriptions: list[_AMQPSubscription] = []
+        self._listener: ConnectionListener | None = None
+        self._connected = False
+        self._closing = False
+        self._backoff_task: asyncio.Task[None] | None = None
+        self.reconnects = 0
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.config.describe(), "connected": self._connected, "reconnects": self.reconnects}
+
+    def set_connection_listener(self, listener: ConnectionListener | None) -> None:
+        self._listener = listener
+
+    async def connect(self) -> None:
+        config = self.config
+        self._closing = False
+        properties = {"connection_name": self.connection_name} if self.connection_name else None
+        connection = aio_pika.RobustConnection(
+            config.url(),
+            ssl_context=config.ssl_context(),
+            client_properties=properties,
+            reconnect_interval=config.reconnect_interval_seconds,
+        )
+        self.connection = connection
+        try:
+            await connection.connect()
+        except aiormq.exceptions.ProbableAuthenticationError as error:
+            raise AuthenticationError(
+                f"authentication failed for user {config.user!r} at {config.address} ({_reply_text(error)})"
+            ) from None
+        except aiormq.exceptions.AuthenticationError:
+            raise AuthenticationError(
+                f"authentication failed for user {config.user!r} at {config.address} (no common mechanism)"
+            ) from None
+        except aiormq.exceptions.ConnectionClosed as error:
+            # e.g. 530 NOT_ALLOWED: the vhost does not exist. No credentials in the text.
+            raise NotConnectedError(f"broker {config.address} closed the connection: {_reply_text(error)}") from None
+        self._confirm_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._rpc_channel = await connection.channel(publisher_confirms=False)
+        connection.close_callbacks.add(self._on_close)
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        self._connected = True
+
+    def _on_close(self, _sender: Any, error: BaseException | None = None) -> None:
+        if self._closing:
+            return
+        self._connected = False
+        reason = f"{type(error).__name__}: {error}" if error is not None else "connection closed"
+        if self._listener is not None:
+            self._listener(False, reason)
+        if self._backoff_task is None or self._backoff_task.done():
+            self._backoff_task = asyncio.get_running_loop().create_task(self._back_off(), name="tamarco:amqp:backoff")
+
+    async def _back_off(self) -> None:
+        """Double aio-pika's reconnect interval while the broker stays away."""
+        connection = self.connection
+        if connection is None:
+            return
+        interval = self.config.reconnect_interval_seconds
+        while not self._connected and not self._closing:
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, self.config.max_reconnect_interval_seconds)
+            connection.reconnect_interval = interval  # type: ignore[attr-defined]
+
+    def _on_reconnect(self, _sender: Any) -> None:
+        self.reconnects += 1
+        self._connected = True
+        if self.connection is not None:
+            self.connection.reconnect_interval = self.config.reconnect_interval_seconds  # type: ignore[attr-defined]
+        self._fail_replies(NotConnectedError(f"connection to {self.config.address} was lost before the answer came"))
+        if self._listener is not None:
+            self._listener(True, None)
+
+    async def close(self) -> None:
+        self._closing = True
+        self._connected = False
+        if self._backoff_task is not None:
+            self._backoff_task.cancel()
+            await asyncio.gather(self._backoff_task, return_exceptions=True)
+            self._backoff_task = None
+        self._fail_replies(NotConnectedError(f"resource closed its connection to {self.config.address}"))
+        connection, self.connection = self.connection, None
+        self._confirm_channel = self._rpc_channel = None
+        self._reply_consumer = None
+        self._exchanges.clear()
+        self._queues.clear()
+        self._subscriptions.clear()
+        if connection is not None:
+            await connection.close()
+
+    def _fail_replies(self, error: Exception) -> None:
+        replies, self._replies = self._replies, {}
+        for future in replies.values():
+            if not future.done():
+                future.set_exception(error)
+
+    def _channel(self, channel: AbstractChannel | None, what: str) -> AbstractChannel:
+        if channel is None or not self._connected:
+            state = "reconnecting" if self.connection is not None and not self._closing else "not connected"
+            raise NotConnectedError(f"cannot {what}: {state} to {self.config.address}")
+        return channel
+
+    # -- topology -----------------------------------------------------------------------------
+
+    async def _declare_queue(self, channel: AbstractChannel, name: str, **arguments: Any) -> AbstractQueue:
+        queue = await channel.declare_queue(name, **arguments)
+        self._queues.add(name)
+        return queue
+
+    async def _exchange(self, queue: str) -> AbstractExchange:
+        name = self.names.exchange(queue)
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            channel = self._channel(self._confirm_channel, f"publish to {queue!r}")
+            exchange = await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def _push_queue(self, queue: str) -> str:
+        name = self.names.push_queue(queue)
+        if name not in self._queues:
+            await self._declare_queue(self._channel(self._confirm_channel, f"push to {queue!r}"), name, durable=True)
+        return name
+
+    async def _dead_letter_queue(self, queue: str) -> str:
+        name = self.names.dead_letter_queue(queue)
+        if name not in self._queues:
+            channel = self._channel(self._confirm_channel, f"dead-letter a message of {queue!r}")
+            await self._declare_queue(channel, name, durable=True)
+        return name
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def consume(self, input_: MessageInput, consumer: Consumer) -> _AMQPSubscription:
+        connection = self.connection
+        if connection is None or not self._connected:
+            raise NotConnectedError(f"cannot consume {input_.source!r}: not connected to {self.config.address}")
+        source = input_.source
+        names = self.names
+        channel = await connection.channel(publisher_confirms=False)
+        prefetch = self.config.prefetch or 2 * consumer.policy.max_concurrency
+        await channel.set_qos(prefetch_count=prefetch)
+        if input_.pattern == "subscribe":
+            exchange = await channel.declare_exchange(names.exchange(source), ExchangeType.FANOUT, durable=True)
+            queue = await channel.declare_queue(
+                names.subscriber_queue(source, self.instance), exclusive=True, auto_delete=True
+            )
+            await queue.bind(exchange)
+        elif input_.pattern == "request":
+            queue = await self._declare_queue(channel, names.request_queue(source), durable=True)
+        else:
+            queue = await self._declare_queue(channel, names.push_queue(source), durable=True)
+        if consumer.policy.dead_letter:
+            await self._dead_letter_queue(source)
+        logger = self.logger
+        dispatch = consumer.dispatch
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await dispatch(AMQPDelivery(message, source, logger))
+
+        tag = await queue.consume(on_message, no_ack=False)
+        subscription = _AMQPSubscription(self, channel, queue, tag)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _check_size(self, body: bytes, what: str) -> None:
+        if len(body) > self.max_message_size:
+            raise PublishError(
+                f"cannot {what}: the message is {len(body)} bytes, over the broker's limit of "
+                f"{self.max_message_size} bytes (setting max_message_size)"
+            )
+
+    async def send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+    ) -> None:
+        destination = output.destination
+        what = f"{pattern} to {destination!r}"
+        self._check_size(body, what)
+        try:
+            if pattern == "publish":
+                exchange = await self._exchange(destination)
+                message = aio_pika.Message(body, headers=dict(headers) if headers else None)
+                await exchange.publish(message, routing_key=key or "", mandatory=False)
+            else:
+                name = await self._push_queue(destination)
+                channel = self._channel(self._confirm_channel, what)
+                message = aio_pika.Message(
+                    body, headers=dict(headers) if headers else None, delivery_mode=DeliveryMode.PERSISTENT
+                )
+                await channel.default_exchange.publish(message, routing_key=name, mandatory=True)
+        except Exception as error:
+            raise self._send_error(error, what) from None
+
+    def _send_error(self, error: Exception, what: str) -> Exception:
+        if isinstance(error, (NotConnectedError, PublishError)):
+            return error
+        if isinstance(error, aiormq.exceptions.DeliveryError):
+            frame = getattr(error, "frame", None)
+            reason = getattr(frame, "reply_text", None) or type(frame).__name__
+            return PublishError(f"{what}: the broker at {self.config.address} did not take the message ({reason})")
+        if isinstance(error, aiormq.exceptions.ChannelClosed):
+            return PublishError(f"{what}: the broker at {self.config.address} refused it: {_reply_text(error)}")
+        if isinstance(error, _CONNECTION_ERRORS):
+            return NotConnectedError(f"cannot {what}: connection to {self.config.address} lost ({error})")
+        if isinstance(error, TypeError):
+            return PublishError(f"{what}: headers can not be encoded for AMQP ({error})")
+        return PublishError(f"{what} failed: {type(error).__name__}: {error}")
+
+    async def _ensure_reply_consumer(self) -> AbstractChannel:
+        channel = self._channel(self._rpc_channel, "send a request")
+        if self._reply_consumer is None:
+            async with self._reply_lock:
+                if self._reply_consumer is None:
+                    queue = await channel.declare_queue(DIRECT_REPLY_TO, passive=True)
+                    self._reply_consumer = await queue.consume(self._on_reply, no_ack=True)
+        return channel
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._replies.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+    ) -> bytes:
+        destination = output.destination
+        what = f"send a request to {destination!r}"
+        self._check_size(body, what)
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._replies[correlation_id] = future
+        try:
+            channel = await self._ensure_reply_consumer()
+            message = aio_pika.Message(
+                body,
+                headers=dict(headers) if headers else None,
+                correlation_id=correlation_id,
+                reply_to=DIRECT_REPLY_TO,
+                expiration=timeout,
+            )
+            await channel.default_exchange.publish(
+                message, routing_key=self.names.request_queue(destination), mandatory=False
+            )
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(
+                f"no answer to a request to {destination!r} (queue "
+                f"{self.names.request_queue(destination)!r}) within {timeout:g} s"
+            ) from None
+        except Exception as error:
+            raise self._send_error(error, what) from None
+        finally:
+            self._replies.pop(correlation_id, None)
+
+    async def reply(self, delivery: Delivery, body: bytes) -> None:
+        if not delivery.reply_to:
+            raise PublishError(f"message from {delivery.source!r} is not a request: it has no reply_to")
+        what = f"answer a request from {delivery.source!r}"
+        self._check_size(body, what)
+        channel = self._channel(self._rpc_channel, what)
+        message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
+        try:
+            await channel.default_exchange.publish(message, routing_key=delivery.reply_to, mandatory=False)
+        except Exception as error:
+            raise self._send_error(error, what) from None
+
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+        what = f"dead-letter a message of {input_.source!r}"
+        try:
+            name = await self._dead_letter_queue(input_.source)
+            channel = self._channel(self._confirm_channel, what)
+            message = aio_pika.Message(
+                delivery.body, headers=_amqp_headers(headers), delivery_mode=DeliveryMode.PERSISTENT
+            )
+            await channel.default_exchange.publish(message, routing_key=name, mandatory=True)
+        except Exception as error:
+            raise self._send_error(error, what) from None
+
+
+def _amqp_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """Headers AMQP can carry: bytes become text (or their repr), other odd values their str."""
+    result: dict[str, Any] = {}
+    for key, value in headers.items():
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                value = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                value = repr(bytes(value))
+        elif value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
+            value = str(value)
+        result[str(key)] = value
+    return result
+
+
+def _reply_text(error: BaseException) -> str:
+    """The broker's reply text of an aiormq error (``args`` may be ``(code, text)``)."""
+    texts = [str(arg) for arg in getattr(error, "args", ()) if isinstance(arg, str)]
+    return texts[-1] if texts else type(error).__name__

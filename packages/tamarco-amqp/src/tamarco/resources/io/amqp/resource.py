@@ -1,0 +1,76 @@
+"""The AMQP resource: inputs and outputs over one RabbitMQ connection (aio-pika).
+
+::
+
+    class Cows(Microservice):
+        name = "cows"
+        amqp = AMQPResource(outputs=[AMQPOutput(queue="cows", codec=JsonCodec)])
+
+        @AMQPPullInput(resource=amqp, queue="cows", codec=JsonCodec)
+        async def on_cow(self, message):
+            ...
+
+Settings live under ``system.resources.<attribute name>`` (``amqp`` above); see
+:class:`~tamarco.resources.io.amqp.AMQPConfig` and docs/amqp.md. Start, reconnect, drain and
+``/status`` are the core's :class:`~tamarco.core.messaging.MessagingResource`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from tamarco.core.messaging import MessagingResource, MessagingSettingsError, Transport
+from tamarco.resources.bases import InputBase, OutputBase
+from tamarco.resources.io.amqp._config import AMQPConfig
+from tamarco.resources.io.amqp._transport import DEFAULT_MAX_MESSAGE_SIZE, AMQPTransport
+
+__all__ = ["AMQPResource"]
+
+
+class AMQPResource(MessagingResource):
+    """RabbitMQ inputs (:class:`AMQPSubscriptionInput`, :class:`AMQPPullInput`,
+    :class:`AMQPRequestInput`) and outputs (:class:`AMQPOutput`, :class:`AMQPGenericOutput`).
+
+    ``use_transport(InMemoryTransport(broker))`` runs the same inputs and outputs in memory, for
+    unit tests of a service's handlers.
+    """
+
+    transport_kind: ClassVar[str] = "amqp"
+
+    def __init__(
+        self,
+        inputs: Sequence[InputBase] | None = None,
+        outputs: Sequence[OutputBase] | None = None,
+        *args: Any,
+        transport: Transport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
+
+    def config(self) -> AMQPConfig:
+        """The connection settings (checked; a wrong value names its full key)."""
+        settings = self.settings
+        if settings is None:
+            return AMQPConfig()
+        return AMQPConfig.from_settings(
+            lambda key, default: settings.get_nowait(key, default), lambda key: settings.full_key(key)
+        )
+
+    def create_transport(self) -> Transport:
+        config = self.config()
+        max_size = self.setting("max_message_size", DEFAULT_MAX_MESSAGE_SIZE)
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            where = self.settings.full_key("max_message_size") if self.settings is not None else "max_message_size"
+            raise MessagingSettingsError(f"setting {where} must be a number of bytes >= 1, got {max_size!r}")
+        service = getattr(self.microservice, "name", None) or "tamarco"
+        instance = f"{service}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        return AMQPTransport(
+            config,
+            instance=instance,
+            logger=self.logger,
+            connection_name=f"{service}:{self.name}",
+            max_message_size=max_size,
+        )
