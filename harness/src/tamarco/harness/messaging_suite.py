@@ -78,12 +78,20 @@ class MessagingCase:
     supports_request = True
     #: Whether a message given back (nack/requeue) is flagged ``redelivered``.
     flags_redelivery = True
+    #: Whether messages are handled one at a time per ordered stream (a Kafka partition): the
+    #: concurrency test then spreads its messages over streams (:meth:`prepare_streams`).
+    ordered_streams = False
 
     def new_name(self, label: str = "q") -> str:
         return f"suite-{label}-{uuid.uuid4().hex[:10]}"
 
     async def prepare(self, name: str) -> None:
         """Create what ``name`` needs before use (a topic), if the transport needs that."""
+
+    async def prepare_streams(self, name: str, count: int) -> list[str]:
+        """For ``ordered_streams`` transports: create ``name`` with ``count`` ordered streams and
+        return one message key per stream."""
+        raise NotImplementedError
 
     def resource(self, inputs: Sequence[MessageInput] = (), outputs: Sequence[MessageOutput] = ()) -> MessagingResource:
         raise NotImplementedError
@@ -361,7 +369,12 @@ class MessagingSuite:
 
     async def test_concurrency_is_bounded(self, messaging_case: MessagingCase) -> None:
         case = messaging_case
-        (queue,) = await self._names(case, "bound")
+        keys: list[str | None] = [None]
+        if case.ordered_streams:  # one handler at a time per stream: use three streams
+            queue = case.new_name("bound")
+            keys = list(await case.prepare_streams(queue, 3))
+        else:
+            (queue,) = await self._names(case, "bound")
         active = 0
         peak = 0
         done = 0
@@ -382,7 +395,7 @@ class MessagingSuite:
         resource = case.resource([case.pull_input(queue, on_message=slow, max_concurrency=3)], [output])
         async with running(case, resource):
             for n in range(9):
-                await output.push(n)
+                await output.push(n, key=keys[n % len(keys)])
             await asyncio.wait_for(three_running.wait(), TIMEOUT)
             await asyncio.sleep(0.2)  # would let a 4th start if the bound were broken
             assert active == 3

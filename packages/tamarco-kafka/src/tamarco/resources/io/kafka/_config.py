@@ -1,0 +1,270 @@
+"""The settings of a Kafka resource (``system.resources.<name>``), checked once at start.
+
+Every wrong value is a :class:`~tamarco.core.messaging.MessagingSettingsError` naming the full
+key. Credentials are kept out of :meth:`KafkaConfig.describe` and of every message.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tamarco.core.messaging import MessagingSettingsError
+
+if TYPE_CHECKING:
+    from tamarco.core.settings.settings import SettingsView
+
+__all__ = ["DEFAULT_BOOTSTRAP_SERVERS", "KafkaConfig"]
+
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_COMPRESSIONS = (None, "gzip", "snappy", "lz4", "zstd")
+_OFFSET_RESETS = ("earliest", "latest")
+
+#: producer setting -> (type, aiokafka keyword)
+_PRODUCER_INTS = ("linger_ms", "max_batch_size", "max_request_size", "request_timeout_ms", "retry_backoff_ms")
+_CONSUMER_INTS = (
+    "fetch_max_wait_ms",
+    "fetch_min_bytes",
+    "fetch_max_bytes",
+    "max_partition_fetch_bytes",
+    "max_poll_records",
+    "max_poll_interval_ms",
+    "session_timeout_ms",
+    "heartbeat_interval_ms",
+    "rebalance_timeout_ms",
+    "request_timeout_ms",
+)
+
+
+@dataclass
+class KafkaConfig:
+    """What a :class:`~tamarco.resources.io.kafka.KafkaResource` reads from its settings."""
+
+    bootstrap_servers: list[str] = field(default_factory=lambda: [DEFAULT_BOOTSTRAP_SERVERS])
+    client_id: str = "tamarco"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_context: ssl.SSLContext | None = None
+    producer: dict[str, Any] = field(default_factory=dict)
+    consumer: dict[str, Any] = field(default_factory=dict)
+    auto_offset_reset: str = "earliest"
+    auto_create_topics: bool = True
+    commit_interval: float = 1.0
+    revocation_timeout: float = 10.0
+    health_check_interval: float = 2.0
+    default_group: str | None = None
+
+    @property
+    def address(self) -> str:
+        return ",".join(self.bootstrap_servers)
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """aiokafka keywords shared by producers, consumers and admin clients."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.ssl_context is not None:
+            kwargs["ssl_context"] = self.ssl_context
+        if self.sasl_mechanism is not None:
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password
+        return kwargs
+
+    def producer_kwargs(self) -> dict[str, Any]:
+        return {**self.connection_kwargs(), **self.producer}
+
+    def consumer_kwargs(self, group_id: str) -> dict[str, Any]:
+        return {
+            **self.connection_kwargs(),
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": self.auto_offset_reset,
+            **self.consumer,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """For ``/status``: no password, no key material."""
+        info: dict[str, Any] = {
+            "address": self.address,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            info["sasl_mechanism"] = self.sasl_mechanism
+            info["username"] = self.sasl_username
+        return info
+
+    @classmethod
+    def from_settings(cls, view: SettingsView | None, *, default_client_id: str = "tamarco") -> KafkaConfig:
+        """Read and check ``system.resources.<name>`` (``view``); defaults where unset."""
+        reader = _Reader(view)
+        config = cls()
+        config.bootstrap_servers = reader.servers("bootstrap_servers")
+        config.client_id = reader.text("client_id", default_client_id)
+        config.default_group = reader.optional_text("group_id")
+        sasl = reader.mapping("sasl")
+        tls = reader.mapping("tls")
+        protocol_default = ("SASL_" if sasl else "") + ("SSL" if tls.get("enabled", bool(tls)) else "PLAINTEXT")
+        if protocol_default == "SASL_PLAINTEXT" and not sasl:
+            protocol_default = "PLAINTEXT"
+        config.security_protocol = reader.choice("security_protocol", _SECURITY_PROTOCOLS, protocol_default)
+        if config.security_protocol.startswith("SASL_"):
+            if not sasl:
+                raise MessagingSettingsError(
+                    f"setting {reader.key('sasl')} is required with security_protocol {config.security_protocol}"
+                )
+            config.sasl_mechanism = reader.choice("sasl.mechanism", _SASL_MECHANISMS, "PLAIN")
+            config.sasl_username = reader.required_text("sasl.username")
+            config.sasl_password = reader.required_text("sasl.password", secret=True)
+        if config.security_protocol.endswith("SSL"):
+            config.ssl_context = _ssl_context(reader, tls)
+        config.producer = reader.producer()
+        config.consumer = reader.consumer()
+        config.auto_offset_reset = reader.choice("consumer.auto_offset_reset", _OFFSET_RESETS, "earliest")
+        config.auto_create_topics = reader.boolean("auto_create_topics", True)
+        config.commit_interval = reader.seconds("commit_interval_seconds", 1.0)
+        config.revocation_timeout = reader.seconds("revocation_timeout_seconds", 10.0)
+        config.health_check_interval = reader.seconds("health_check_interval_seconds", 2.0)
+        return config
+
+
+def _ssl_context(reader: _Reader, tls: Mapping[str, Any]) -> ssl.SSLContext:
+    from aiokafka.helpers import create_ssl_context
+
+    cafile = reader.optional_text("tls.cafile")
+    certfile = reader.optional_text("tls.certfile")
+    keyfile = reader.optional_text("tls.keyfile")
+    password = reader.optional_text("tls.password")
+    try:
+        context = create_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile, password=password)
+    except (OSError, ssl.SSLError) as error:
+        # The error names the file, never the key password.
+        raise MessagingSettingsError(
+            f"settings {reader.key('tls')}: cannot load the TLS files ({type(error).__name__}: "
+            f"{getattr(error, 'strerror', None) or 'invalid certificate or key'}; "
+            f"cafile={cafile!r}, certfile={certfile!r}, keyfile={keyfile!r})"
+        ) from None
+    context.check_hostname = bool(tls.get("check_hostname", True))
+    return context
+
+
+class _Reader:
+    """Typed reads of one resource's settings, errors naming the full key."""
+
+    def __init__(self, view: SettingsView | None) -> None:
+        self.view = view
+
+    def key(self, key: str) -> str:
+        return self.view.full_key(key) if self.view is not None else key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self.view is None:
+            return default
+        return self.view.get_nowait(key, default)
+
+    def servers(self, key: str) -> list[str]:
+        value = self.get(key, DEFAULT_BOOTSTRAP_SERVERS)
+        if isinstance(value, str):
+            servers = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            servers = [item.strip() for item in value if item.strip()]
+        else:
+            servers = []
+        if not servers:
+            raise MessagingSettingsError(
+                f"setting {self.key(key)} must be 'host:port' or a comma-separated list of them, got {value!r}"
+            )
+        return servers
+
+    def text(self, key: str, default: str) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise MessagingSettingsError(f"setting {self.key(key)} must be a non-empty string, got {value!r}")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.get(key, None)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise MessagingSettingsError(f"setting {self.key(key)} must be a non-empty string, got {value!r}")
+        return value
+
+    def required_text(self, key: str, *, secret: bool = False) -> str:
+        value = self.get(key, None)
+        if not isinstance(value, str) or not value:
+            shown = "a value that is not a non-empty string" if secret else repr(value)
+            raise MessagingSettingsError(f"setting {self.key(key)} is required (a non-empty string), got {shown}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, default)
+        if isinstance(value, str):
+            value = value.upper() if choices[0].isupper() else value.lower()
+        if value not in choices:
+            raise MessagingSettingsError(
+                f"setting {self.key(key)} must be one of {', '.join(str(c) for c in choices)}, got {value!r}"
+            )
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise MessagingSettingsError(f"setting {self.key(key)} must be true or false, got {value!r}")
+        return value
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise MessagingSettingsError(f"setting {self.key(key)} must be a number of seconds > 0, got {value!r}")
+        return float(value)
+
+    def mapping(self, key: str) -> Mapping[str, Any]:
+        value = self.get(key, None)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise MessagingSettingsError(f"setting {self.key(key)} must be a mapping, got {type(value).__name__}")
+        return value
+
+    def _ints(self, section: str, names: tuple[str, ...], known: tuple[str, ...]) -> dict[str, Any]:
+        values = self.mapping(section)
+        result: dict[str, Any] = {}
+        for name, value in values.items():
+            key = f"{section}.{name}"
+            if name in names:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise MessagingSettingsError(f"setting {self.key(key)} must be a whole number >= 0, got {value!r}")
+                result[name] = value
+            elif name not in known:
+                raise MessagingSettingsError(
+                    f"setting {self.key(key)} is unknown (known: {', '.join(sorted((*names, *known)))})"
+                )
+        return result
+
+    def producer(self) -> dict[str, Any]:
+        result = self._ints("producer", _PRODUCER_INTS, ("acks", "compression_type"))
+        acks = self.get("producer.acks", "all")
+        if acks not in ("all", 0, 1, -1):
+            raise MessagingSettingsError(f"setting {self.key('producer.acks')} must be all, 0 or 1, got {acks!r}")
+        result["acks"] = acks
+        compression = self.get("producer.compression_type", None)
+        if compression not in _COMPRESSIONS:
+            raise MessagingSettingsError(
+                f"setting {self.key('producer.compression_type')} must be gzip, snappy, lz4 or zstd, "
+                f"got {compression!r}"
+            )
+        result["compression_type"] = compression
+        return result
+
+    def consumer(self) -> dict[str, Any]:
+        return self._ints("consumer", _CONSUMER_INTS, ("auto_offset_reset",))

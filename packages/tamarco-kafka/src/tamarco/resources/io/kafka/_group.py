@@ -1,0 +1,332 @@
+"""The consumption of one input by one consumer-group member: fetch, order, commit, rebalance.
+
+- One aiokafka consumer per input, auto-commit off. A fetch task reads batches and appends
+  each partition's records to that partition's buffer; a partition whose buffer is full is
+  paused (backpressure) and resumed once its worker caught up.
+- One worker task per partition hands its records, one at a time and in order, to
+  :meth:`Consumer.process <tamarco.core.messaging.Consumer.process>` (decode, handler,
+  retries, dead-letter): a partition keeps its order; a semaphore lets at most
+  ``max_concurrency`` partitions be handled at once.
+- A record acknowledged (or dead-lettered, or rejected) moves the partition's *done* offset
+  past it. A record given back (``nack(requeue=True)``) is handed over again at once, flagged
+  redelivered, before anything after it; when the consumer is stopping or the partition was
+  revoked, the worker stops there instead. Offsets are committed every
+  ``commit_interval_seconds``, on revocation and on stop — only the done offsets, so every
+  committed message was handled, and nothing after a message that was not is committed.
+- On revocation, the workers of the revoked partitions finish the record in hand (for at
+  most ``revocation_timeout_seconds``; then they are cancelled and that record is not
+  committed), the done offsets are committed, and the buffered records are dropped: the new
+  owner reads them again from the committed offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from tamarco.core import instrumentation
+from tamarco.core.messaging import Consumer, MessageInput, Settlement
+from tamarco.resources.io.kafka._delivery import KafkaDelivery
+
+if TYPE_CHECKING:
+    from tamarco.resources.io.kafka._config import KafkaConfig
+
+__all__ = ["GroupConsumer"]
+
+_FETCH_TIMEOUT_MS = 200
+#: Records buffered per partition before it is paused.
+_BUFFER_HIGH = 2000
+_BUFFER_LOW = 500
+
+
+class _Partition:
+    __slots__ = ("committed", "done", "lag", "paused", "records", "redeliver", "stopping", "task", "tp")
+
+    def __init__(self, tp: TopicPartition, lag: Any) -> None:
+        self.tp = tp
+        self.records: collections.deque[Any] = collections.deque()
+        self.done: int | None = None
+        self.committed: int | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+        self.paused = False
+        self.redeliver = False
+        self.lag = lag
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: GroupConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner._revoke(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner._assign(list(assigned))
+
+
+class GroupConsumer:
+    """One input's consumer-group member (the :class:`~tamarco.core.messaging.Subscription`)."""
+
+    def __init__(
+        self,
+        input_: MessageInput,
+        consumer: Consumer,
+        config: KafkaConfig,
+        *,
+        group_id: str,
+        resource_name: str,
+        logger: logging.Logger,
+    ) -> None:
+        self.input = input_
+        self.consumer = consumer
+        self.config = config
+        self.group_id = group_id
+        self.resource_name = resource_name
+        self.logger = logger
+        self.topics: tuple[str, ...] = tuple(getattr(input_, "topics", ()) or (input_.source,))
+        self.topic_pattern: str | None = getattr(input_, "topic_pattern", None)
+        self.closing = False
+        self.joined = asyncio.Event()
+        self._kafka: AIOKafkaConsumer | None = None
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._slots = asyncio.Semaphore(consumer.policy.max_concurrency)
+        self._fetcher: asyncio.Task[None] | None = None
+        self._lag = instrumentation.gauge(
+            "kafka_consumer_lag", "messages", labels=("resource", "input", "topic", "partition")
+        )
+        self._fetch_errors = 0
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def start(self, join_timeout: float) -> None:
+        """Join the group; returns once partitions were assigned (maybe none: more members than
+        partitions) or after ``join_timeout`` seconds (the join goes on in the background)."""
+        kafka = AIOKafkaConsumer(**self.config.consumer_kwargs(self.group_id))
+        self._kafka = kafka
+        try:
+            await kafka.start()
+            listener = _Listener(self)
+            if self.topic_pattern is not None:
+                kafka.subscribe(pattern=self.topic_pattern, listener=listener)
+            else:
+                kafka.subscribe(topics=list(self.topics), listener=listener)
+        except BaseException:
+            await kafka.stop()
+            raise
+        loop = asyncio.get_running_loop()
+        self._fetcher = loop.create_task(self._fetch(), name=f"tamarco:kafka:{self.resource_name}:{self.input.name}")
+        try:
+            await asyncio.wait_for(self.joined.wait(), join_timeout)
+        except asyncio.TimeoutError:
+            self.logger.warning(
+                "resource %s: input %s has not joined consumer group %r within %g s; it keeps trying",
+                self.resource_name,
+                self.input.name,
+                self.group_id,
+                join_timeout,
+            )
+
+    async def _fetch(self) -> None:
+        kafka = self._kafka
+        assert kafka is not None
+        loop = asyncio.get_running_loop()
+        next_commit = loop.time() + self.config.commit_interval
+        while True:
+            try:
+                batch = await kafka.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
+            except KafkaError as error:
+                self._fetch_errors += 1
+                if self._fetch_errors == 1:
+                    self.logger.warning(
+                        "resource %s: input %s cannot fetch from %s (%s: %s); retrying",
+                        self.resource_name,
+                        self.input.name,
+                        self.config.address,
+                        type(error).__name__,
+                        error,
+                    )
+                await asyncio.sleep(0.5)
+                continue
+            self._fetch_errors = 0
+            for tp, records in batch.items():
+                partition = self._partitions.get(tp)
+                if partition is None or partition.stopping or not records:
+                    continue
+                partition.records.extend(records)
+                if len(partition.records) >= _BUFFER_HIGH and not partition.paused:
+                    kafka.pause(tp)
+                    partition.paused = True
+                if partition.task is None or partition.task.done():
+                    partition.task = loop.create_task(self._work(partition))
+            if loop.time() >= next_commit:
+                await self.commit()
+                self._update_lag()
+                next_commit = loop.time() + self.config.commit_interval
+
+    async def _work(self, partition: _Partition) -> None:
+        process = self.consumer.process
+        slots = self._slots
+        records = partition.records
+        while records and not partition.stopping and not self.closing:
+            record = records[0]
+            delivery = KafkaDelivery(record, redelivered=partition.redeliver)
+            async with slots:
+                if partition.stopping or self.closing:
+                    return
+                await process(delivery)
+            if delivery.outcome is Settlement.ACKED or delivery.outcome is Settlement.REJECTED:
+                records.popleft()
+                partition.done = record.offset + 1
+                partition.redeliver = False
+                if partition.paused and len(records) <= _BUFFER_LOW and not partition.stopping:
+                    partition.paused = False
+                    if self._kafka is not None:
+                        with contextlib.suppress(KafkaError):
+                            self._kafka.resume(partition.tp)
+            else:
+                # Given back: handled again before anything after it (nothing is skipped).
+                partition.redeliver = True
+
+    # -- rebalancing --------------------------------------------------------------------------
+
+    def _assign(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            if tp not in self._partitions:
+                lag = self._lag.labels(
+                    resource=self.resource_name, input=str(self.input.name), topic=tp.topic, partition=tp.partition
+                )
+                self._partitions[tp] = _Partition(tp, lag)
+        self.logger.info(
+            "resource %s: input %s (group %r) assigned %s",
+            self.resource_name,
+            self.input.name,
+            self.group_id,
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)) or "no partitions",
+        )
+        self.joined.set()
+
+    async def _revoke(self, revoked: list[TopicPartition]) -> None:
+        partitions = [self._partitions[tp] for tp in revoked if tp in self._partitions]
+        await self._stop_partitions(partitions, self.config.revocation_timeout)
+        await self.commit(partitions)
+        for partition in partitions:
+            self._partitions.pop(partition.tp, None)
+
+    async def _stop_partitions(self, partitions: list[_Partition], timeout: float) -> None:
+        """Let the workers finish the record in hand (up to ``timeout``), then cancel them."""
+        for partition in partitions:
+            partition.stopping = True
+        tasks = [partition.task for partition in partitions if partition.task is not None and not partition.task.done()]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout) if timeout > 0 else (set(), set(tasks))
+        if pending:
+            self.logger.warning(
+                "resource %s: input %s: %d handler(s) still running after %g s; cancelling them, "
+                "their messages are not committed and will be delivered again",
+                self.resource_name,
+                self.input.name,
+                len(pending),
+                timeout,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def commit(self, partitions: list[_Partition] | None = None) -> None:
+        """Commit the done offsets that moved (of ``partitions``, default all assigned)."""
+        kafka = self._kafka
+        if kafka is None:
+            return
+        chosen = [
+            partition
+            for partition in (partitions if partitions is not None else list(self._partitions.values()))
+            if partition.done is not None and partition.done != partition.committed
+        ]
+        if not chosen:
+            return
+        offsets = {partition.tp: partition.done for partition in chosen}
+        try:
+            await kafka.commit(offsets)
+        except KafkaError as error:
+            self.logger.warning(
+                "resource %s: input %s: committing offsets of group %r failed (%s: %s); "
+                "the messages after the last commit will be delivered again",
+                self.resource_name,
+                self.input.name,
+                self.group_id,
+                type(error).__name__,
+                error,
+            )
+            return
+        for partition in chosen:
+            partition.committed = offsets[partition.tp]
+
+    def _update_lag(self) -> None:
+        kafka = self._kafka
+        if kafka is None:
+            return
+        for partition in self._partitions.values():
+            lag = self._partition_lag(kafka, partition)
+            if lag is not None:
+                partition.lag.set(lag)
+
+    @staticmethod
+    def _partition_lag(kafka: AIOKafkaConsumer, partition: _Partition) -> int | None:
+        try:
+            highwater = kafka.highwater(partition.tp)
+        except (KafkaError, AssertionError):
+            return None
+        if highwater is None:
+            return None
+        if partition.done is not None:
+            return max(0, highwater - partition.done)
+        if partition.records:
+            return max(0, highwater - partition.records[0].offset)
+        return None
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def cancel(self) -> None:
+        """Stop fetching; the workers finish the record in hand (the core's drain waits for it)."""
+        self.closing = True
+        fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            fetcher.cancel()
+            await asyncio.gather(fetcher, return_exceptions=True)
+
+    async def close(self) -> None:
+        """After the drain: cancel what still runs (not committed), commit what finished, leave
+        the group."""
+        await self.cancel()
+        await self._stop_partitions(list(self._partitions.values()), 0)
+        await self.commit()
+        kafka, self._kafka = self._kafka, None
+        if kafka is not None:
+            await kafka.stop()
+
+    # -- status -------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        kafka = self._kafka
+        partitions: dict[str, Any] = {}
+        for tp, partition in sorted(self._partitions.items()):
+            partitions[f"{tp.topic}[{tp.partition}]"] = {
+                "committed": partition.committed,
+                "done": partition.done,
+                "buffered": len(partition.records),
+                "paused": partition.paused,
+                "lag": self._partition_lag(kafka, partition) if kafka is not None else None,
+            }
+        return {
+            "group": self.group_id,
+            "topics": list(self.topics) if self.topic_pattern is None else None,
+            "pattern": self.topic_pattern,
+            "partitions": partitions,
+        }

@@ -1,0 +1,308 @@
+"""The Kafka transport: one producer for outputs and dead letters, one group member per input."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    IllegalSaslStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
+from aiokafka.protocol.metadata import MetadataRequest
+from tamarco.core.messaging import (
+    AuthenticationError,
+    MessagingError,
+    NotConnectedError,
+    PublishError,
+)
+from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._delivery import encode_headers
+from tamarco.resources.io.kafka._group import GroupConsumer
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
+
+__all__ = ["KafkaTransport", "TopicNotFoundError"]
+
+_AUTH_ERRORS = (
+    SaslAuthenticationFailed,
+    AuthenticationFailedError,
+    UnsupportedSaslMechanismError,
+    IllegalSaslStateError,
+)
+_UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
+
+
+class TopicNotFoundError(MessagingError):
+    """A topic the resource needs does not exist (and the broker did not create it)."""
+
+
+class KafkaTransport:
+    """A :class:`~tamarco.core.messaging.Transport` over aiokafka (see docs/kafka.md).
+
+    ``topics`` are checked when connecting (inputs' and outputs' topics): a missing one, with
+    auto-creation off on the broker or in ``auto_create_topics``, is a :class:`TopicNotFoundError`
+    naming it. ``request``/``reply`` are not supported: Kafka has no request/response.
+    """
+
+    kind = "kafka"
+
+    def __init__(
+        self,
+        config: KafkaConfig | None = None,
+        *,
+        topics: Iterable[str] = (),
+        resource_name: str = "kafka",
+        join_timeout: float = 10.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.config = config or KafkaConfig()
+        self.topics = sorted(set(topics))
+        self.resource_name = resource_name
+        self.join_timeout = join_timeout
+        self.logger = logger or logging.getLogger("tamarco.kafka")
+        self.connected = False
+        self.producer: AIOKafkaProducer | None = None
+        self.groups: dict[str, GroupConsumer] = {}
+        self._listener: ConnectionListener | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._pending_sends: set[asyncio.Future[Any]] = set()
+        self.send_failures = 0
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        info = self.config.describe()
+        info["connected"] = self.connected
+        info["groups"] = {name: group.describe() for name, group in sorted(self.groups.items())}
+        return info
+
+    def set_connection_listener(self, listener: ConnectionListener | None) -> None:
+        self._listener = listener
+
+    async def connect(self) -> None:
+        if self.config.sasl_mechanism is not None:
+            await self._check_credentials()
+        producer = AIOKafkaProducer(**self.config.producer_kwargs())
+        try:
+            await producer.start()
+            if self.topics:
+                await self._check_topics(producer, self.topics)
+        except BaseException:
+            await producer.stop()
+            raise
+        self.producer = producer
+        self.connected = True
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch(), name=f"tamarco:kafka:{self.resource_name}:health"
+        )
+
+    async def _check_credentials(self) -> None:
+        """aiokafka logs refused credentials and reports only 'unable to bootstrap': one
+        connection of our own tells them apart, so they fail at once (not retried)."""
+        from aiokafka.conn import create_conn
+
+        config = self.config
+        for server in config.bootstrap_servers:
+            host, _, port = server.rpartition(":") if ":" in server else (server, "", "9092")
+            try:
+                connection = await create_conn(
+                    host,
+                    int(port),
+                    client_id=config.client_id,
+                    ssl_context=config.ssl_context,
+                    security_protocol=config.security_protocol,
+                    sasl_mechanism=config.sasl_mechanism,
+                    sasl_plain_username=config.sasl_username,
+                    sasl_plain_password=config.sasl_password,
+                )
+            except _AUTH_ERRORS as error:
+                raise AuthenticationError(
+                    f"resource {self.resource_name}: {server} refused the credentials of user "
+                    f"{config.sasl_username!r} ({config.sasl_mechanism}; {type(error).__name__})"
+                ) from None
+            except (OSError, KafkaError, asyncio.TimeoutError, ValueError):
+                continue  # unreachable: the producer's bootstrap reports it
+            connection.close()
+            return
+
+    async def _check_topics(self, producer: AIOKafkaProducer, topics: list[str]) -> None:
+        client = producer.client
+        request = MetadataRequest(list(topics), allow_auto_topic_creation=self.config.auto_create_topics)
+        response = await client.send(client.get_random_node(), request)
+        missing = sorted(topic for error, topic, *_ in response.topics if error == _UNKNOWN_TOPIC)
+        if missing:
+            how = (
+                "the broker does not create topics" if self.config.auto_create_topics else "auto_create_topics is false"
+            )
+            raise TopicNotFoundError(
+                f"resource {self.resource_name}: topic(s) {', '.join(repr(t) for t in missing)} do not exist "
+                f"on {self.config.address} ({how}): create them"
+            )
+
+    async def _watch(self) -> None:
+        """Tell the resource when the broker stops answering and when it is back."""
+        interval = self.config.health_check_interval
+        healthy = True
+        while True:
+            await asyncio.sleep(interval)
+            producer = self.producer
+            if producer is None:
+                return
+            reason = None
+            try:
+                await asyncio.wait_for(producer.client.fetch_all_metadata(), max(interval, 1.0))
+                ok = True
+            except (KafkaError, OSError, asyncio.TimeoutError) as error:
+                ok = False
+                reason = f"{self.config.address} does not answer ({type(error).__name__})"
+            if ok != healthy:
+                healthy = ok
+                self.connected = ok
+                if self._listener is not None:
+                    self._listener(ok, reason)
+
+    async def close(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        groups, self.groups = list(self.groups.values()), {}
+        for group in groups:
+            try:
+                await group.close()
+            except Exception as error:
+                self.logger.warning(
+                    "resource %s: closing input %s failed: %s", self.resource_name, group.input.name, error
+                )
+        producer, self.producer = self.producer, None
+        self.connected = False
+        if producer is not None:
+            try:
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    async def consume(self, input_: MessageInput, consumer: Consumer) -> GroupConsumer:
+        if self.producer is None:
+            raise NotConnectedError(f"resource {self.resource_name}: not connected")
+        group_id = getattr(input_, "group_id", None) or self.config.default_group or self.config.client_id
+        group = GroupConsumer(
+            input_, consumer, self.config, group_id=group_id, resource_name=self.resource_name, logger=self.logger
+        )
+        await group.start(self.join_timeout)
+        self.groups[str(input_.name)] = group
+        return group
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def _producer(self, topic: str) -> AIOKafkaProducer:
+        producer = self.producer
+        if producer is None:
+            raise NotConnectedError(f"resource {self.resource_name}: cannot produce to {topic!r}, not connected")
+        return producer
+
+    async def produce(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        key: str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Produce ``body`` to ``topic`` and wait for the broker's acknowledgement (its metadata)."""
+        future = await self._enqueue(topic, body, key, headers)
+        try:
+            return await future
+        except KafkaError as error:
+            raise self._publish_error(topic, body, error) from None
+
+    async def _enqueue(
+        self, topic: str, body: bytes, key: str | bytes | None, headers: Mapping[str, Any] | None
+    ) -> asyncio.Future[Any]:
+        producer = self._producer(topic)
+        raw_key = key.encode("utf-8") if isinstance(key, str) else key
+        try:
+            return await producer.send(topic, body, key=raw_key, headers=encode_headers(headers))
+        except KafkaError as error:
+            raise self._publish_error(topic, body, error) from None
+
+    def _publish_error(self, topic: str, body: bytes, error: KafkaError) -> PublishError:
+        if isinstance(error, MessageSizeTooLargeError):
+            limit = self.config.producer.get("max_request_size", 1048576)
+            return PublishError(
+                f"resource {self.resource_name}: a message of {len(body)} bytes to topic {topic!r} is over "
+                f"the producer's max_request_size ({limit} bytes; setting "
+                f"system.resources.{self.resource_name}.producer.max_request_size)"
+            )
+        return PublishError(
+            f"resource {self.resource_name}: topic {topic!r} did not take the message ({type(error).__name__}: {error})"
+        )
+
+    async def send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+    ) -> None:
+        await self.produce(output.destination, body, key=key, headers=headers)
+
+    async def enqueue(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        on_done: Any = None,
+    ) -> None:
+        """Hand a message to the producer's batch; ``on_done(error_or_None)`` when it is settled."""
+        future = await self._enqueue(output.destination, body, key, headers)
+        self._pending_sends.add(future)
+
+        def settled(done: asyncio.Future[Any]) -> None:
+            self._pending_sends.discard(done)
+            error = None if done.cancelled() else done.exception()
+            if done.cancelled() or error is not None:
+                self.send_failures += 1
+                self.logger.error(
+                    "resource %s: a message sent to topic %r was not delivered: %s",
+                    self.resource_name,
+                    output.destination,
+                    "cancelled" if error is None else self._publish_error(output.destination, body, error),  # type: ignore[arg-type]
+                )
+            if on_done is not None:
+                on_done(error if not done.cancelled() else asyncio.CancelledError())
+
+        future.add_done_callback(settled)
+
+    async def request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+    ) -> bytes:
+        raise MessagingError(
+            f"resource {self.resource_name}: Kafka has no request/response; use a reply topic (output {output.name!r})"
+        )
+
+    async def reply(self, delivery: Delivery, body: bytes) -> None:
+        raise MessagingError(f"resource {self.resource_name}: Kafka has no request/response (from {delivery.source!r})")
+
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+        chooser = getattr(input_, "dead_letter_topic_for", None)
+        topic = chooser(delivery.source) if chooser is not None else f"{delivery.source}.dlq"
+        position = delivery.position
+        if isinstance(position, tuple) and len(position) == 2:
+            headers = {**headers, "x-tamarco-partition": position[0], "x-tamarco-offset": position[1]}
+        await self.produce(topic, delivery.body, key=delivery.key, headers=headers)

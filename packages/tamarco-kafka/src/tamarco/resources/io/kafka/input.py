@@ -1,0 +1,96 @@
+"""``KafkaInput``: a consumer-group subscription to one topic, several topics or a pattern."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from tamarco.codecs import JsonCodec
+from tamarco.core.messaging import InputPattern, MessageInput, RetryPolicy
+
+if TYPE_CHECKING:
+    from tamarco.core.messaging import MessagingResource
+
+__all__ = ["KafkaInput"]
+
+
+class KafkaInput(MessageInput):
+    """Messages of ``topic`` (or ``topics``, or the topics matching ``pattern``) for consumer
+    group ``group_id`` (default: the service's name).
+
+    The members of one group share the topic's partitions: each message is handled by one of
+    them. Different groups each get every message (publish/subscribe). Inside a partition the
+    messages are handled one at a time, in order; ``max_concurrency`` partitions are handled in
+    parallel. Offsets are committed only up to the last message whose handler returned. A failed
+    message is retried, then produced to ``dead_letter_topic`` (default ``<topic>.dlq``).
+
+    As in 0.1: ``@KafkaInput(resource=kafka, topic="metrics", codec=JsonCodec)`` on a service
+    method, or ``metrics = KafkaInput(topic="metrics")`` consumed with ``async for``.
+    """
+
+    pattern: ClassVar[InputPattern] = "pull"
+
+    def __init__(
+        self,
+        topic: str | None = None,
+        group_id: str | None = None,
+        codec: Any = JsonCodec,
+        resource: MessagingResource | None = None,
+        *,
+        topics: Sequence[str] | None = None,
+        pattern: str | None = None,
+        dead_letter_topic: str | None = None,
+        name: str | None = None,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | None = None,
+        dead_letter: bool | None = None,
+        ack: Literal["auto", "manual"] | None = None,
+        envelope: bool | None = None,
+        on_message: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        given = [what for what, value in (("topic", topic), ("topics", topics), ("pattern", pattern)) if value]
+        if len(given) != 1:
+            raise ValueError(f"KafkaInput: give exactly one of topic, topics or pattern (got {given or 'none'})")
+        if topics is not None:
+            if isinstance(topics, str) or not all(isinstance(item, str) and item for item in topics):
+                raise ValueError(f"KafkaInput: topics must be a list of non-empty strings, got {topics!r}")
+            self.topics: tuple[str, ...] = tuple(topics)
+            source = ",".join(self.topics)
+        elif pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"KafkaInput: pattern {pattern!r} is not a regular expression: {error}") from None
+            self.topics = ()
+            source = pattern
+        else:
+            assert topic is not None
+            self.topics = (topic,)
+            source = topic
+        self.topic_pattern = pattern
+        if group_id is not None and (not isinstance(group_id, str) or not group_id):
+            raise ValueError(f"KafkaInput {source!r}: group_id must be a non-empty string, got {group_id!r}")
+        self.group_id = group_id
+        self.dead_letter_topic = dead_letter_topic
+        super().__init__(
+            source,
+            codec=codec,
+            resource=resource,
+            name=name,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            dead_letter=dead_letter,
+            ack=ack,
+            envelope=envelope,
+            on_message=on_message,
+        )
+
+    @property
+    def topic(self) -> str | None:
+        """The topic, when the input reads exactly one."""
+        return self.topics[0] if len(self.topics) == 1 else None
+
+    def dead_letter_topic_for(self, topic: str) -> str:
+        """Where failed messages of ``topic`` go."""
+        return self.dead_letter_topic or f"{topic}.dlq"

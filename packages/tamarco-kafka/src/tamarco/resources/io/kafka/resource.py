@@ -1,0 +1,83 @@
+"""``KafkaResource``: Kafka producers and consumer groups configured from ``system.resources.<name>``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._transport import KafkaTransport
+
+__all__ = ["KafkaResource"]
+
+
+class KafkaResource(MessagingResource):
+    """Kafka inputs (:class:`~tamarco.resources.io.kafka.KafkaInput`) and outputs
+    (:class:`~tamarco.resources.io.kafka.KafkaOutput`) over one broker cluster.
+
+    ``kafka = KafkaResource(inputs=[...], outputs=[...])`` in a service; settings under
+    ``system.resources.kafka`` (the attribute name): ``bootstrap_servers`` and the rest in
+    docs/kafka.md. Outputs are reachable as ``self.kafka.outputs["<topic>"]``. In a unit test,
+    ``service.kafka.use_transport(InMemoryTransport())`` runs the handlers without a broker.
+    """
+
+    transport_kind: ClassVar[str] = "kafka"
+
+    def service_name(self) -> str:
+        microservice = self.microservice
+        name = getattr(microservice, "name", None)
+        return str(name) if name else "tamarco"
+
+    def create_transport(self) -> Transport:
+        service = self.service_name()
+        config = KafkaConfig.from_settings(self.settings, default_client_id=service)
+        if config.default_group is None:
+            config.default_group = service
+        topics: list[str] = []
+        for input_ in self.inputs.values():
+            if isinstance(input_, MessageInput) and getattr(input_, "topic_pattern", None) is None:
+                topics.extend(getattr(input_, "topics", ()) or (input_.source,))
+        for output in self.outputs.values():
+            if isinstance(output, MessageOutput):
+                topics.append(output.destination)
+        return KafkaTransport(
+            config,
+            topics=topics,
+            resource_name=str(self.name),
+            join_timeout=self.connection_timeout(),
+            logger=self.logger,
+        )
+
+    async def enqueue(
+        self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """What :meth:`KafkaOutput.send` calls: into the producer's batch, not waiting for the broker."""
+        transport = self._connected_transport(f"send to {output.destination!r}")
+        if not isinstance(transport, KafkaTransport):
+            await self.send(output, "push", body, key=key, headers=headers)
+            return
+        meters = self._output_meters.get(str(output.name))
+
+        def count(error: BaseException | None) -> None:
+            if meters is not None:
+                (meters.published if error is None else meters.failed).inc()
+
+        try:
+            await transport.enqueue(output, body, key=key, headers=headers, on_done=count)
+        except BaseException:
+            if meters is not None:
+                meters.failed.inc()
+            raise
+
+    async def status(self) -> dict[str, Any]:
+        info = await super().status()
+        transport = self.transport
+        broker = info.get("broker")
+        groups = broker.pop("groups", {}) if isinstance(broker, dict) else {}
+        for name, group in groups.items():
+            if name in info["inputs"]:
+                info["inputs"][name].update(group)
+        if isinstance(transport, KafkaTransport):
+            info["send_failures"] = transport.send_failures
+        return info
