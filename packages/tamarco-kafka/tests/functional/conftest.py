@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource
+from tamarco.harness import ServiceProcess
 from tamarco.harness.messaging_suite import TIMEOUT, MessagingCase
 from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource, KafkaTransport
 
@@ -118,3 +119,39 @@ def keys_for_partitions(count: int) -> list[str]:
 @pytest.fixture
 def kafka_case(kafka_service: Any) -> KafkaCase:
     return KafkaCase(kafka_service.bootstrap_servers)
+
+
+def service_settings(bootstrap_servers: str, **kafka: Any) -> dict[str, Any]:
+    """Settings of a service run in a subprocess: its ``kafka`` resource on the harness broker."""
+    resource = {"bootstrap_servers": bootstrap_servers, "consumer": dict(FAST_GROUP), **kafka}
+    return {
+        "system": {
+            "logging": {"profile": "DEVELOP"},
+            "resources": {"kafka": resource, "tamarco_http_report_server": {"port": 0}},
+        }
+    }
+
+
+@pytest.fixture
+def service_process() -> Any:
+    """``service_process(script, settings, env=None)`` starts a :class:`ServiceProcess`; those
+    still running after the test are killed."""
+    started: list[ServiceProcess] = []
+
+    def start(script: Any, settings: dict[str, Any], env: dict[str, str] | None = None) -> ServiceProcess:
+        started.append(ServiceProcess(script, settings=settings, env=env).start())
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.__exit__(None, None, None)
+
+
+@pytest.fixture
+def kafka_settings(kafka_service: Any) -> Any:
+    """``kafka_settings(**kafka)``: :func:`service_settings` on the harness broker."""
+
+    def make(**kafka: Any) -> dict[str, Any]:
+        return service_settings(kafka_service.bootstrap_servers, **kafka)
+
+    return make
