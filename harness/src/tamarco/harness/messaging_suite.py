@@ -34,14 +34,16 @@ from tamarco.core.messaging import (
     MessageOutput,
     MessagingResource,
     NotConnectedError,
+    PullInput,
+    RequestInput,
     RequestTimeoutError,
+    SubscriptionInput,
 )
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import StatusCodes
 
 __all__ = [
     "InMemoryCase",
-    "MemoryPullInput",
     "MessagingCase",
     "MessagingSuite",
     "ReversedCodec",
@@ -123,18 +125,6 @@ class MessagingCase:
         raise NotImplementedError
 
 
-class MemoryPullInput(MessageInput):
-    pattern = "pull"
-
-
-class MemorySubscriptionInput(MessageInput):
-    pattern = "subscribe"
-
-
-class MemoryRequestInput(MessageInput):
-    pattern = "request"
-
-
 class MemoryResource(MessagingResource):
     transport_kind = "memory"
 
@@ -149,13 +139,13 @@ class InMemoryCase(MessagingCase):
         return MemoryResource(inputs=list(inputs), outputs=list(outputs), transport=InMemoryTransport(self.broker))
 
     def pull_input(self, source: str, **kwargs: Any) -> MessageInput:
-        return MemoryPullInput(source, **kwargs)
+        return PullInput(source, **kwargs)
 
     def subscription_input(self, source: str, **kwargs: Any) -> MessageInput:
-        return MemorySubscriptionInput(source, **kwargs)
+        return SubscriptionInput(source, **kwargs)
 
     def request_input(self, source: str, **kwargs: Any) -> MessageInput:
-        return MemoryRequestInput(source, **kwargs)
+        return RequestInput(source, **kwargs)
 
     def output(self, destination: str, **kwargs: Any) -> MessageOutput:
         return MessageOutput(destination, **kwargs)

@@ -7,18 +7,17 @@ from typing import Any
 
 import pytest
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import Message, MessageInput, MessageOutput, MessagingResource, MessagingSettingsError
+from tamarco.core.messaging import (
+    Message,
+    MessageOutput,
+    MessagingResource,
+    MessagingSettingsError,
+    PullInput,
+    RequestInput,
+)
 from tamarco.core.messaging.testing import serving, use_in_memory
 from tamarco.core.microservice import Microservice, task
 from tamarco.harness.messaging_suite import wait_until
-
-
-class PullInput(MessageInput):
-    pattern = "pull"
-
-
-class RequestInput(MessageInput):
-    pattern = "request"
 
 
 class Bus(MessagingResource):

@@ -9,7 +9,15 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 """
 
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
-from tamarco.core.messaging._input import InputPattern, MessageInput, MessageOutput, ResponseHandler
+from tamarco.core.messaging._input import (
+    InputPattern,
+    MessageInput,
+    MessageOutput,
+    PullInput,
+    RequestInput,
+    ResponseHandler,
+    SubscriptionInput,
+)
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
@@ -47,12 +55,15 @@ __all__ = [
     "MessagingSettingsError",
     "NotConnectedError",
     "PublishError",
+    "PullInput",
+    "RequestInput",
     "RequestTimeoutError",
     "ResponseHandler",
     "RetryPolicy",
     "SendPattern",
     "Settlement",
     "Subscription",
+    "SubscriptionInput",
     "Transport",
     "resolve_policy",
 ]

@@ -16,7 +16,15 @@ from tamarco.resources.bases import InputBase, OutputBase
 if TYPE_CHECKING:
     from tamarco.core.messaging._resource import MessagingResource
 
-__all__ = ["InputPattern", "MessageInput", "MessageOutput", "ResponseHandler"]
+__all__ = [
+    "InputPattern",
+    "MessageInput",
+    "MessageOutput",
+    "PullInput",
+    "RequestInput",
+    "ResponseHandler",
+    "SubscriptionInput",
+]
 
 #: ``subscribe``: every subscribed service (instance) gets every published message;
 #: ``pull``: the consumers of one queue (group) compete, each message goes to one of them;
@@ -125,6 +133,24 @@ class MessageInput(InputBase):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
+
+
+class PullInput(MessageInput):
+    """Competing consumers: each message of the queue/topic goes to one consumer of the group."""
+
+    pattern = "pull"
+
+
+class SubscriptionInput(MessageInput):
+    """Every subscribed service instance gets every published message."""
+
+    pattern = "subscribe"
+
+
+class RequestInput(MessageInput):
+    """Requests: the handler's answer goes back to the requester."""
+
+    pattern = "request"
 
 
 class MessageOutput(OutputBase):
