@@ -2,8 +2,8 @@
 
 Metrics (``/metrics``), status (``/status``, ``/health/*``) and the debug resources publish
 their endpoints on one small HTTP server of the service, and the registry announces its port.
-Core owns the contract; tamarco-http's ``ReportServerResource`` (the default resource
-``tamarco_http_report_server``) implements it, and the plugins find it through
+Core owns the contract; tamarco-http's ``ReportServerResource`` (a default resource of every
+service) implements it, and the plugins find it through
 :func:`find_report_server`, never by its resource name, so that any resource satisfying
 :class:`ReportServer` can take its place::
 
