@@ -10,6 +10,10 @@ Meters (flyweights: the same name and labels give the same object wherever it is
 :class:`MetricsResource` is every Microservice's default resource ``metrics``: ``GET /metrics``
 on the report server (Prometheus) and the carbon, file and stdout handlers. See
 ``docs/metrics.md``.
+
+This package is also the implementation of core's instrumentation API
+(:mod:`tamarco.core.instrumentation`, entry point ``tamarco.instrumentation``): packages that
+must not depend on tamarco-metrics record through that API, into these same meters.
 """
 
 from tamarco.resources.basic.metrics._errors import (
