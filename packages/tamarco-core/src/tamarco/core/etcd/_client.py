@@ -86,7 +86,7 @@ class TamarcoEtcdClient(aetcd.Client):
         closes = self._closes
         try:
             self._is_connecting = True
-            target = f"{self._host}:{self._port}"
+            target = self.config.target
             options = list(self._options.items())
             if self._credentials is None:
                 channel = aetcd.rpc.insecure_channel(target, options=options)

@@ -7,6 +7,7 @@ pay for them): grpc is imported when TLS credentials are built, aetcd when a cli
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -58,10 +59,14 @@ class EtcdConnectionConfig:
     """Where etcd is and how to authenticate: built from ``TAMARCO_ETCD_*`` variables.
 
     ``password`` is excluded from ``repr``; :attr:`address` is what logs and errors show.
+    ``endpoints`` lists every member of an etcd cluster (``TAMARCO_ETCD_HOST`` as a comma list);
+    ``host``/``port`` are the first. gRPC connects to the first member that answers and moves
+    to another when that one goes away.
     """
 
     host: str
     port: int = DEFAULT_PORT
+    endpoints: tuple[tuple[str, int], ...] = ()
     user: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
     ca_cert: str | None = None
@@ -82,6 +87,27 @@ class EtcdConnectionConfig:
             missing = "TAMARCO_ETCD_KEY" if self.cert_key is None else "TAMARCO_ETCD_CERT"
             raise EtcdConfigurationError(f"an etcd client certificate needs both files: {missing} is not set")
         object.__setattr__(self, "namespace", normalize_namespace(self.namespace))
+        if not self.endpoints:
+            object.__setattr__(self, "endpoints", ((self.host, self.port),))
+        self.target  # noqa: B018 - validates several endpoints now, not at the first connection
+
+    @property
+    def target(self) -> str:
+        """The gRPC target: ``host:port``, or ``ipv4:a:p,b:p`` (``ipv6:[a]:p,...``) for a cluster."""
+        if len(self.endpoints) == 1:
+            return _join(*self.endpoints[0])
+        versions = set()
+        for host, _ in self.endpoints:
+            try:
+                versions.add(ipaddress.ip_address(host).version)
+            except ValueError:
+                raise EtcdConfigurationError(
+                    f"TAMARCO_ETCD_HOST: several etcd endpoints must be IP addresses, got {host!r} "
+                    "(or give one DNS name that resolves to every member)"
+                ) from None
+        if len(versions) != 1:
+            raise EtcdConfigurationError("TAMARCO_ETCD_HOST: several etcd endpoints must all be IPv4 or all IPv6")
+        return f"ipv{versions.pop()}:" + ",".join(_join(host, port) for host, port in self.endpoints)
 
     @property
     def tls(self) -> bool:
@@ -89,15 +115,24 @@ class EtcdConnectionConfig:
 
     @property
     def address(self) -> str:
-        """``host:port`` (with ``https://`` for TLS), for logs and errors."""
-        return f"{'https://' if self.tls else ''}{self.host}:{self.port}"
+        """``host:port`` (with ``https://`` for TLS; comma-joined for a cluster), for logs and errors."""
+        return f"{'https://' if self.tls else ''}" + ",".join(_join(host, port) for host, port in self.endpoints)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> EtcdConnectionConfig:
-        """Read ``TAMARCO_ETCD_HOST`` and the optional variables (see ``docs/settings.md``)."""
-        host = environ.get("TAMARCO_ETCD_HOST", "").strip()
-        if not host:
+        """Read ``TAMARCO_ETCD_HOST`` and the optional variables (see ``docs/settings.md``).
+
+        ``TAMARCO_ETCD_HOST`` is one host, or a comma list of ``host[:port]`` (``[v6]:port``) for
+        the members of a cluster; a member without a port gets ``TAMARCO_ETCD_PORT``.
+        """
+        raw_host = environ.get("TAMARCO_ETCD_HOST", "").strip()
+        if not raw_host:
             raise EtcdConfigurationError("TAMARCO_ETCD_HOST is not set")
+        default_port = _int_var(environ, "TAMARCO_ETCD_PORT", DEFAULT_PORT)
+        endpoints = tuple(_endpoint(item.strip(), default_port) for item in raw_host.split(",") if item.strip())
+        if not endpoints:
+            raise EtcdConfigurationError(f"TAMARCO_ETCD_HOST has no host: {raw_host!r}")
+        host, port = endpoints[0]
 
         def text(name: str) -> str | None:
             value = environ.get(name)
@@ -105,7 +140,8 @@ class EtcdConnectionConfig:
 
         return cls(
             host=host,
-            port=_int_var(environ, "TAMARCO_ETCD_PORT", DEFAULT_PORT),
+            port=port,
+            endpoints=endpoints,
             user=text("TAMARCO_ETCD_USER"),
             password=text("TAMARCO_ETCD_PASSWORD"),
             ca_cert=text("TAMARCO_ETCD_CA"),
@@ -135,6 +171,23 @@ class EtcdConnectionConfig:
         from tamarco.core.etcd._client import TamarcoEtcdClient
 
         return TamarcoEtcdClient(self)
+
+
+def _join(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _endpoint(item: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` (a bare IPv6 address has no port)."""
+    host, port_text = item, ""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else rest
+    elif item.count(":") == 1:
+        host, _, port_text = item.partition(":")
+    if not port_text:
+        return host, default_port
+    return host, _int_var({"TAMARCO_ETCD_HOST": port_text}, "TAMARCO_ETCD_HOST", default_port)
 
 
 def _int_var(environ: Mapping[str, str], name: str, default: int) -> int:
