@@ -11,7 +11,8 @@ Start services directly::
 or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
 automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
 ``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
-``logstash_service`` and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
+``logstash_service``, ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
+and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
 
 :class:`ServiceProcess` runs a service script in a subprocess for a test (output, waits,
@@ -28,6 +29,7 @@ from ._errors import (
     ServiceStartError,
 )
 from ._etcd import EtcdService
+from ._etcd_cluster import EtcdClusterService, EtcdMember
 from ._harness import SERVICE_CLASSES, SERVICE_NAMES, Harness
 from ._kafka import KafkaService
 from ._logstash import LogstashService
@@ -46,6 +48,8 @@ __all__ = [
     "BinaryNotFoundError",
     "CarbonService",
     "DockerUnavailableError",
+    "EtcdClusterService",
+    "EtcdMember",
     "EtcdService",
     "Harness",
     "HarnessError",

@@ -18,6 +18,7 @@ from ._backend import resolve_backend
 from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
+from ._etcd_cluster import EtcdClusterService
 from ._kafka import KafkaService
 from ._logstash import LogstashService
 from ._prometheus import PrometheusService
@@ -55,6 +56,8 @@ class Harness:
         self._lock = threading.Lock()
         self._futures: dict[str, Future[Service]] = {}
         self._started: list[Service] = []
+        self._etcd_cluster: EtcdClusterService | None = None
+        self._cluster_lock = threading.Lock()
         self._closed = False
         atexit.register(self.close)
 
@@ -137,6 +140,19 @@ class Harness:
         return self._typed("etcd", EtcdService)
 
     @property
+    def etcd_cluster(self) -> EtcdClusterService:
+        """A three-member etcd cluster (local backend only), started on first use; members
+        killed by a test are started again by the next use."""
+        with self._cluster_lock:
+            if self._closed:
+                raise HarnessError("the harness was closed")
+            if self._etcd_cluster is None:
+                self._etcd_cluster = EtcdClusterService(self.backend)
+            cluster = self._etcd_cluster
+            cluster.start()
+            return cluster
+
+    @property
     def rabbitmq(self) -> RabbitMQService:
         return self._typed("rabbitmq", RabbitMQService)
 
@@ -189,6 +205,13 @@ class Harness:
             # Returns (not raises) a failed start's exception: that service is closed below.
             future.exception(timeout=300)
         errors: list[BaseException] = []
+        with self._cluster_lock:
+            cluster, self._etcd_cluster = self._etcd_cluster, None
+        if cluster is not None:
+            try:
+                cluster.close()
+            except Exception as exc:
+                errors.append(exc)
         for service in reversed(self._started):
             try:
                 service.close()

@@ -2,8 +2,9 @@
 
 Session fixtures, one per service, each yielding a started service object:
 ``etcd_service``, ``rabbitmq_service``, ``kafka_service``, ``redis_service``,
-``prometheus_service``, ``carbon_service``, ``logstash_service``; and ``tamarco_harness``,
-the :class:`~tamarco.harness.Harness` behind them.
+``prometheus_service``, ``carbon_service``, ``logstash_service``; ``etcd_cluster_service``
+(three etcd members, local backend only; function scope: members an earlier test killed are
+started again); and ``tamarco_harness``, the :class:`~tamarco.harness.Harness` behind them.
 
 Services start lazily: only those the selected tests use. When collection is finished the
 plugin looks at which service fixtures the selected tests need and starts them all in
@@ -36,6 +37,7 @@ import pytest
 from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
+from ._etcd_cluster import EtcdClusterService
 from ._harness import SERVICE_NAMES, Harness
 from ._kafka import KafkaService
 from ._logstash import LogstashService
@@ -126,6 +128,17 @@ def tamarco_harness(pytestconfig: pytest.Config) -> Harness:
 def etcd_service(tamarco_harness: Harness) -> EtcdService:
     """A running etcd (v3 API)."""
     return tamarco_harness.etcd
+
+
+@pytest.fixture
+def etcd_cluster_service(tamarco_harness: Harness) -> EtcdClusterService:
+    """A running three-member etcd cluster (every member up when the test starts).
+
+    Skips the test on the docker backend, which does not run clusters yet.
+    """
+    if tamarco_harness.backend != "local":
+        pytest.skip("etcd_cluster_service: only the local harness backend runs an etcd cluster so far")
+    return tamarco_harness.etcd_cluster
 
 
 @pytest.fixture(scope="session")
