@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -62,6 +62,8 @@ _CONNECTION_ERRORS = (
     ConnectionError,
     RuntimeError,  # aio-pika: "Channel is closed" / "connection closed" while reconnecting
 )
+#: How long a publish waits for a channel the broker closed to be reopened.
+_CHANNEL_REOPEN_WAIT = 5.0
 
 
 class AMQPDelivery:
@@ -283,6 +285,41 @@ class AMQPTransport:
             raise NotConnectedError(f"cannot {what}: {state} to {self.config.address}")
         return channel
 
+    async def _open(self, channel: AbstractChannel | None, what: str) -> AbstractChannel:
+        """``channel``, waiting up to a few seconds if the broker closed it and aio-pika is
+        reopening it (after a refused message, say): only a lost connection fails at once."""
+        channel = self._channel(channel, what)
+        if channel.is_closed:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + _CHANNEL_REOPEN_WAIT
+            while channel.is_closed:  # aio-pika signals no event for a reopened channel
+                if loop.time() > deadline or not self._connected:
+                    raise NotConnectedError(
+                        f"cannot {what}: the channel to {self.config.address} was not reopened within "
+                        f"{_CHANNEL_REOPEN_WAIT:g} s"
+                    )
+                await asyncio.sleep(0.05)
+        return channel
+
+    async def _publish(
+        self,
+        channel: AbstractChannel | None,
+        what: str,
+        publish: Callable[[AbstractChannel], Awaitable[Any]],
+    ) -> None:
+        """Run ``publish`` on ``channel``; once more after the channel was reopened if the broker
+        had closed it (the message was not sent then: the channel refused it before writing)."""
+        for attempt in (1, 2):
+            try:
+                await publish(await self._open(channel, what))
+                return
+            except aiormq.exceptions.ChannelInvalidStateError as error:
+                if attempt == 2 or not self._connected:
+                    raise self._send_error(error, what) from None
+                await asyncio.sleep(0.05)
+            except Exception as error:
+                raise self._send_error(error, what) from None
+
     # -- topology -----------------------------------------------------------------------------
 
     async def _declare_queue(self, channel: AbstractChannel, name: str, **arguments: Any) -> AbstractQueue:
@@ -290,25 +327,23 @@ class AMQPTransport:
         self._queues.add(name)
         return queue
 
-    async def _exchange(self, queue: str) -> AbstractExchange:
+    async def _exchange(self, channel: AbstractChannel, queue: str) -> AbstractExchange:
         name = self.names.exchange(queue)
         exchange = self._exchanges.get(name)
         if exchange is None:
-            channel = self._channel(self._confirm_channel, f"publish to {queue!r}")
             exchange = await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
             self._exchanges[name] = exchange
         return exchange
 
-    async def _push_queue(self, queue: str) -> str:
+    async def _push_queue(self, channel: AbstractChannel, queue: str) -> str:
         name = self.names.push_queue(queue)
         if name not in self._queues:
-            await self._declare_queue(self._channel(self._confirm_channel, f"push to {queue!r}"), name, durable=True)
+            await self._declare_queue(channel, name, durable=True)
         return name
 
-    async def _dead_letter_queue(self, queue: str) -> str:
+    async def _dead_letter_queue(self, channel: AbstractChannel, queue: str) -> str:
         name = self.names.dead_letter_queue(queue)
         if name not in self._queues:
-            channel = self._channel(self._confirm_channel, f"dead-letter a message of {queue!r}")
             await self._declare_queue(channel, name, durable=True)
         return name
 
@@ -334,7 +369,7 @@ class AMQPTransport:
         else:
             queue = await self._declare_queue(channel, names.push_queue(source), durable=True)
         if consumer.policy.dead_letter:
-            await self._dead_letter_queue(source)
+            await self._dead_letter_queue(channel, source)
         logger = self.logger
         dispatch = consumer.dispatch
 
@@ -367,20 +402,21 @@ class AMQPTransport:
         destination = output.destination
         what = f"{pattern} to {destination!r}"
         self._check_size(body, what)
-        try:
-            if pattern == "publish":
-                exchange = await self._exchange(destination)
-                message = aio_pika.Message(body, headers=dict(headers) if headers else None)
+        message = aio_pika.Message(body, headers=dict(headers) if headers else None)
+        if pattern == "publish":
+
+            async def publish(channel: AbstractChannel) -> None:
+                exchange = await self._exchange(channel, destination)
                 await exchange.publish(message, routing_key=key or "", mandatory=False)
-            else:
-                name = await self._push_queue(destination)
-                channel = self._channel(self._confirm_channel, what)
-                message = aio_pika.Message(
-                    body, headers=dict(headers) if headers else None, delivery_mode=DeliveryMode.PERSISTENT
-                )
+
+        else:
+            message.delivery_mode = DeliveryMode.PERSISTENT
+
+            async def publish(channel: AbstractChannel) -> None:
+                name = await self._push_queue(channel, destination)
                 await channel.default_exchange.publish(message, routing_key=name, mandatory=True)
-        except Exception as error:
-            raise self._send_error(error, what) from None
+
+        await self._publish(self._confirm_channel, what, publish)
 
     def _send_error(self, error: Exception, what: str) -> Exception:
         if isinstance(error, (NotConnectedError, PublishError)):
@@ -398,7 +434,7 @@ class AMQPTransport:
         return PublishError(f"{what} failed: {type(error).__name__}: {error}")
 
     async def _ensure_reply_consumer(self) -> AbstractChannel:
-        channel = self._channel(self._rpc_channel, "send a request")
+        channel = await self._open(self._rpc_channel, "send a request")
         if self._reply_consumer is None:
             async with self._reply_lock:
                 if self._reply_consumer is None:
@@ -448,24 +484,23 @@ class AMQPTransport:
             raise PublishError(f"message from {delivery.source!r} is not a request: it has no reply_to")
         what = f"answer a request from {delivery.source!r}"
         self._check_size(body, what)
-        channel = self._channel(self._rpc_channel, what)
         message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
-        try:
-            await channel.default_exchange.publish(message, routing_key=delivery.reply_to, mandatory=False)
-        except Exception as error:
-            raise self._send_error(error, what) from None
+        reply_to = delivery.reply_to
+
+        async def publish(channel: AbstractChannel) -> None:
+            await channel.default_exchange.publish(message, routing_key=reply_to, mandatory=False)
+
+        await self._publish(self._rpc_channel, what, publish)
 
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
         what = f"dead-letter a message of {input_.source!r}"
-        try:
-            name = await self._dead_letter_queue(input_.source)
-            channel = self._channel(self._confirm_channel, what)
-            message = aio_pika.Message(
-                delivery.body, headers=_amqp_headers(headers), delivery_mode=DeliveryMode.PERSISTENT
-            )
+        message = aio_pika.Message(delivery.body, headers=_amqp_headers(headers), delivery_mode=DeliveryMode.PERSISTENT)
+
+        async def publish(channel: AbstractChannel) -> None:
+            name = await self._dead_letter_queue(channel, input_.source)
             await channel.default_exchange.publish(message, routing_key=name, mandatory=True)
-        except Exception as error:
-            raise self._send_error(error, what) from None
+
+        await self._publish(self._confirm_channel, what, publish)
 
 
 def _amqp_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
