@@ -14,7 +14,10 @@ Variants:
   default settings (per-route meters on when tamarco-metrics is installed);
 - ``tamarco-nometrics``: the same with ``metrics: false`` on the server resource;
 - ``sanic-asyncio`` / ``tamarco-asyncio`` (with ``--loops``): both on the stdlib event loop
-  (Sanic's ``USE_UVLOOP = False``, the service's ``event_loop = "asyncio"``).
+  (Sanic's ``USE_UVLOOP = False``, the service's ``event_loop = "asyncio"``);
+- ``tamarco-before`` (with ``--before-src DIR``): ``tamarco`` served with ``DIR`` first on
+  ``PYTHONPATH``, e.g. tamarco-http's ``src`` exported from an older commit, to compare a change
+  before and after in one run.
 
 Besides requests per second, each measurement reports the server's CPU time per request
 (user + system, from ``/proc``): on a machine shared with the load generator and other work,
@@ -178,6 +181,8 @@ def measure(variant: str, args: argparse.Namespace) -> tuple[float, float]:
     port = free_port()
     command = [sys.executable, __file__, "--serve", variant, "--port", str(port)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANIC_IGNORE_PRODUCTION_WARNING": "1"}
+    if variant == "tamarco-before":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (args.before_src, os.environ.get("PYTHONPATH"))))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://{HOST}:{port}/"
     try:
@@ -206,7 +211,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
     parser.add_argument("--loops", action="store_true", help="also measure the event-loop variants")
-    parser.add_argument("--serve", choices=VARIANTS + LOOP_VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--before-src", help="also measure tamarco-before: tamarco with this dir first on PYTHONPATH")
+    parser.add_argument("--serve", choices=(*VARIANTS, *LOOP_VARIANTS, "tamarco-before"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -221,7 +227,7 @@ def main() -> None:
 
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "aiohttp"
-    variants = VARIANTS + (LOOP_VARIANTS if args.loops else ())
+    variants = VARIANTS + (LOOP_VARIANTS if args.loops else ()) + (("tamarco-before",) if args.before_src else ())
     print(
         f"HTTP hello-world, {args.client} ({args.connections} connections"
         f"{f', {args.threads} threads' if args.client == 'wrk' else ''}), {args.duration:g} s x {args.rounds} rounds, "
