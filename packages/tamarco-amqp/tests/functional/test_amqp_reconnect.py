@@ -1,0 +1,77 @@
+"""A broker restart during steady confirmed publishing: the resource goes CONNECTING, then
+STARTED, and every message the broker confirmed is consumed at least once."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import pytest
+from tamarco.core.messaging import MessagingError
+from tamarco.harness.messaging_suite import running, wait_until
+from tamarco.resources.io.amqp import AMQPOutput, AMQPPullInput, AMQPResource
+
+pytestmark = pytest.mark.functional
+
+
+class Settings:
+    def __init__(self, settings):
+        self._settings = settings
+
+    def settings(self):
+        return self._settings
+
+
+async def test_broker_restart_during_confirmed_publishing_loses_no_confirmed_message(
+    amqp_settings, rabbitmq_service, unique_name
+):
+    handled: collections.Counter[int] = collections.Counter()
+
+    async def handler(body):
+        handled[body["id"]] += 1
+
+    output = AMQPOutput("steady")
+    resource = AMQPResource(inputs=[AMQPPullInput("steady", on_message=handler)], outputs=[output])
+    statuses: list[str] = []
+    resource.add_status_listener(lambda _resource, _old, new: statuses.append(new.name))
+    sent = 0
+    confirmed: set[int] = set()
+    failures: collections.Counter[str] = collections.Counter()
+    restarted = asyncio.Event()
+
+    async def publish_steadily() -> None:
+        nonlocal sent
+        after_restart = 0
+        while after_restart < 100:
+            message_id = sent
+            sent += 1
+            try:
+                await output.push({"id": message_id})
+            except MessagingError as error:
+                failures[type(error).__name__] += 1
+                await asyncio.sleep(0.05)
+                continue
+            confirmed.add(message_id)
+            if restarted.is_set():
+                after_restart += 1
+            await asyncio.sleep(0.005)
+
+    settings = amqp_settings(queues_prefix=f"{unique_name}.", reconnect_interval_seconds=0.2)
+    async with running(Settings(settings), resource):
+        publisher = asyncio.create_task(publish_steadily())
+        await wait_until(lambda: len(confirmed) >= 100, what="100 confirmed before the restart")
+        await asyncio.to_thread(rabbitmq_service.restart)
+        restarted.set()
+        await asyncio.wait_for(publisher, 60)
+        await wait_until(lambda: confirmed <= set(handled), timeout=30, what="every confirmed message handled")
+        status = await resource.status()
+    lost = confirmed - set(handled)
+    duplicates = sum(count - 1 for count in handled.values())
+    print(
+        f"sent {sent}, confirmed {len(confirmed)}, handled {len(handled)}, duplicates {duplicates}, "
+        f"lost {len(lost)}, publish failures {dict(failures)}, statuses {statuses}"
+    )
+    assert not lost
+    assert statuses[:2] == ["CONNECTING", "STARTED"]
+    assert ["STARTED", "CONNECTING", "STARTED"] == statuses[1:4], statuses
+    assert status["broker"]["reconnects"] >= 1
