@@ -1,0 +1,91 @@
+"""The public API: exports, the 0.1 module paths, the naming scheme, and a service's handlers
+unit-tested on the in-memory transport."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import tamarco.resources.io.amqp as amqp
+from tamarco.codecs import JsonCodec
+from tamarco.core.messaging import InMemoryBroker, InMemoryTransport, MessagingSettingsError
+from tamarco.core.microservice import MicroserviceContext
+from tamarco.harness.messaging_suite import wait_until
+from tamarco.resources.io.amqp import (
+    AMQPGenericOutput,
+    AMQPNames,
+    AMQPOutput,
+    AMQPPullInput,
+    AMQPRequestInput,
+    AMQPResource,
+    AMQPSubscriptionInput,
+)
+
+
+def test_exports():
+    assert all(hasattr(amqp, name) for name in amqp.__all__)
+    for module, names in {
+        "input": ["AMQPSubscriptionInput", "AMQPPullInput", "AMQPRequestInput"],
+        "output": ["AMQPOutput", "AMQPGenericOutput"],
+        "resource": ["AMQPResource"],
+    }.items():
+        loaded = importlib.import_module(f"tamarco.resources.io.amqp.{module}")
+        for name in names:
+            assert name in amqp.__all__
+            assert getattr(loaded, name) is getattr(amqp, name)
+
+
+def test_naming_scheme():
+    names = AMQPNames("dev.")
+    assert names.push_queue("cows") == "dev.cows"
+    assert names.exchange("cows") == "dev.cows"
+    assert names.request_queue("cows") == "dev.cows.request"
+    assert names.dead_letter_queue("cows") == "dev.cows.dead"
+    assert names.subscriber_queue("cows", "svc.1") == "dev.cows.subscriber.svc.1"
+    with pytest.raises(ValueError, match="longer than 255 bytes"):
+        names.push_queue("x" * 300)
+
+
+def test_patterns_and_queue_names():
+    assert AMQPSubscriptionInput("cows").pattern == "subscribe"
+    assert AMQPPullInput("cows").pattern == "pull"
+    assert AMQPRequestInput("cows", codec=JsonCodec).pattern == "request"
+    assert AMQPPullInput(queue="cows").queue == "cows"
+    assert AMQPOutput(queue="cows").queue == "cows"
+
+
+def test_two_inputs_on_one_queue_are_an_error_at_bind():
+    resource = AMQPResource(inputs=[AMQPPullInput("cows", name="first")])
+    with pytest.raises(MessagingSettingsError, match="'first' and 'second' both consume 'cows'"):
+        resource.add_input(AMQPPullInput("cows", name="second"))
+
+
+class Herd(MicroserviceContext):
+    name = "herd"
+    amqp = AMQPResource(outputs=[AMQPOutput(queue="cows"), AMQPGenericOutput()])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    @AMQPPullInput(resource=amqp, queue="cows")
+    async def on_cow(self, message):
+        self.seen.append(message)
+
+    @AMQPRequestInput(resource=amqp, queue="sounds")
+    async def on_sound(self, message, response_handler):
+        await response_handler.send_response({"sound": message["animal"].upper()})
+
+
+async def test_handlers_run_on_the_in_memory_transport():
+    service = Herd(environ={})
+    service.amqp.use_transport(InMemoryTransport(InMemoryBroker()))
+    async with service:
+        await service.amqp.outputs["cows"].push({"cow": "MOOOO"})
+        await service.amqp.outputs["generic"].push("cows", {"cow": "again"})
+        await wait_until(lambda: len(service.seen) == 2, what="two cows")
+        answer = await service.amqp.outputs["generic"].request("sounds", {"animal": "cat"}, timeout=5)
+        status = await service.amqp.status()
+    assert service.seen == [{"cow": "MOOOO"}, {"cow": "again"}]
+    assert answer == {"sound": "CAT"}
+    assert status["transport"] == "memory"
