@@ -6,6 +6,8 @@
   the protocol's ``access_log`` is on), measures from ``Http.perft0``, and subclasses
   ``HttpProtocol`` overriding ``_setup`` and ``log_disconnect`` (and ``WebSocketProtocol``'s
   ``log_websocket``) around the ``access_log`` slot.
+- ``_timeouts.py`` notes when ``Http.http1_request_header`` starts and ends a head that takes
+  too long through ``HttpProtocol.check_timeouts`` (``_http``, ``_time``, ``request_timeout``).
 - ``_server.py`` keeps an app in ``Sanic._app_registry`` only while it runs
   (``register_app``/``unregister_app``) and drives ``AsyncioServer``'s lifecycle by hand.
 
@@ -182,3 +184,42 @@ def test_a_broken_contract_names_the_internal_the_version_and_the_user():
     with pytest.raises(pytest.fail.Exception) as failure:
         require(False, "Http.log_response", METERS)
     assert str(failure.value) == f"sanic {SANIC_VERSION} changed Http.log_response: {METERS} need updating"
+
+
+# -- request head deadline ----------------------------------------------------------------
+
+TIMEOUTS = "tamarco-http's request head deadline (_timeouts.py)"
+
+
+def test_http_reads_the_request_head_in_http1_request_header_at_stage_request():
+    method = getattr(Http, "http1_request_header", None)
+    require(inspect.iscoroutinefunction(method) and only_self(method), "Http.http1_request_header(self)", TIMEOUTS)
+    source = source_of(sanic.http.http1)
+    require(
+        "self.stage = Stage.REQUEST" in source and "await self.http1_request_header()" in source,
+        "the head is read at Stage.REQUEST by http1_request_header",
+        TIMEOUTS,
+    )
+
+
+def test_check_timeouts_ends_a_request_older_than_request_timeout_since_self_time():
+    require(only_self(getattr(HttpProtocol, "check_timeouts", None)), "HttpProtocol.check_timeouts(self)", TIMEOUTS)
+    source = source_of(sanic.server.protocols.http_protocol)
+    require(
+        "duration = current_time() - self._time" in source
+        and "stage is Stage.REQUEST and duration > self.request_timeout" in source,
+        "HttpProtocol.check_timeouts",
+        TIMEOUTS,
+        "no longer ends Stage.REQUEST when current_time() - self._time > request_timeout",
+    )
+    require(
+        sanic.server.protocols.http_protocol.current_time.__name__ == "monotonic",
+        "HttpProtocol's clock",
+        TIMEOUTS,
+        "current_time is not time.monotonic",
+    )
+    require({"_http", "_time"} <= set(_all_slots(HttpProtocol)), "HttpProtocol._http/_time (slots)", TIMEOUTS)
+
+
+def _all_slots(cls: type) -> list[str]:
+    return [slot for klass in cls.__mro__ for slot in getattr(klass, "__slots__", ())]

@@ -12,7 +12,8 @@ in that service's meter scope (see tamarco-metrics) and not in the process-wide 
 Meters (the metrics resource adds the service-name prefix):
 
 - ``http_requests`` (counter, unit ``requests``), labels ``server``, ``route``, ``method``,
-  ``status_code``;
+  ``status_code``; a client that disconnected before its response is counted under
+  ``status_code="499"`` (nginx's "client closed request"), not as a server error;
 - ``http_request_duration`` (summary, unit ``seconds``), labels ``server``, ``route``,
   ``method``.
 
@@ -44,9 +45,9 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from sanic.http import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
 from tamarco.core import instrumentation
+from tamarco.resources.io.http._timeouts import BoundedHttp
 
 __all__ = ["UNMATCHED_ROUTE", "RequestMeters", "metered_protocol", "request_meters"]
 
@@ -131,8 +132,9 @@ class RequestMeters:
         self.flush()
 
 
-class MeteredHttp(Http):
-    """Sanic's HTTP/1 connection handler, recording each response in its protocol's meters."""
+class MeteredHttp(BoundedHttp):
+    """Sanic's HTTP/1 connection handler (with the request head deadline), recording each
+    response in its protocol's meters."""
 
     __slots__ = ()
 
@@ -157,7 +159,7 @@ class MeteredHttp(Http):
 
 
 def metered_protocol(base: type[HttpProtocol], meters: RequestMeters) -> type[HttpProtocol]:
-    """``base`` (Sanic's ``HttpProtocol`` or ``WebSocketProtocol``) recording in ``meters``.
+    """``base`` (from :func:`~tamarco.resources.io.http._timeouts.bounded_protocol`) recording in ``meters``.
 
     Sanic calls ``Http.log_response`` only when the protocol's ``access_log`` flag is on: the
     flag is forced on, and the real setting (``app.config.ACCESS_LOG``, read per connection as

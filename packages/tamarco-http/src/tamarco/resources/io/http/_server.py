@@ -34,7 +34,7 @@ from typing import Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
-from sanic.exceptions import SanicException
+from sanic.exceptions import RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.log import error_logger
 from sanic.request import Request
@@ -47,11 +47,17 @@ from tamarco.resources.io.http import _access_log, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
+from tamarco.resources.io.http._timeouts import bounded_protocol
 
 __all__ = ["HTTPServerResource"]
 
 _app_numbers = itertools.count(1)
 _DRAIN_POLL_SECONDS = 0.02
+#: The status a request gets when its client disconnected before the response (nginx's
+#: "client closed request"): counted apart from the server's own errors (5xx).
+CLIENT_CLOSED_REQUEST = 499
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
 
 logger = logging.getLogger("tamarco.http")
 
@@ -78,7 +84,10 @@ class _ErrorHandler(ErrorHandler):
     """Sanic's error handler, minus tracebacks in bodies: those go to the log only.
 
     Handler errors become a bare 500 whatever the ``debug`` setting, since a traceback or an
-    exception message can reveal secrets. Sanic's own 4xx (404, 405, 400...) are unchanged.
+    exception message can reveal secrets. Sanic's own 4xx (404, 405, 400...) are unchanged. A
+    client that disconnected mid-request (Sanic cancels the handler with ``RequestCancelled``)
+    is no server error: it is logged at debug level and recorded as :data:`CLIENT_CLOSED_REQUEST`
+    (nothing is sent: the connection is gone).
     """
 
     def __init__(self, resource: HTTPServerResource) -> None:
@@ -87,6 +96,8 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
+        if isinstance(exception, RequestCancelled):
+            return HTTPResponse(status=CLIENT_CLOSED_REQUEST)
         return exception_response(
             request,
             exception,
@@ -97,6 +108,9 @@ class _ErrorHandler(ErrorHandler):
 
     def log(self, request: Request, exception: Exception) -> None:  # type: ignore[override]
         resource_logger = self.resource.logger
+        if isinstance(exception, RequestCancelled):
+            resource_logger.debug("%s %s: the client disconnected before the response", request.method, request.path)
+            return
         if isinstance(exception, SanicException) and exception.status_code < 500:
             if request.app.config.NOISY_EXCEPTIONS:
                 resource_logger.info("%s %s: %s", request.method, request.path, exception)
@@ -116,7 +130,7 @@ class HTTPServerResource(BaseResource):
     Routes go on :attr:`app` (``@ms.http_server.app.route("/")``, blueprints...) or through
     :meth:`add_endpoint`. Settings are read at each start from ``system.resources.<name>``:
     ``host`` (default 127.0.0.1), ``port`` (required; 0 = a free port), ``debug``,
-    ``keep_alive``, ``keep_alive_timeout``, ``access_log``, ``backlog``,
+    ``keep_alive``, ``keep_alive_timeout_seconds``, ``request_timeout_seconds``, ``access_log``, ``backlog``,
     ``graceful_shutdown_timeout``, ``metrics`` and ``cache.{enabled,maxsize,ttl,header_keys}``
     (see docs/http.md). After start, :attr:`host`, :attr:`port` and :attr:`url` say where it
     listens.
@@ -187,7 +201,12 @@ class HTTPServerResource(BaseResource):
         backlog = int(_settings.read(view, "backlog", 100, int))
         config = self.app.config
         config.KEEP_ALIVE = bool(_settings.read_first(view, ("keep_alive", "keep_alive_connections"), True, bool))
-        config.KEEP_ALIVE_TIMEOUT = _settings.read_positive(view, "keep_alive_timeout", 120) or 120  # type: ignore[assignment]
+        config.KEEP_ALIVE_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
+            view, ("keep_alive_timeout_seconds", "keep_alive_timeout"), DEFAULT_KEEP_ALIVE_TIMEOUT
+        )
+        config.REQUEST_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
+            view, ("request_timeout_seconds",), DEFAULT_REQUEST_TIMEOUT
+        )
         config.NOISY_EXCEPTIONS = debug
         self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
         self._configure_cache(view)
@@ -357,11 +376,11 @@ class HTTPServerResource(BaseResource):
         if _settings.read(view, "metrics", True, bool):
             self.meters = request_meters(str(self.name))
 
-    def _protocol(self) -> type[HttpProtocol] | None:
-        """Sanic's protocol, recording the meters when they are on (else Sanic's default)."""
+    def _protocol(self) -> type[HttpProtocol]:
+        """Sanic's protocol with the request head deadline, recording the meters when they are on."""
+        base = bounded_protocol(WebSocketProtocol if self.app.websocket_enabled else HttpProtocol)
         if self.meters is None:
-            return None
-        base = WebSocketProtocol if self.app.websocket_enabled else HttpProtocol
+            return base
         return metered_protocol(base, self.meters)
 
     def _install_middleware(self, kind: str, on_request: Any, on_response: Any) -> None:

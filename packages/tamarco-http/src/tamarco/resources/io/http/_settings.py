@@ -48,3 +48,13 @@ def read_positive(view: SettingsView, key: str, default: float | None) -> float 
     if value is not None and value <= 0:
         raise HTTPSettingsError(view.full_key(key), f"must be greater than 0, got {value!r}")
     return None if value is None else float(value)
+
+
+def read_positive_first(view: SettingsView, keys: tuple[str, ...], default: float) -> float:
+    """The first of ``keys`` that is set (new name first, 0.1 names after), a number of seconds
+    that must be > 0; the error names the key that holds the bad value."""
+    for key in keys:
+        value = read_positive(view, key, None)
+        if value is not None:
+            return value
+    return float(default)
