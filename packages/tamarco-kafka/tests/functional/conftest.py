@@ -155,3 +155,9 @@ def kafka_settings(kafka_service: Any) -> Any:
         return service_settings(kafka_service.bootstrap_servers, **kafka)
 
     return make
+
+
+@pytest.fixture
+def make_kafka_case() -> Any:
+    """:class:`KafkaCase` for another broker: ``make_kafka_case(bootstrap_servers)``."""
+    return KafkaCase

@@ -42,6 +42,7 @@ _FETCH_TIMEOUT_MS = 200
 #: Records buffered per partition before it is paused.
 _BUFFER_HIGH = 2000
 _BUFFER_LOW = 500
+_COMMIT_TIMEOUT = 5.0
 
 
 class _Partition:
@@ -253,8 +254,10 @@ class GroupConsumer:
             return
         offsets = {partition.tp: partition.done for partition in chosen}
         try:
-            await kafka.commit(offsets)
-        except KafkaError as error:
+            # aiokafka retries a commit for as long as the error is retriable: bounded here, so
+            # a broker outage does not stall fetching (or the stop) behind it.
+            await asyncio.wait_for(kafka.commit(offsets), _COMMIT_TIMEOUT)
+        except (KafkaError, asyncio.TimeoutError) as error:
             self.logger.warning(
                 "resource %s: input %s: committing offsets of group %r failed (%s: %s); "
                 "the messages after the last commit will be delivered again",
