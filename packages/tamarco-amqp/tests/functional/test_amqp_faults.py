@@ -70,7 +70,7 @@ async def test_wrong_credentials_fail_at_once_and_the_password_appears_nowhere(a
 async def test_unknown_vhost_fails_naming_it(amqp_settings):
     resource = AMQPResource(outputs=[AMQPOutput("cows")])
     settings = amqp_settings(vhost="no-such-vhost", connection_timeout=1)
-    with pytest.raises(ResourceStartError, match="no-such-vhost") as raised:
+    with pytest.raises(ResourceStartError, match="refused to open vhost 'no-such-vhost'") as raised:
         async with running(Settings(settings), resource):
             pass
     assert isinstance(raised.value.error, NotConnectedError)

@@ -89,3 +89,34 @@ async def test_handlers_run_on_the_in_memory_transport():
     assert service.seen == [{"cow": "MOOOO"}, {"cow": "again"}]
     assert answer == {"sound": "CAT"}
     assert status["transport"] == "memory"
+
+
+# docs/lifecycle.md's snippet: an input declared once, given to the resource, used as a decorator.
+events = AMQPSubscriptionInput(queue="events", codec=JsonCodec)
+announcements = AMQPSubscriptionInput(queue="announcements", codec=JsonCodec)
+
+
+class EventConsumer(MicroserviceContext):
+    name = "consumer"
+    amqp = AMQPResource(inputs=[events, announcements], outputs=[AMQPOutput(queue="events")])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    @events
+    async def on_event(self, message):
+        self.seen.append(message)
+
+
+async def test_the_lifecycle_page_snippet_works():
+    service = EventConsumer(environ={})
+    broker = InMemoryBroker()
+    service.amqp.use_transport(InMemoryTransport(broker))
+    async with service:
+        await service.amqp.outputs["events"].publish({"event": 1})
+        await broker.publish("announcements", b'{"hello": "world"}', None, None)
+        async for message in announcements:
+            assert message == {"hello": "world"}
+            break
+        await wait_until(lambda: service.seen == [{"event": 1}], what="the event handled by the decorated method")

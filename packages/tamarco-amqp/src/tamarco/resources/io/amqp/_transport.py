@@ -217,6 +217,14 @@ class AMQPTransport:
             raise AuthenticationError(
                 f"authentication failed for user {config.user!r} at {config.address} (no common mechanism)"
             ) from None
+        except aiormq.exceptions.InvalidFrameError as error:
+            if "Connection.Close" not in str(error):
+                raise
+            # The broker closed the connection instead of opening the vhost (aiormq loses its text).
+            raise NotConnectedError(
+                f"broker {config.address} refused to open vhost {config.vhost!r} for user {config.user!r} "
+                "(it does not exist, or the user has no permission on it)"
+            ) from None
         except aiormq.exceptions.ConnectionClosed as error:
             # e.g. 530 NOT_ALLOWED: the vhost does not exist. No credentials in the text.
             raise NotConnectedError(f"broker {config.address} closed the connection: {_reply_text(error)}") from None
