@@ -104,3 +104,90 @@ def test_start_failure_exits_non_zero_and_stops_started_resources():
     assert "resource 'second' failed in start: ConnectionError: cannot reach 127.0.0.1:1" in output
     assert "resource first stop" in output
     assert "READY" not in output
+
+
+def stop_and_time(process, *, marker="READY on"):
+    read_until(process, marker)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=30)
+    return rest, time.monotonic() - sent
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("event_loop", ["auto", "asyncio"])
+def test_a_stop_blocking_the_event_loop_is_forced_within_the_grace_period(event_loop):
+    """time.sleep(60) in a stop: the loop cannot time the grace period; the watchdog does."""
+    process = start_service(BLOCK_ON_STOP="1", GRACE="1", EVENT_LOOP=event_loop)
+    try:
+        rest, elapsed = stop_and_time(process)
+    finally:
+        process.kill()
+    assert process.returncode == 3, rest
+    assert elapsed < 1 + 1, f"forced exit after {elapsed:.2f} s"
+    assert "forcing exit with code 3" in rest
+    assert "stuck in stop of resource second" in rest and "the event loop is blocked" in rest
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize(
+    ("hang", "event_loop"),
+    [("BLOCK_ON_STOP", "auto"), ("BLOCK_ON_STOP", "asyncio"), ("HANG_ON_STOP", "auto"), ("HANG_ON_STOP", "asyncio")],
+)
+def test_a_second_signal_ends_a_hung_stop_even_with_the_loop_blocked(hang, event_loop):
+    process = start_service(**{hang: "1"}, GRACE="30", EVENT_LOOP=event_loop)
+    try:
+        read_until(process, "READY on")
+        process.send_signal(signal.SIGTERM)
+        read_until(process, "resource second stop")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        process.kill()
+    assert process.returncode == 3, rest
+    assert elapsed < 2, f"second signal took {elapsed:.2f} s"
+    assert "second SIGTERM during shutdown (stuck in stop of resource second)" in rest
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("value", ['"soon"', '"30"', "0", "-1", "true"])
+def test_an_invalid_shutdown_timeout_fails_the_start_before_any_resource(value):
+    process = start_service(GRACE_RAW=value)
+    try:
+        output, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    assert "setting system.shutdown_timeout_seconds must be a number of seconds greater than 0" in output
+    assert f"got {value.replace(chr(34), chr(39))}" in output or f"got {value.title()}" in output
+    assert "resource first pre_start" not in output and "READY" not in output
+    assert "Traceback" not in output.split("failed to start")[0]
+
+
+@pytest.mark.functional
+def test_a_0_1_style_thread_polling_its_stop_attribute_stops():
+    process = start_service(OLD_THREAD="1", GRACE="10")
+    try:
+        rest, elapsed = stop_and_time(process)
+    finally:
+        process.kill()
+    assert process.returncode == 0, rest
+    assert "old thread stopped" in rest
+    assert elapsed < 5
+
+
+@pytest.mark.functional
+def test_a_thread_that_never_stops_does_not_keep_the_resources_from_stopping():
+    process = start_service(STUCK_THREAD="1", GRACE="2")
+    try:
+        rest, elapsed = stop_and_time(process)
+    finally:
+        process.kill()
+    assert process.returncode == 3, rest
+    events = lifecycle_lines(rest.splitlines(keepends=True))
+    assert events.index("resource second stop") < events.index("resource first post_stop")
+    assert "thread stuck did not stop within the grace period of 2 s (resources stopped)" in rest
+    assert "lifecycle: stopped (exit code 3)" in rest
+    assert elapsed < 2 + 1

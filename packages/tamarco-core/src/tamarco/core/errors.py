@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 class MicroserviceError(Exception):
@@ -37,11 +37,26 @@ class ResourceDependencyCycle(ResourceDependencyError):
         self.cycle = list(cycle)
 
 
+class InvalidSettingError(MicroserviceError, ValueError):
+    """A setting the core reads holds a value it cannot use; the message names the key.
+
+    Raised while the service starts (before any resource starts), never at first use.
+    """
+
+    def __init__(self, key: str, expected: str, value: object) -> None:
+        super().__init__(f"setting {key} must be {expected}, got {value!r}")
+        self.key = key
+        self.value = value
+
+
 class ResourceStartError(MicroserviceError):
     """A resource failed in one of its start stages."""
 
-    def __init__(self, resource: str, stage: str, error: BaseException) -> None:
-        super().__init__(f"resource {resource!r} failed in {stage}: {type(error).__name__}: {error}")
+    def __init__(
+        self, resource: str, stage: str, error: BaseException, redact: Callable[[str], str] | None = None
+    ) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        super().__init__(f"resource {resource!r} failed in {stage}: {redact(reason) if redact else reason}")
         self.resource = resource
         self.stage = stage
         self.error = error
@@ -60,8 +75,16 @@ class UnknownResourceError(MicroserviceError, LookupError):
 class ResourceRestartError(MicroserviceError):
     """``restart_resource`` failed: names the resource restarted, the one that failed and its stage."""
 
-    def __init__(self, restarted: str, resource: str, stage: str | None, error: BaseException | str) -> None:
+    def __init__(
+        self,
+        restarted: str,
+        resource: str,
+        stage: str | None,
+        error: BaseException | str,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        reason = redact(reason) if redact else reason
         where = f"resource {resource!r} failed in {stage}" if stage else f"resource {resource!r} failed"
         super().__init__(f"restart of resource {restarted!r}: {where}: {reason}")
         self.restarted = restarted

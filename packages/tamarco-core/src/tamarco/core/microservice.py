@@ -51,9 +51,8 @@ import atexit
 import contextlib
 import gc
 import logging
-import os
 import signal
-import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
@@ -61,6 +60,7 @@ from typing import Any, ClassVar
 from tamarco.core.default_resources import build_default_resources, default_resource_factories
 from tamarco.core.dependency_graph import resource_dependencies, start_order
 from tamarco.core.errors import (
+    InvalidSettingError,
     MicroserviceDefinitionError,
     ResourceRestartError,
     ResourceStartError,
@@ -69,15 +69,18 @@ from tamarco.core.errors import (
 )
 from tamarco.core.lifecycle import LifecycleHooks, LifecycleStage, ServiceState, StageInProgress
 from tamarco.core.logging.logging import Logging
+from tamarco.core.redaction import Redactor
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.settings import ROOT_SETTINGS, Settings, SettingsView
 from tamarco.core.tasks import TaskRunner, task, task_timer, thread
+from tamarco.core.watchdog import WATCHDOG_MARGIN, ShutdownWatchdog, force_exit
 from tamarco.resources.bases import BaseResource, InputBase, StatusCodes
 
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_FORCED",
     "EXIT_OK",
+    "InvalidSettingError",
     "Microservice",
     "MicroserviceBase",
     "MicroserviceContext",
@@ -96,6 +99,11 @@ EXIT_FAILURE = 1
 EXIT_FORCED = 3
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+#: Settings the core reads, checked when the service starts (before any resource starts).
+SHUTDOWN_TIMEOUT_KEY = f"{ROOT_SETTINGS}.shutdown_timeout_seconds"
+DEPLOY_NAME_KEY = f"{ROOT_SETTINGS}.deploy_name"
+#: The share of the grace period threads get to end before the resources stop regardless.
+THREADS_SHARE_OF_GRACE = 0.5
 #: Default time a :meth:`MicroserviceBase.restart_resource` attempt may take, stop to STARTED.
 DEFAULT_RESTART_TIMEOUT = 30.0
 
@@ -122,8 +130,10 @@ class MicroserviceBase:
             )
         self.instance_id = uuid.uuid4().hex
         self.settings = Settings(microservice_name=self.name, backend=settings_backend, environ=environ)
+        #: Masks secrets (those of the settings too) in logs, ``/status`` and lifecycle errors.
+        self.redactor = Redactor(source=lambda: self.settings.effective)
         self.logger = logging.getLogger(self.name)
-        self.logging = Logging()
+        self.logging = Logging(self.redactor)
         self.deploy_name: str | None = None
         self.exit_code = EXIT_OK
         self.state = ServiceState.CREATED
@@ -141,6 +151,7 @@ class MicroserviceBase:
         self._restart_lock = asyncio.Lock()
         self._restart_tasks: set[asyncio.Task[list[str]]] = set()
         self._restarting: frozenset[str] = frozenset()
+        self._shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT
 
     # -- resources -----------------------------------------------------------------------
 
@@ -184,7 +195,9 @@ class MicroserviceBase:
         self.logging.configure_provisional(self._loggers_names())
         self._enter(LifecycleStage.SETTINGS_START)
         await self.settings.start()
-        self.deploy_name = await self.settings.get(f"{ROOT_SETTINGS}.deploy_name", None)
+        self._read_core_settings()
+        await self.settings.watch(SHUTDOWN_TIMEOUT_KEY, self._on_shutdown_timeout_changed)
+        await self.settings.watch(DEPLOY_NAME_KEY, self._on_deploy_name_changed)
         self._enter(LifecycleStage.LOGGING_START)
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
         await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id)
@@ -199,9 +212,30 @@ class MicroserviceBase:
             await resource.bind(self, name)  # type: ignore[arg-type]
             view = SettingsView(self.settings, f"{ROOT_SETTINGS}.resources.{name}")
             await resource.configure_settings(view)
-            if resource.live_settings:
-                await view.watch(None, self._live_settings_callback(resource, view))
+            # Every resource: a change it cannot apply live is said, naming the resource.
+            await view.watch(None, self._live_settings_callback(resource, view))
         self._bind_input_handlers()
+
+    def _read_core_settings(self) -> None:
+        """Check every setting the core reads (:class:`InvalidSettingError` naming the key)."""
+        self._shutdown_timeout = _check_shutdown_timeout(
+            self.settings.get_nowait(SHUTDOWN_TIMEOUT_KEY, DEFAULT_SHUTDOWN_TIMEOUT)
+        )
+        deploy_name = self.settings.get_nowait(DEPLOY_NAME_KEY, None)
+        if deploy_name is not None and not isinstance(deploy_name, str):
+            raise InvalidSettingError(DEPLOY_NAME_KEY, "a string", deploy_name)
+        self.deploy_name = deploy_name
+
+    async def _on_shutdown_timeout_changed(self, key: str, value: Any) -> None:
+        try:
+            self._shutdown_timeout = _check_shutdown_timeout(DEFAULT_SHUTDOWN_TIMEOUT if value is None else value)
+        except InvalidSettingError as error:
+            self.logger.error("%s; keeping %g s", error, self._shutdown_timeout)
+            return
+        self.logger.info("setting %s applied live: %g s", key, self._shutdown_timeout)
+
+    async def _on_deploy_name_changed(self, key: str, value: Any) -> None:
+        self.logger.warning("setting %s changed; the service needs a restart to apply it", key)
 
     def _bind_input_handlers(self) -> None:
         for klass in type(self).__mro__:
@@ -232,6 +266,8 @@ class MicroserviceBase:
             else:
                 self.logger.warning("setting %s changed; resource %s needs a restart to apply it", key, resource.name)
 
+        on_change.__qualname__ = f"settings of resource {resource.name}"
+
         return on_change
 
     async def _run_stage(self, stage: str) -> None:
@@ -257,7 +293,7 @@ class MicroserviceBase:
                 resource.set_status(StatusCodes.FAILED, error)
                 self.logger.exception("resource %s failed in %s", name, stage)
                 if not await self._handle_resource_failure(resource, error):
-                    raise ResourceStartError(name, stage, error) from error
+                    raise ResourceStartError(name, stage, error, self.redactor.text) from error
         self.current_stage = None
 
     async def _handle_resource_failure(self, resource: BaseResource, error: BaseException) -> bool:
@@ -287,13 +323,18 @@ class MicroserviceBase:
 
     async def _stop_all(self) -> None:
         """Stop steps 1-6 of the module docstring (logging stops after, in the caller)."""
+        grace = self.shutdown_timeout()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         self._set_state(ServiceState.STOPPING)
         self._enter(LifecycleStage.RESTARTS_CANCEL)
         await self._cancel_restarts()
         self._enter(LifecycleStage.STOPPING_HOOKS)
         await self.hooks.run_stopping()
         self._enter(LifecycleStage.TASKS_STOP)
-        await self.tasks.stop(self.shutdown_timeout())
+        # Threads get part of the grace period: one that never ends must not keep the
+        # resources from stopping.
+        await self.tasks.stop(grace * THREADS_SHARE_OF_GRACE)
         for stage in ("stop", "post_stop"):
             self.logger.info("lifecycle: %s", stage)
             await self._stage(stage)
@@ -302,6 +343,20 @@ class MicroserviceBase:
         await self.settings.stop()
         for resource in self.resources.values():
             resource.remove_status_listener(self.hooks.notify_resource_status)
+        if self.tasks.stragglers:
+            self._enter(LifecycleStage.TASKS_STOP)
+            margin = min(WATCHDOG_MARGIN, grace / 10)
+            still = await self.tasks.join_stragglers(deadline - loop.time() - margin)
+            if still:
+                self.logger.critical(
+                    "thread%s %s did not stop within the grace period of %g s (resources stopped); "
+                    "exit code %d",
+                    "s" if len(still) > 1 else "",
+                    ", ".join(still),
+                    grace,
+                    EXIT_FORCED,
+                )
+                self.exit_code = EXIT_FORCED
         self.current_stage = None
         self._set_state(ServiceState.STOPPED)
 
@@ -407,7 +462,7 @@ class MicroserviceBase:
                     await within_deadline(resource.stop())
                 except TimeoutError as error:
                     resource.set_status(StatusCodes.FAILED, error)
-                    raise ResourceRestartError(name, current, step.stage.value, error) from error
+                    raise ResourceRestartError(name, current, step.stage.value, error, self.redactor.text) from error
                 except Exception as error:  # a broken resource often fails to stop too: start anyway
                     self.logger.warning(
                         "resource %s: stop before restart failed: %s: %s", current, type(error).__name__, error
@@ -421,7 +476,7 @@ class MicroserviceBase:
                         await within_deadline(getattr(resource, stage.value)())
                     except Exception as error:
                         resource.set_status(StatusCodes.FAILED, error)
-                        raise ResourceRestartError(name, current, stage.value, error) from error
+                        raise ResourceRestartError(name, current, stage.value, error, self.redactor.text) from error
             for current in names:
                 await self._wait_settled(name, current, deadline, timeout)
         except asyncio.CancelledError:
@@ -457,14 +512,8 @@ class MicroserviceBase:
             raise ResourceRestartError(restarted, name, LifecycleStage.START.value, reason)
 
     def shutdown_timeout(self) -> float:
-        """The grace period (``system.shutdown_timeout_seconds``), 30 s by default."""
-        if not self.settings.loaded:
-            return DEFAULT_SHUTDOWN_TIMEOUT
-        return float(
-            self.settings.get_nowait(
-                f"{ROOT_SETTINGS}.shutdown_timeout_seconds", DEFAULT_SHUTDOWN_TIMEOUT, expect=(int, float)
-            )
-        )
+        """The grace period (``system.shutdown_timeout_seconds``, checked at start), 30 s by default."""
+        return self._shutdown_timeout
 
     def add_task(self, name: str, coroutine: Any) -> asyncio.Task[Any]:
         """Run a coroutine as a task of the service (logged if it fails, cancelled on stop)."""
@@ -484,6 +533,10 @@ class Microservice(MicroserviceBase):
         super().__init__(settings_backend=settings_backend, environ=environ)
         self._stop_requested: asyncio.Event | None = None
         self._signals = 0
+        #: Signals handled by the event loop (until the shutdown begins), and those handled
+        #: directly by Python (during the shutdown) with the handler to restore afterwards.
+        self._loop_signals: list[int] = []
+        self._direct_signals: dict[int, Any] = {}
 
     async def pre_start(self) -> None:
         """Pre start stage: runs ``pre_start`` of every resource."""
@@ -541,11 +594,11 @@ class Microservice(MicroserviceBase):
         """
         loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
-        installed = []
+        self._loop_signals = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.add_signal_handler(signum, self._on_signal, signum)
-                installed.append(signum)
+                self._loop_signals.append(signum)
             except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
                 pass
         try:
@@ -567,22 +620,67 @@ class Microservice(MicroserviceBase):
             await self._stop_logging()
             return self.exit_code
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for installed in self._loop_signals:
+                loop.remove_signal_handler(installed)
+            self._loop_signals = []
+            for direct, previous in self._direct_signals.items():
+                signal.signal(direct, previous)
+            self._direct_signals = {}
             self._stop_requested = None
 
     async def _shutdown_with_grace(self) -> None:
+        """Steps 1-6 of the stop, forced past the grace period even if the loop is blocked.
+
+        A :class:`~tamarco.core.watchdog.ShutdownWatchdog` thread and Python-level signal
+        handlers (run by the interpreter between bytecodes, not by the loop) take over from
+        the loop: a ``stop()`` stuck in ``time.sleep`` still ends in exit code 3.
+        """
         grace = self.shutdown_timeout()
-        stopping = asyncio.get_running_loop().create_task(self._stop_all(), name=f"tamarco:stop:{self.name}")
-        done, _ = await asyncio.wait({stopping}, timeout=grace)
-        if not done:
-            self._force_exit(
-                f"shutdown took longer than {grace:g} s, stuck in {self.current_stage or 'an unknown stage'}"
-            )
-        elif stopping.exception() is not None:
-            error = stopping.exception()
-            self.logger.error("error while stopping: %s", error, exc_info=error)
-            self.exit_code = self.exit_code or EXIT_FAILURE
+        watchdog = ShutdownWatchdog(
+            grace + WATCHDOG_MARGIN,
+            lambda: f"shutdown took longer than {grace:g} s, stuck in {self._stuck_in()}; the event loop is blocked",
+            self._force_exit,
+        )
+        watchdog.arm()
+        self._handle_signals_directly()
+        try:
+            stopping = asyncio.get_running_loop().create_task(self._stop_all(), name=f"tamarco:stop:{self.name}")
+            done, _ = await asyncio.wait({stopping}, timeout=grace)
+            if not done:
+                self._force_exit(f"shutdown took longer than {grace:g} s, stuck in {self._stuck_in()}")
+            elif stopping.exception() is not None:
+                error = stopping.exception()
+                self.logger.error("error while stopping: %s", error, exc_info=error)
+                self.exit_code = self.exit_code or EXIT_FAILURE
+        finally:
+            watchdog.disarm()
+
+    def _stuck_in(self) -> str:
+        where = str(self.current_stage or "an unknown stage")
+        stragglers = self.tasks.stragglers
+        if stragglers:
+            where += f" (threads still running: {', '.join(stragglers)})"
+        return where
+
+    def _handle_signals_directly(self) -> None:
+        """From the loop's signal handlers to Python's: the loop may be what is stuck."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in self._loop_signals:
+            loop.remove_signal_handler(signum)
+            self._direct_signals[signum] = signal.signal(signum, self._on_signal_during_shutdown)
+        self._loop_signals = []
+
+    def _on_signal_during_shutdown(self, signum: int, frame: Any) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals > 1:
+            self._force_exit(f"second {name} during shutdown (stuck in {self._stuck_in()})")
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(self.logger.info, "received %s, already stopping", name)
+        except RuntimeError:  # no loop running in this frame: report it from here
+            self.logger.info("received %s, already stopping", name)
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
@@ -594,15 +692,8 @@ class Microservice(MicroserviceBase):
             self._stop_requested.set()
 
     def _force_exit(self, reason: str) -> None:
-        self.logger.critical("forcing exit with code %d: %s", EXIT_FORCED, reason)
-        for handler in self.logging.handlers:
-            try:
-                handler.flush()
-            except Exception:  # the process is going away: nothing left to report to
-                continue
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_FORCED)
+        """Exit with :data:`EXIT_FORCED` now, from any thread (see :func:`tamarco.core.watchdog.force_exit`)."""
+        force_exit(EXIT_FORCED, reason, self.logger, lambda: self.logging.handlers)
 
 
 _gc_freeze_registered = False
@@ -622,6 +713,12 @@ def _freeze_gc_at_exit() -> None:
     if not _gc_freeze_registered:
         atexit.register(gc.freeze)
         _gc_freeze_registered = True
+
+
+def _check_shutdown_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise InvalidSettingError(SHUTDOWN_TIMEOUT_KEY, "a number of seconds greater than 0", value)
+    return float(value)
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:

@@ -1,13 +1,19 @@
 """A service run as a subprocess by test_lifecycle_process.py.
 
-Environment: HANG_ON_STOP=1 makes a resource hang in stop; FAIL_ON_START=1 makes one fail.
+Environment: HANG_ON_STOP=1 makes a resource hang in stop (awaiting), BLOCK_ON_STOP=1 makes it
+block the event loop (time.sleep); FAIL_ON_START=1 makes one fail; GRACE sets the shutdown
+timeout, GRACE_RAW sets it to a JSON value as is; OLD_THREAD=1 adds a 0.1-style @thread polling
+threading.current_thread().stop; STUCK_THREAD=1 a @thread that never stops.
 """
 
 import asyncio
+import json
 import os
 import sys
+import threading
+import time
 
-from tamarco.core.microservice import Microservice, task
+from tamarco.core.microservice import Microservice, task, thread
 from tamarco.resources.bases import BaseResource
 
 
@@ -28,6 +34,8 @@ class Journal(BaseResource):
         self.logger.info("resource %s stop", self.name)
         if os.environ.get("HANG_ON_STOP") and self.name == "second":
             await asyncio.sleep(3600)
+        if os.environ.get("BLOCK_ON_STOP") and self.name == "second":
+            time.sleep(60)
         await super().stop()
 
     async def post_stop(self):
@@ -47,14 +55,31 @@ class LifecycleService(Microservice):
 
     def __init__(self):
         super().__init__()
+        grace = json.loads(os.environ["GRACE_RAW"]) if "GRACE_RAW" in os.environ else float(os.environ.get("GRACE", "5"))
         self.settings.update_internal(
             {
                 "system": {
-                    "shutdown_timeout_seconds": float(os.environ.get("GRACE", "5")),
+                    "shutdown_timeout_seconds": grace,
                     "logging": {"profile": "PRODUCTION"},
                 }
             }
         )
+
+    if os.environ.get("OLD_THREAD"):
+
+        @thread
+        def old_style(self):
+            self.logger.info("old thread running")
+            while not threading.current_thread().stop:
+                time.sleep(0.01)
+            self.logger.info("old thread stopped")
+
+    if os.environ.get("STUCK_THREAD"):
+
+        @thread
+        def stuck(self):
+            while True:
+                time.sleep(0.05)
 
     @task
     async def announce(self):
