@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from tamarco.core.redaction import redact_url
+
 __all__ = [
     "DEFAULT_PROFILE",
     "PROFILES",
@@ -26,6 +28,7 @@ __all__ = [
     "RedisConfig",
     "StdoutConfig",
     "parse_logging_settings",
+    "redact_url",
 ]
 
 PREFIX = "system.logging"
@@ -251,10 +254,20 @@ def parse_logging_settings(tree: Any, prefix: str = PREFIX) -> LoggingConfig:
             raise LoggingSettingsError(
                 f"setting {block.key('url')} must be an http:// or https:// URL, got {redact_url(url)!r}"
             )
+        user = block.optional_string("user")
+        password = block.optional_string("password", secret=True)
+        parts = urlsplit(url)
+        if (user or password) and (parts.username or parts.password):
+            # aiohttp refuses both (ValueError on every request): a settings error, not an outage.
+            given = block.key("user") if user else block.key("password")
+            raise LoggingSettingsError(
+                f"setting {given}: credentials are given twice, in {given} and in the URL of "
+                f"{block.key('url')} ({redact_url(url)!r}); keep one of them"
+            )
         http = HTTPConfig(
             url=url,
-            user=block.optional_string("user"),
-            password=block.optional_string("password", secret=True),
+            user=user,
+            password=password,
             max_records=block.integer("max_records", HTTPConfig.max_records, 1),
             max_time_seconds=block.number("max_time_seconds", HTTPConfig.max_time_seconds),
             timeout_seconds=block.number("timeout_seconds", HTTPConfig.timeout_seconds),
@@ -269,16 +282,3 @@ def parse_logging_settings(tree: Any, prefix: str = PREFIX) -> LoggingConfig:
         http=http,
         flush_timeout_seconds=root.number("flush_timeout_seconds", 5.0),
     )
-
-
-def redact_url(url: str) -> str:
-    """``url`` without the password of its user info (safe to log)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:{'*' * 8}@{netloc}").geturl()

@@ -8,7 +8,8 @@ ship live here too:
   library does not define;
 - a value that JSON cannot encode is sent as its ``repr``; formatting never raises;
 - the value of any key named like a secret (password, token, secret, api key, ...) is masked,
-  at any depth.
+  at any depth (the rules of :mod:`tamarco.core.redaction`; the microservice's logging also
+  masks URL passwords and known secret values in messages and tracebacks).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+
+from tamarco.core.redaction import MASK, SECRET_KEY_PATTERN, is_secret_key
 
 __all__ = [
     "MASK",
@@ -33,15 +35,6 @@ __all__ = [
     "record_message",
     "utc_timestamp",
 ]
-
-#: What a secret value is replaced with.
-MASK = "********"
-
-#: Keys whose values are masked (case-insensitive, anywhere in the key name).
-SECRET_KEY_PATTERN = re.compile(
-    r"passw|pwd|token|secret|api[-_]?key|authorization|credential|private[-_]?key|cookie",
-    re.IGNORECASE,
-)
 
 #: The attributes every LogRecord has: anything else on a record came from ``extra``.
 STANDARD_RECORD_ATTRIBUTES = frozenset(
@@ -77,21 +70,6 @@ class EventContext:
         self.host = host
         self.message_type = message_type
         self.instance_id = instance_id
-
-
-_SECRET_KEYS: dict[str, bool] = {}
-
-
-def is_secret_key(key: object) -> bool:
-    """Whether values stored under ``key`` must be masked (cached: keys repeat)."""
-    if not isinstance(key, str):
-        return False
-    known = _SECRET_KEYS.get(key)
-    if known is None:
-        known = SECRET_KEY_PATTERN.search(key) is not None
-        if len(_SECRET_KEYS) < 10_000:  # bounded: keys built from data must not grow it forever
-            _SECRET_KEYS[key] = known
-    return known
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
