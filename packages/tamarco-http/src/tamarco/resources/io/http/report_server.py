@@ -12,7 +12,15 @@ dependency, it binds port 0 and drains in-flight requests on its own (``shutdown
 and a fresh ``web.Application`` is built at each start, so restarts are trivial.
 
 Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 127.0.0.1),
-``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5).
+``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5),
+``keep_alive_timeout_seconds`` (default 15: how long a connection may wait for its next whole
+request head, from its opening or the previous response; bounds idle connections and slow
+clients alike, aiohttp having one timer for both).
+
+It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
+runs once every resource has stopped. So while the service drains (the HTTP server finishing
+its requests), ``/health/ready`` keeps answering 503 and Kubernetes stops routing to the pod
+before its health endpoints disappear.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5747
+DEFAULT_KEEP_ALIVE_TIMEOUT = 15.0
 #: The 0.1 documentation showed the report server's settings nested under ``metrics``.
 _MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
 
@@ -47,6 +56,8 @@ class ReportServerResource(BaseResource):
         self._routes: dict[tuple[str, str], ReportServerRouteHandler] = {}
         self._added_this_cycle: set[tuple[str, str]] = set()
         self._runner: web.AppRunner | None = None
+        #: Stopped but still serving, until ``post_stop`` (or the next start) closes it.
+        self._closing: web.AppRunner | None = None
         self.host: str | None = None
         self.port: int | None = None
 
@@ -94,12 +105,22 @@ class ReportServerResource(BaseResource):
         view = self.settings
         host, port = self._address(view)
         shutdown_timeout = _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0
+        keep_alive_timeout = _settings.read_positive_first(
+            view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
+        )
+        await self._close()  # still serving after a stop without post_stop (a restart)
         app = web.Application()
         for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
             app.router.add_get("/", self._index)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=shutdown_timeout,
+            keepalive_timeout=keep_alive_timeout,
+        )
         self.set_status(StatusCodes.CONNECTING)
         await runner.setup()
         try:
@@ -117,11 +138,26 @@ class ReportServerResource(BaseResource):
         await super().start()
 
     async def stop(self) -> None:
+        """STOPPING, still serving: the endpoints answer (readiness 503) while the rest stops."""
         runner, self._runner = self._runner, None
+        if runner is None:
+            await super().stop()
+            return
+        self._closing = runner
+        self.set_status(StatusCodes.STOPPING)
+
+    async def post_stop(self) -> None:
+        """Every resource stopped: close the server (draining its requests), STOPPED."""
+        if self._closing is not None:
+            await self._close()
+            await super().stop()
+        await super().post_stop()
+
+    async def _close(self) -> None:
+        runner, self._closing = self._closing, None
         if runner is not None:
-            self.set_status(StatusCodes.STOPPING)
             await runner.cleanup()
-        await super().stop()
+            self.logger.info("report server on %s closed", self.url)
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()
