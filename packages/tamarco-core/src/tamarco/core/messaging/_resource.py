@@ -71,7 +71,8 @@ class MessagingResource(IOResource):
     # -- configuration ------------------------------------------------------------------------
 
     def add_input(self, input_to_add: InputBase) -> None:
-        """Add one input; two inputs on one queue/topic of the same pattern are an error."""
+        """Add one input; two inputs on one queue/topic of the same pattern (and the same consumer
+        group, where the input has a ``group_id``) are an error."""
         if isinstance(input_to_add, MessageInput):
             for existing in self.inputs.values():
                 if (
@@ -79,6 +80,7 @@ class MessagingResource(IOResource):
                     and isinstance(existing, MessageInput)
                     and existing.source == input_to_add.source
                     and existing.pattern == input_to_add.pattern
+                    and getattr(existing, "group_id", None) == getattr(input_to_add, "group_id", None)
                 ):
                     raise MessagingSettingsError(
                         f"resource {self.name or type(self).__name__}: inputs {existing.name!r} and "
