@@ -1,0 +1,78 @@
+"""The public surface: exports, the 0.1 module paths, and the aiokafka internals relied on."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+import tamarco.resources.io.kafka as kafka
+from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource
+from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
+
+
+def test_leaf_package_shares_the_namespace_with_core() -> None:
+    assert kafka.__file__ is not None and kafka.__file__.endswith("tamarco/resources/io/kafka/__init__.py")
+    assert importlib.import_module("tamarco.core.microservice").Microservice.__name__ == "Microservice"
+
+
+def test_every_export_exists_and_private_modules_stay_private() -> None:
+    for name in kafka.__all__:
+        assert hasattr(kafka, name), name
+    assert not [name for name in kafka.__all__ if name.startswith("_")]
+
+
+def test_the_0_1_module_paths_import() -> None:
+    assert importlib.import_module("tamarco.resources.io.kafka.input").KafkaInput is KafkaInput
+    assert importlib.import_module("tamarco.resources.io.kafka.output").KafkaOutput is KafkaOutput
+    assert importlib.import_module("tamarco.resources.io.kafka.resource").KafkaResource is KafkaResource
+
+
+def test_kafka_input_is_a_pull_input_with_a_group() -> None:
+    input_ = KafkaInput(topic="metrics")
+    assert isinstance(input_, MessageInput) and input_.pattern == "pull"
+    assert input_.group_id is None and input_.source == "metrics" and input_.name == "metrics"
+    assert input_.dead_letter_topic_for("metrics") == "metrics.dlq"
+    several = KafkaInput(topics=["a", "b"], group_id="g", dead_letter_topic="failed")
+    assert several.topics == ("a", "b") and several.source == "a,b" and several.dead_letter_topic_for("a") == "failed"
+    pattern = KafkaInput(pattern=r"metrics\..*")
+    assert pattern.topics == () and pattern.topic_pattern == r"metrics\..*"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "exactly one of topic, topics or pattern"),
+        ({"topic": "a", "pattern": "b"}, "exactly one of topic, topics or pattern"),
+        ({"topics": "ab"}, "topics must be a list"),
+        ({"pattern": "("}, "not a regular expression"),
+        ({"topic": "a", "group_id": ""}, "group_id must be a non-empty string"),
+    ],
+)
+def test_kafka_input_refuses_bad_arguments_by_name(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        KafkaInput(**kwargs)  # type: ignore[arg-type]
+
+
+def test_kafka_output_and_resource_build_on_the_seam() -> None:
+    output = KafkaOutput(topic="metrics")
+    assert isinstance(output, MessageOutput) and output.topic == "metrics"
+    resource = KafkaResource(outputs=[output])
+    assert isinstance(resource, MessagingResource) and resource.outputs["metrics"] is output
+    assert KafkaResource.transport_kind == "kafka"
+
+
+def test_aiokafka_internals_used_are_there() -> None:
+    """tamarco-kafka uses these below aiokafka's documented surface: a release that changes
+    them fails here, by name."""
+    from aiokafka.conn import create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    parameters = inspect.signature(create_conn).parameters
+    for name in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password", "ssl_context", "security_protocol"):
+        assert name in parameters, f"aiokafka.conn.create_conn lost {name}"
+    assert "allow_auto_topic_creation" in inspect.signature(MetadataRequest).parameters
+    from aiokafka.client import AIOKafkaClient
+
+    for method in ("send", "get_random_node", "fetch_all_metadata"):
+        assert callable(getattr(AIOKafkaClient, method, None)), f"AIOKafkaClient.{method}"

@@ -1,0 +1,48 @@
+"""What users' unit tests do: a Kafka service's handlers on the in-memory transport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tamarco.codecs import JsonCodec
+from tamarco.core.messaging.testing import serving, use_in_memory
+from tamarco.core.microservice import Microservice, task
+from tamarco.harness.messaging_suite import wait_until
+from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
+
+
+class MetricsService(Microservice):
+    name = "kafka_in_memory"
+    use_default_resources = False
+
+    metrics_input = KafkaInput(topic="metrics", codec=JsonCodec)
+    metrics_output = KafkaOutput(topic="metrics", codec=JsonCodec)
+    kafka = KafkaResource(inputs=[metrics_input], outputs=[metrics_output])
+    audit: list[Any]
+    streamed: list[Any]
+
+    def __init__(self) -> None:
+        super().__init__(environ={})
+        self.audit = []
+        self.streamed = []
+
+    @KafkaInput(resource=kafka, topic="metrics", group_id="auditors", codec=JsonCodec, name="audit")
+    async def audit_metric(self, message: Any) -> None:
+        self.audit.append(message)
+
+    @task
+    async def consume(self) -> None:
+        async for metric in self.metrics_input:
+            self.streamed.append(metric)
+
+
+async def test_each_group_gets_every_message_in_memory() -> None:
+    service = MetricsService()
+    broker = use_in_memory(service)
+    async with serving(service):
+        await service.metrics_output.push({"cow": "MOOOO"})
+        await service.kafka.outputs["metrics"].send({"cat": "MEOW"}, key="cat")
+        await wait_until(lambda: len(service.audit) == 2 and len(service.streamed) == 2, 5, "both groups")
+    assert service.audit == [{"cow": "MOOOO"}, {"cat": "MEOW"}]
+    assert service.streamed == [{"cow": "MOOOO"}, {"cat": "MEOW"}]
+    assert broker.pending("metrics") == 0
