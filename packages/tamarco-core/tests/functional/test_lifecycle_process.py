@@ -191,3 +191,20 @@ def test_a_thread_that_never_stops_does_not_keep_the_resources_from_stopping():
     assert "thread stuck did not stop within the grace period of 2 s (resources stopped)" in rest
     assert "lifecycle: stopped (exit code 3)" in rest
     assert elapsed < 2 + 1
+
+
+@pytest.mark.functional
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_log_file_on_a_full_disk_keeps_a_clean_stop():
+    process = start_service(LOG_FILE="/dev/full")
+    try:
+        lines = read_until(process, "READY on")
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+        rest = "".join(lines) + rest
+    finally:
+        process.kill()
+    assert process.returncode == 0, rest
+    assert "Traceback" not in rest and "--- Logging error ---" not in rest
+    assert rest.count("cannot write to /dev/full (No space left on device)") == 1
+    assert "lifecycle: stopped (exit code 0)" in rest

@@ -349,8 +349,7 @@ class MicroserviceBase:
             still = await self.tasks.join_stragglers(deadline - loop.time() - margin)
             if still:
                 self.logger.critical(
-                    "thread%s %s did not stop within the grace period of %g s (resources stopped); "
-                    "exit code %d",
+                    "thread%s %s did not stop within the grace period of %g s (resources stopped); exit code %d",
                     "s" if len(still) > 1 else "",
                     ", ".join(still),
                     grace,

@@ -3,7 +3,7 @@
 Environment: HANG_ON_STOP=1 makes a resource hang in stop (awaiting), BLOCK_ON_STOP=1 makes it
 block the event loop (time.sleep); FAIL_ON_START=1 makes one fail; GRACE sets the shutdown
 timeout, GRACE_RAW sets it to a JSON value as is; OLD_THREAD=1 adds a 0.1-style @thread polling
-threading.current_thread().stop; STUCK_THREAD=1 a @thread that never stops.
+threading.current_thread().stop; STUCK_THREAD=1 a @thread that never stops; LOG_FILE logs to a file too.
 """
 
 import asyncio
@@ -35,7 +35,7 @@ class Journal(BaseResource):
         if os.environ.get("HANG_ON_STOP") and self.name == "second":
             await asyncio.sleep(3600)
         if os.environ.get("BLOCK_ON_STOP") and self.name == "second":
-            time.sleep(60)
+            time.sleep(60)  # noqa: ASYNC251 - the point: a stop that blocks the event loop
         await super().stop()
 
     async def post_stop(self):
@@ -55,12 +55,20 @@ class LifecycleService(Microservice):
 
     def __init__(self):
         super().__init__()
-        grace = json.loads(os.environ["GRACE_RAW"]) if "GRACE_RAW" in os.environ else float(os.environ.get("GRACE", "5"))
+        raw = os.environ.get("GRACE_RAW")
+        grace = json.loads(raw) if raw is not None else float(os.environ.get("GRACE", "5"))
         self.settings.update_internal(
             {
                 "system": {
                     "shutdown_timeout_seconds": grace,
-                    "logging": {"profile": "PRODUCTION"},
+                    "logging": {
+                        "profile": "PRODUCTION",
+                        **(
+                            {"file_path": os.environ["LOG_FILE"], "file_max_bytes": 0}
+                            if "LOG_FILE" in os.environ
+                            else {}
+                        ),
+                    },
                 }
             }
         )

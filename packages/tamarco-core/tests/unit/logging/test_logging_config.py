@@ -105,3 +105,14 @@ def test_config_compares_by_value_so_unchanged_outputs_are_kept() -> None:
     second = parse_logging_settings({"profile": "PRODUCTION", "redis": {"enabled": True}})
     assert first.redis == second.redis
     assert first != second
+
+
+@pytest.mark.parametrize("given", [{"user": "bob"}, {"password": "pw"}, {"user": "bob", "password": "pw"}])
+def test_http_credentials_in_the_url_and_in_user_or_password_are_a_settings_error(given: dict) -> None:
+    """aiohttp refuses both on every request (ValueError): reported once, at start, naming the key."""
+    tree = {"http": {"enabled": True, "url": "https://svc:url-secret@logs.example:8443/in", **given}}
+    with pytest.raises(LoggingSettingsError) as raised:
+        parse_logging_settings(tree)
+    key = "system.logging.http.user" if "user" in given else "system.logging.http.password"
+    assert str(raised.value).startswith(f"setting {key}: credentials are given twice")
+    assert "system.logging.http.url" in str(raised.value) and "url-secret" not in str(raised.value)
