@@ -6,7 +6,8 @@ for a user who installs it alone: this is where that shows. One base venv (a pla
 ``python -m venv``, no system site-packages) gets the test tools at the workspace's versions and
 tamarco-core (editable); each plugin gets a copy of it plus the plugin and its declared tamarco
 dependencies (editable, from the source dirs), with their third-party dependencies from the
-configured index; then ``python -m pytest <plugin>/tests/unit`` runs there.
+configured index, and tamarco-harness only when the plugin's unit tests import it (it is not a
+plugin: a test tool on top of core); then ``python -m pytest <plugin>/tests/unit`` runs there.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def _tamarco_dependencies(distribution: str) -> list[str]:
     return found
 
 
+def _unit_tests_use_the_harness(plugin: str) -> bool:
+    tests = ROOT / "packages" / plugin / "tests"
+    sources = [*tests.joinpath("unit").rglob("*.py"), *tests.glob("conftest.py")]
+    return any("tamarco.harness" in path.read_text() for path in sources)
+
+
 def _installed_tamarco(venv: Path) -> set[str]:
     script = (
         "import importlib.metadata as m\n"
@@ -87,8 +94,11 @@ def test_the_plugins_unit_tests_pass_with_only_core_and_what_it_declares(base_ve
     venv = base_venv.parent / plugin
     shutil.copytree(base_venv, venv, symlinks=True)
     distributions = _tamarco_dependencies(plugin)
-    editable = [argument for d in distributions for argument in ("-e", str(ROOT / "packages" / d))]
-    _pip(venv, "--no-build-isolation", *editable)
+    sources = [ROOT / "packages" / d for d in distributions]
+    if _unit_tests_use_the_harness(plugin):
+        distributions.append("tamarco-harness")
+        sources.append(ROOT / "harness")
+    _pip(venv, "--no-build-isolation", *(argument for source in sources for argument in ("-e", str(source))))
     assert _installed_tamarco(venv) == {"tamarco-core", *distributions}  # no other plugin
     result = _run(
         [str(venv / "bin" / "python"), "-m", "pytest", f"packages/{plugin}/tests/unit", "-q", "-p", "no:cacheprovider"],
