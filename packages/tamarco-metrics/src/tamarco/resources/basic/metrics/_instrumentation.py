@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from tamarco.core.instrumentation import MeterProvider
 from tamarco.resources.basic.metrics._meters import BaseMeter, Counter, Gauge, Summary
 from tamarco.resources.basic.metrics._naming import check_meter_name
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, REGISTRY_LOCK, MeterScope, current_scope
@@ -74,3 +75,7 @@ class MetricsMeterProvider:
 def provider() -> MetricsMeterProvider:
     """The entry point's factory."""
     return MetricsMeterProvider()
+
+
+# The contract, checked by mypy: this is what core's MeterProvider describes.
+_implements: type[MeterProvider] = MetricsMeterProvider
