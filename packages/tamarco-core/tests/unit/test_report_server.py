@@ -45,6 +45,7 @@ def test_a_contract_in_depends_on_orders_after_every_resource_satisfying_it():
     assert service.resource_dependencies == {"endpoints": ["ops"], "plain": [], "ops": []}
     assert service.resources_order.index("ops") < service.resources_order.index("endpoints")
     assert find_report_server(service) is service.ops
+    assert service.dependents("ops") == ["endpoints"]  # a restart of the report server restarts it too
     assert isinstance(service.ops, ReportServer)
     assert not isinstance(service.plain, ReportServer)
 

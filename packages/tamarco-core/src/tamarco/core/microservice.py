@@ -377,7 +377,7 @@ class MicroserviceBase:
             raise UnknownResourceError(name, list(self.resources))
         found = {name}
         for candidate in self.resources_order:  # dependencies come first in this order
-            if any(dependency in found for dependency in self.resources[candidate].depends_on):
+            if any(dependency in found for dependency in self.resource_dependencies[candidate]):
                 found.add(candidate)
         return [n for n in self.resources_order if n in found and n != name]
 
