@@ -96,3 +96,27 @@ async def test_invalid_service_names_are_rejected():
     async with service:
         with pytest.raises(RegistryError, match="invalid service name"):
             await service.registry.instances("a/b")
+
+
+async def test_without_a_port_setting_it_registers_the_report_servers_port_found_by_contract():
+    from tamarco.resources.bases import BaseResource
+
+    class Endpoints(BaseResource):  # any resource implementing tamarco.core.report_server.ReportServer
+        url = "http://127.0.0.1:5999"
+        port = 5999
+
+        def add_route(self, method, path, handler):
+            pass
+
+    class Registered(MicroserviceContext):
+        name = "registered"
+        registry = Registry()
+        ops = Endpoints()
+
+    service = Registered(environ={}, settings_backend=NoExternalSettings())
+    await service.registry.bind(service, "registry")
+    await service.settings.start()
+    await service.registry.configure_settings(SettingsView(service.settings, "system.resources.registry"))
+    assert service.registry.registration()["port"] == 5999
+    service.ops.port = None  # not listening (yet): no port rather than a wrong one
+    assert service.registry.registration()["port"] is None
