@@ -5,6 +5,7 @@ import asyncio
 import time
 
 import pytest
+from tamarco.core.redaction import MASK
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic import status as status_package
 from tamarco.resources.basic.status import (
@@ -213,11 +214,11 @@ def test_redactor_masks_secret_keys_url_passwords_and_secret_values():
             "empty_password": "",
         }
     )
-    assert data["password"] == "***"
-    assert data["target"] == "amqp://guest:***@127.0.0.1:5672/"
-    assert data["other"] == "redis://:***@localhost/0"
-    assert data["last_error"] == "login refused for ***; token ***"
-    assert data["nested"] == [{"client_secret": "***"}, "plain"]
+    assert data["password"] == MASK
+    assert data["target"] == f"amqp://guest:{MASK}@127.0.0.1:5672/"
+    assert data["other"] == f"redis://:{MASK}@localhost/0"
+    assert data["last_error"] == f"login refused for {MASK}; token {MASK}"
+    assert data["nested"] == [{"client_secret": MASK}, "plain"]
     assert data["port"] == 5672
     assert data["empty_password"] == ""
     assert "s3cr3t" not in str(data)

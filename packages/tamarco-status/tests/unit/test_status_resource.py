@@ -3,6 +3,7 @@
 import asyncio
 
 from tamarco.core.microservice import EXIT_FAILURE, Microservice
+from tamarco.core.redaction import MASK
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status import StatusResource
 
@@ -99,8 +100,8 @@ async def test_no_secrets_in_status(kit):
     assert code == 500
     text = str(body)
     assert "hunter2" not in text
-    assert body["resources"]["amqp"]["target"] == "amqp://svc:***@127.0.0.1:5672/"
-    assert body["resources"]["amqp"]["last_error"] == "auth failed with password ***"
+    assert body["resources"]["amqp"]["target"] == f"amqp://svc:{MASK}@127.0.0.1:5672/"
+    assert body["resources"]["amqp"]["last_error"] == f"auth failed with password {MASK}"
     assert body["resources"]["amqp"]["user"] == "svc"
 
 
@@ -343,7 +344,7 @@ async def test_a_secret_changed_live_is_masked_too(kit):
         await service.settings.set("system.resources.amqp.password", "rotated-password-42")
         service.amqp.set_status(StatusCodes.FAILED, "auth failed for rotated-password-42")
         _, body, _ = await service.tamarco_http_report_server.get("/status")
-    assert body["resources"]["amqp"]["last_error"] == "auth failed for ***"
+    assert body["resources"]["amqp"]["last_error"] == f"auth failed for {MASK}"
 
 
 async def test_01_status_server_settings_are_reported_as_moved(kit, logs):

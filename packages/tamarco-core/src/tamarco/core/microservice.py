@@ -144,6 +144,7 @@ class MicroserviceBase:
         self.tasks = TaskRunner(self, self.logger)
         #: Where plugins hook into the lifecycle (see :mod:`tamarco.core.lifecycle`).
         self.hooks = LifecycleHooks(self.logger)
+        self.hooks.on_resource_status(self._log_failed_transition)
         #: The step the service is in (``str()`` names it for humans), None between steps.
         self.current_stage: StageInProgress | None = None
         self._entered: list[str] = []
@@ -236,6 +237,13 @@ class MicroserviceBase:
 
     async def _on_deploy_name_changed(self, key: str, value: Any) -> None:
         self.logger.warning("setting %s changed; the service needs a restart to apply it", key)
+
+    def _log_failed_transition(self, resource: BaseResource, old: StatusCodes, new: StatusCodes) -> None:
+        """Every move to FAILED is logged once, whoever set it (a restart policy may follow)."""
+        if new is not StatusCodes.FAILED or old is StatusCodes.FAILED:
+            return
+        reason = f": {self.redactor.text(resource.last_error)}" if resource.last_error else ""
+        self.logger.error("resource %s is FAILED (was %s)%s", resource.name, old.name, reason)
 
     def _bind_input_handlers(self) -> None:
         for klass in type(self).__mro__:

@@ -83,6 +83,22 @@ class Settings:
         if self.backend is not None:
             await self.backend.watch(self)
 
+    def source_status(self) -> dict[str, Any]:
+        """The external source and whether it is followed: ``{"source", "state"}``, ``state``
+        being ``ok``, ``degraded`` (a lost connection: the cached settings are served; with
+        ``degraded_since`` and ``reason``) or ``none`` (internal settings only)."""
+        if self.backend is None:
+            return {"source": None, "state": "none"}
+        since = getattr(self.backend, "degraded_since", None)
+        if since is None:
+            return {"source": self.backend.description, "state": "ok"}
+        return {
+            "source": self.backend.description,
+            "state": "degraded",
+            "degraded_since": round(float(since), 3),
+            "reason": getattr(self.backend, "degraded_reason", None),
+        }
+
     async def stop(self) -> None:
         """Stop watching and release the backend's connections."""
         if self.backend is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,6 +78,9 @@ class EtcdSettingsBackend(SettingsBackend):
         self.watching = asyncio.Event()
         #: How many times the watch was re-established after an outage.
         self.reconnections = 0
+        #: ``time.time()`` when the current outage began (None while connected), and why.
+        self.degraded_since: float | None = None
+        self.degraded_reason: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> EtcdSettingsBackend:
@@ -231,6 +235,7 @@ class EtcdSettingsBackend(SettingsBackend):
                         loop.time() - outage_started,
                     )
                     outage_started = None
+                    self.degraded_since = self.degraded_reason = None
                 backoff.reset()
                 self.watching.set()
                 await self._consume(watch)
@@ -249,6 +254,7 @@ class EtcdSettingsBackend(SettingsBackend):
             need_resync = True
             if outage_started is None:
                 outage_started = loop.time()
+                self.degraded_since, self.degraded_reason = time.time(), describe_error(error)
                 logger.warning(
                     "lost the connection to etcd at %s (%s); serving the cached settings and "
                     "reconnecting (logged once until it is back)",

@@ -2,6 +2,7 @@
 
 from tamarco.resources.basic.status._config import (
     ALL,
+    READINESS_CONDITIONS,
     Backoff,
     HealthConfig,
     RestartPolicyConfig,
@@ -17,6 +18,7 @@ from tamarco.resources.basic.status._restart import RestartPolicies
 
 __all__ = [
     "ALL",
+    "READINESS_CONDITIONS",
     "Backoff",
     "HealthConfig",
     "LoopLagMonitor",

@@ -15,13 +15,25 @@ from typing import Any
 
 from tamarco.resources.basic.status._errors import StatusSettingsError, UnknownPolicyResource
 
-__all__ = ["ALL", "Backoff", "HealthConfig", "RestartPolicyConfig", "StatusConfig", "load_status_config"]
+__all__ = [
+    "ALL",
+    "READINESS_CONDITIONS",
+    "Backoff",
+    "HealthConfig",
+    "RestartPolicyConfig",
+    "StatusConfig",
+    "load_status_config",
+]
 
 #: The value that selects every resource in a list-of-resources setting.
 ALL = "all"
 #: HTTP codes ``/status`` may answer while resources are still starting (setting
 #: ``http_code_while_starting``): 102 is the 0.1 rule, the others are final responses.
 ALLOWED_STARTING_CODES = (102, 200, 202, 503)
+#: What ``health.not_ready_when`` may list: conditions that make ``/health/ready`` answer 503
+#: (besides a critical resource not STARTED and the service not running, always).
+READINESS_CONDITIONS = ("task_failed", "resource_failed", "settings_degraded")
+DEFAULT_NOT_READY_WHEN = frozenset({"task_failed"})
 
 
 @dataclass(frozen=True)
@@ -51,11 +63,13 @@ class RestartPolicyConfig:
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """``health``: how ``/health/live`` measures the event loop."""
+    """``health``: how ``/health/live`` measures the event loop, and what else makes the
+    service not ready (``not_ready_when``, among :data:`READINESS_CONDITIONS`)."""
 
     loop_lag_threshold_seconds: float = 1.0
     loop_lag_interval_seconds: float = 0.25
     loop_lag_window_seconds: float = 10.0
+    not_ready_when: frozenset[str] = DEFAULT_NOT_READY_WHEN
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,22 @@ class _Reader:
         return frozenset(known)
 
 
+def _conditions(reader: _Reader, path: str) -> frozenset[str]:
+    value = reader.raw(path, sorted(DEFAULT_NOT_READY_WHEN))
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, (list, tuple))
+        or not all(isinstance(v, str) for v in value)
+        or not set(value) <= set(READINESS_CONDITIONS)
+    ):
+        raise StatusSettingsError(
+            f"setting {reader.key(path)} must be a list of conditions among "
+            f"{', '.join(READINESS_CONDITIONS)} (or []), got {value!r}"
+        )
+    return frozenset(value)
+
+
 def load_status_config(
     tree: Any,
     *,
@@ -195,6 +225,7 @@ def load_status_config(
         loop_lag_threshold_seconds=reader.number("health.loop_lag_threshold_seconds", 1.0),
         loop_lag_interval_seconds=reader.number("health.loop_lag_interval_seconds", 0.25),
         loop_lag_window_seconds=reader.number("health.loop_lag_window_seconds", 10.0),
+        not_ready_when=_conditions(reader, "health.not_ready_when"),
     )
     return StatusConfig(
         restart_policy=restart_policy,

@@ -46,6 +46,12 @@ async def resource_status(resource: BaseResource, timeout: float) -> dict[str, A
         code = StatusCodes(code)
     except (ValueError, TypeError):
         return {**result, **_failed(f"status() reported an unknown status code {code!r}")}
+    if resource.status_code is StatusCodes.FAILED and code is not StatusCodes.FAILED:
+        # FAILED as the service knows it (set at runtime, no restart policy) wins over what an
+        # overridden status() computes from the resource's own state.
+        code = StatusCodes.FAILED
+        if resource.last_error is not None:
+            result.setdefault("last_error", resource.last_error)
     result["status"] = int(code)
     result["status_name"] = code.name
     return result

@@ -4,6 +4,7 @@ server, and the restart policies."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -38,12 +39,17 @@ class StatusResource(BaseResource):
     :class:`tamarco.core.report_server.ReportServer`, tamarco-http's by default; without one they
     are not served, said once in the log, and the restart policies still apply):
 
-    * ``GET /status``: every resource's ``status()``; 200 when all are STARTED, 500 when any is
-      FAILED or STOPPED, ``http_code_while_starting`` (102) otherwise;
+    * ``GET /status``: every resource's ``status()``, every task and thread (``tasks``), the
+      settings source (``settings_source``: ``ok``, ``degraded`` while etcd is lost, ``none``)
+      and ``problems`` (failed tasks, FAILED resources, a degraded settings source); 200 when
+      all resources are STARTED, 500 when any is FAILED or STOPPED,
+      ``http_code_while_starting`` (102) otherwise;
     * ``GET /health/live``: 200 unless the event loop lagged beyond the threshold recently, or
       the service is shutting down (503);
-    * ``GET /health/ready``: 200 when the service is running and every critical resource is
-      STARTED, 503 otherwise (and from the first moment of a shutdown).
+    * ``GET /health/ready``: 200 when the service is running, every critical resource is
+      STARTED and none of the ``health.not_ready_when`` conditions holds (``task_failed`` by
+      default; ``resource_failed``, ``settings_degraded``), 503 otherwise (and from the first
+      moment of a shutdown).
 
     Settings live under ``system.resources.status`` (see ``docs/status.md``).
     """
@@ -115,7 +121,10 @@ class StatusResource(BaseResource):
 
     @property
     def redactor(self) -> Redactor:
-        """Masks secrets; follows the settings (rebuilt when they change, e.g. a new password)."""
+        """Masks secrets: the service's redactor (the one its logs use, following its settings)."""
+        shared = getattr(self.microservice, "redactor", None)
+        if isinstance(shared, Redactor):
+            return shared
         if self.settings is not None:
             tree = self.settings.settings.effective  # the same object until the settings change
             if tree is not self._redactor_source:
@@ -230,8 +239,51 @@ class StatusResource(BaseResource):
             "state": microservice.state,
             "loop_lag_seconds": round(self.loop_lag.last_lag(), 6),
             "resources": resources,
+            "tasks": self._tasks_report(),
+            "settings_source": self._settings_source(),
+            "problems": [text for texts in self.findings().values() for text in texts],
         }
         return code, self.redactor.data(body)
+
+    def _tasks_report(self) -> dict[str, Any]:
+        tasks = getattr(self._microservice(), "tasks", None)
+        report = getattr(tasks, "report", None)
+        return report() if callable(report) else {}
+
+    def _settings_source(self) -> dict[str, Any]:
+        settings = getattr(self._microservice(), "settings", None)
+        source_status = getattr(settings, "source_status", None)
+        return source_status() if callable(source_status) else {"source": None, "state": "none"}
+
+    def findings(self) -> dict[str, list[str]]:
+        """The conditions of :data:`READINESS_CONDITIONS` that hold now, each with what it is
+        about (texts, not yet masked)."""
+        microservice = self._microservice()
+        found: dict[str, list[str]] = {}
+        failed_tasks = [
+            f"{info['kind']} {name} failed: {info.get('error', 'unknown error')}"
+            for name, info in self._tasks_report().items()
+            if info.get("state") == "failed"
+        ]
+        if failed_tasks:
+            found["task_failed"] = failed_tasks
+        failed_resources = [
+            f"resource {name} is FAILED" + (f": {resource.last_error}" if resource.last_error else "")
+            for name, resource in microservice.resources.items()
+            if resource.status_code is StatusCodes.FAILED
+            and not (self.policies is not None and self.policies.restarting(name))
+        ]
+        if failed_resources:
+            found["resource_failed"] = failed_resources
+        source = self._settings_source()
+        if source.get("state") == "degraded":
+            since = source.get("degraded_since")
+            for_how_long = f" for {max(0.0, time.time() - since):.1f} s" if isinstance(since, (int, float)) else ""
+            found["settings_degraded"] = [
+                f"settings source {source.get('source')} unreachable{for_how_long} "
+                f"({source.get('reason') or 'connection lost'}): serving the cached settings"
+            ]
+        return found
 
     async def handle_status(self, request: web.Request) -> web.StreamResponse:
         code, body = await self.status_report()
@@ -274,11 +326,19 @@ class StatusResource(BaseResource):
             for name in sorted(self.config.critical_resources)
             if name in microservice.resources and microservice.resources[name].status_code != StatusCodes.STARTED
         }
-        ready = microservice.state == "running" and not not_ready
+        reasons = [
+            text
+            for condition, texts in self.findings().items()
+            if condition in self.config.health.not_ready_when
+            for text in texts
+        ]
+        ready = microservice.state == "running" and not not_ready and not reasons
         body: dict[str, Any] = {"ready": ready, "state": microservice.state}
         if not_ready:
             body["not_ready"] = not_ready
-        return ready, body
+        if reasons:
+            body["reasons"] = reasons
+        return ready, self.redactor.data(body)
 
     async def handle_live(self, request: web.Request) -> web.StreamResponse:
         alive, body = self.liveness()
