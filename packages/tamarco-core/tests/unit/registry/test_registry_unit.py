@@ -120,3 +120,10 @@ async def test_without_a_port_setting_it_registers_the_report_servers_port_found
     assert service.registry.registration()["port"] == 5999
     service.ops.port = None  # not listening (yet): no port rather than a wrong one
     assert service.registry.registration()["port"] is None
+
+
+@pytest.mark.parametrize(("key", "value"), [("metadata", "zone=b"), ("port", "81"), ("port", 0), ("host", 12)])
+async def test_host_port_and_metadata_are_checked_at_start_not_at_registration(key, value):
+    error = await start_error(context({"enabled": True, key: value}, {"TAMARCO_ETCD_HOST": "127.0.0.1"}))
+    assert isinstance(error, RegistryError)
+    assert f"setting system.resources.registry.{key} must be" in str(error)

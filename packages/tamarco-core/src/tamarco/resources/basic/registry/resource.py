@@ -168,6 +168,7 @@ class Registry(BaseResource):
         self.ttl_seconds = ttl
         if self.enabled:
             self._connection_config()  # fail at start, naming what is missing
+            self.registration()  # host, port and metadata checked at start, not at registration
             self._unhook()
             if self.microservice is not None:
                 hooks = self.microservice.hooks
@@ -215,6 +216,10 @@ class Registry(BaseResource):
         metadata = view.get_nowait("metadata", {}) if view is not None else {}
         if not isinstance(metadata, Mapping):
             raise RegistryError(f"setting {self._setting('metadata')} must be a mapping, got {metadata!r}")
+        if host is not None and (not isinstance(host, str) or not host):
+            raise RegistryError(f"setting {self._setting('host')} must be a host name or address, got {host!r}")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+            raise RegistryError(f"setting {self._setting('port')} must be a port number (1-65535), got {port!r}")
         if port is None:
             report_server = find_report_server(self.microservice)  # its port, when the service has one
             port = report_server.port if report_server is not None else None
