@@ -404,3 +404,22 @@ async def test_a_restart_pending_when_the_service_stops_during_startup_ends(kit)
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
     assert task.done()
     assert service.db.starts == 1
+
+
+class LeakyPass(BaseResource):
+    async def status(self):
+        info = await super().status()
+        info.update(target="amqp://bob:pa/ss-SECRET@127.0.0.1:5672/vhost", pass_="x", **{"pass": "plain-pass-value"})
+        return info
+
+
+async def test_no_secret_under_a_pass_key_nor_in_a_url_password_holding_a_slash(kit):
+    service = make_service(kit, amqp=LeakyPass())
+    service.settings.update_internal({"system": {"resources": {"amqp": {"pass": "pa/ss-SECRET"}}}})
+    async with kit.Running(service):
+        service.amqp.set_status(StatusCodes.FAILED, "login bob/pa/ss-SECRET refused")
+        _, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert "SECRET" not in str(body) and "plain-pass-value" not in str(body)
+    assert body["resources"]["amqp"]["pass"] == MASK
+    assert body["resources"]["amqp"]["target"] == f"amqp://bob:{MASK}@127.0.0.1:5672/vhost"
+    assert body["resources"]["amqp"]["last_error"] == f"login bob/{MASK} refused"
