@@ -3,7 +3,8 @@
 Start (``run()`` or ``MicroserviceContext.start()``); the state goes ``created`` → ``starting``:
 
 1. ``provisional logging``: stdout logging, so errors while loading the settings are visible;
-2. ``settings start``: internal defaults, then the external source (file or etcd);
+2. ``settings start``: internal defaults, then the external source (file or etcd); the
+   settings the core reads are checked (:class:`InvalidSettingError` naming the key);
 3. ``logging start``: logging configured from ``system.logging`` (its handlers start);
 4. ``bind``: each resource, in dependency order (``depends_on``), is bound (``bind(service,
    name)``) and given its settings view (``configure_settings``, ``system.resources.<name>``);
@@ -23,7 +24,9 @@ Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state be
    (its caller gets :class:`RestartCancelledError`), and none starts from now on;
 2. ``stopping hooks``: the ``on_stopping`` hooks, in reverse registration order, while every
    resource still works (the registry deregisters; restart policies end);
-3. ``tasks stop``: tasks are cancelled and awaited, threads asked to stop and joined;
+3. ``tasks stop``: tasks are cancelled and awaited, threads asked to stop and joined for at
+   most half the grace period (one still running is waited for again after the settings
+   stop, until the grace period ends: then exit code 3, the resources stopped);
 4. ``stop``, 5. ``post_stop``: every resource whose start began, in reverse dependency order
    (all ``stop``, then all ``post_stop``);
 6. ``settings stop``: etcd watches end; the state becomes ``stopped``;
@@ -32,7 +35,9 @@ Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state be
 A hook, a stop or a post_stop that raises is logged with its traceback and the following ones
 still run (a failing stop makes the exit code non-zero). ``run()`` forces the exit (code 3,
 naming the stage that hung, e.g. ``stop of resource db``) when steps 1-6 take longer than
-``system.shutdown_timeout_seconds`` (default 30), or on a second signal.
+``system.shutdown_timeout_seconds`` (default 30), or on a second signal, even when a stop
+blocks the event loop: a watchdog thread keeps the grace period and, from the start of the
+shutdown, signals are handled by Python-level handlers (see :mod:`tamarco.core.watchdog`).
 
 Restart of one resource while running (:meth:`~MicroserviceBase.restart_resource`): the
 resource and every resource depending on it, transitively, ``stop`` in reverse dependency
