@@ -1,5 +1,6 @@
 """A broker restart during steady confirmed publishing: the resource goes CONNECTING, then
-STARTED, and every message the broker confirmed is consumed at least once."""
+STARTED, and every message the broker confirmed is consumed at least once; a request waiting for
+its answer fails at once; requests work again afterwards."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import collections
 
 import pytest
-from tamarco.core.messaging import MessagingError
+from tamarco.core.messaging import MessagingError, NotConnectedError
 from tamarco.harness.messaging_suite import running, wait_until
-from tamarco.resources.io.amqp import AMQPOutput, AMQPPullInput, AMQPResource
+from tamarco.resources.io.amqp import AMQPOutput, AMQPPullInput, AMQPRequestInput, AMQPResource
 
 pytestmark = pytest.mark.functional
 
@@ -30,8 +31,16 @@ async def test_broker_restart_during_confirmed_publishing_loses_no_confirmed_mes
     async def handler(body):
         handled[body["id"]] += 1
 
+    async def echo(body, response_handler):
+        return body
+
     output = AMQPOutput("steady")
-    resource = AMQPResource(inputs=[AMQPPullInput("steady", on_message=handler)], outputs=[output])
+    rpc = AMQPOutput("echo")
+    unanswered = AMQPOutput("nobody")
+    resource = AMQPResource(
+        inputs=[AMQPPullInput("steady", on_message=handler), AMQPRequestInput("echo", on_message=echo)],
+        outputs=[output, rpc, unanswered],
+    )
     statuses: list[str] = []
     resource.add_status_listener(lambda _resource, _old, new: statuses.append(new.name))
     sent = 0
@@ -60,9 +69,14 @@ async def test_broker_restart_during_confirmed_publishing_loses_no_confirmed_mes
     async with running(Settings(settings), resource):
         publisher = asyncio.create_task(publish_steadily())
         await wait_until(lambda: len(confirmed) >= 100, what="100 confirmed before the restart")
+        assert await rpc.request("before", timeout=10) == "before"
+        waiting = asyncio.create_task(unanswered.request("anyone?", timeout=120))
         await asyncio.to_thread(rabbitmq_service.restart)
         restarted.set()
+        with pytest.raises(NotConnectedError, match="lost before the answer came"):
+            await asyncio.wait_for(waiting, 10)  # failed when the connection dropped, not at its timeout
         await asyncio.wait_for(publisher, 60)
+        assert await rpc.request("after", timeout=10) == "after", "direct reply-to restored"
         await wait_until(lambda: confirmed <= set(handled), timeout=30, what="every confirmed message handled")
         status = await resource.status()
     lost = confirmed - set(handled)

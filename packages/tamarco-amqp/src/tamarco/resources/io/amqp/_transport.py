@@ -226,7 +226,7 @@ class AMQPTransport:
                 "(it does not exist, or the user has no permission on it)"
             ) from None
         except aiormq.exceptions.ConnectionClosed as error:
-            # e.g. 530 NOT_ALLOWED: the vhost does not exist. No credentials in the text.
+            # The broker's reply text names no credentials.
             raise NotConnectedError(f"broker {config.address} closed the connection: {_reply_text(error)}") from None
         self._confirm_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         self._rpc_channel = await connection.channel(publisher_confirms=False)
@@ -239,6 +239,8 @@ class AMQPTransport:
             return
         self._connected = False
         reason = f"{type(error).__name__}: {error}" if error is not None else "connection closed"
+        # Answers to the requests in flight would come on the lost channel: fail them now.
+        self._fail_replies(NotConnectedError(f"connection to {self.config.address} was lost before the answer came"))
         if self._listener is not None:
             self._listener(False, reason)
         if self._backoff_task is None or self._backoff_task.done():
@@ -260,7 +262,6 @@ class AMQPTransport:
         self._connected = True
         if self.connection is not None:
             self.connection.reconnect_interval = self.config.reconnect_interval_seconds  # type: ignore[attr-defined]
-        self._fail_replies(NotConnectedError(f"connection to {self.config.address} was lost before the answer came"))
         if self._listener is not None:
             self._listener(True, None)
 
