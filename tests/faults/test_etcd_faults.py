@@ -99,7 +99,7 @@ def test_leader_killed_every_change_reaches_the_service_and_the_registration_sur
         handled=handled,
         duplicates=duplicates,
         lost=lost,
-        election_s=f"{election:.2f}",
+        writes_again_after_s=f"{election:.2f}",
         longest_put_wait_s=f"{max(waits):.2f}",
         new_leader=new_leader.name,
     )
