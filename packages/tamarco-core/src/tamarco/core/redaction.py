@@ -59,9 +59,21 @@ _URL_PASSWORD = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"<>
 _KEY_VALUE = re.compile(
     r"(?P<key>[A-Za-z_][\w.-]*)(?P<sep>['\"]?[ \t]*[=:][ \t]*)(?P<quote>['\"]?)(?P<value>[^\s'\",;&)}\]]+)"
 )
-#: A cheap test before running :data:`_KEY_VALUE`: a secret-looking word somewhere in the text.
-_SECRET_WORD = re.compile(
-    r"pass|pwd|secret|token|api[-_]?key|credential|authorization|private[-_]?key|cookie|session", re.IGNORECASE
+#: A cheap test before running :data:`_KEY_VALUE` (substring tests on the lowered text are
+#: much faster than a case-insensitive regex search): a secret-looking word in the text.
+_SECRET_WORDS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "api-key",
+    "apikey",
+    "credential",
+    "authorization",
+    "private",
+    "cookie",
+    "session",
 )
 
 _SECRET_KEYS: dict[str, bool] = {}
@@ -151,7 +163,8 @@ class Redactor:
         """``value`` with URL passwords, ``key=value`` secrets and known secret values masked."""
         if "://" in value:
             value = _URL_PASSWORD.sub(lambda m: f"{m.group('prefix')}{MASK}@", value)
-        if _SECRET_WORD.search(value) is not None:
+        lowered = value.lower()
+        if any(word in lowered for word in _SECRET_WORDS):
             value = _KEY_VALUE.sub(_mask_key_value, value)
         for secret in self.secrets:
             if secret in value:
