@@ -130,13 +130,17 @@ def test_single_etcd_killed_and_restarted_changes_made_meanwhile_are_seen(
         sent += 1
     faults.poll(lambda: seen_name(sent - 1) in faults.seen_counts(service), 10, "the changes before the outage")
 
+    code, body = faults.http_get(f"{report}/status")
+    assert json.loads(body)["settings_source"]["state"] == "ok"
     etcd_service.kill()
     down_at = time.monotonic()
     service.wait_for(r"lost the connection to etcd", 15)
-    # While etcd is down the service keeps serving: /status and the HTTP server answer.
+    # While etcd is down the service keeps running on its cached settings, and says so.
     code, body = faults.http_get(f"{report}/status")
     status_during_outage = json.loads(body)
     assert status_during_outage["state"] == "running"
+    assert status_during_outage["settings_source"]["state"] == "degraded"
+    assert status_during_outage["settings_source"]["source"]
     etcd_service.start()
     for _ in range(10):  # made before the service is back on its watch
         etcd_service.put(change_key(etcd_prefix, sent), json.dumps(sent))
@@ -156,7 +160,10 @@ def test_single_etcd_killed_and_restarted_changes_made_meanwhile_are_seen(
         lost=lost,
         outage_s=f"{outage:.2f}",
         status_during_outage=code,
+        settings_source_during_outage=status_during_outage["settings_source"]["state"],
     )
     assert (handled, lost) == (sent, 0)
     assert faults.poll(lambda: registered(etcd_service, etcd_prefix), TTL_SECONDS + 5, "the registry entry back")
+    settings_source = json.loads(faults.http_get(f"{report}/status")[1])["settings_source"]
+    assert settings_source["state"] == "ok"
     assert service.terminate(20) == 0, service.output
