@@ -68,9 +68,23 @@ def seen_counts(service: ServiceProcess, pattern: str = r"^SEEN (\S+)") -> Count
     return Counter(match.group(1) for line in service.output.splitlines() if (match := regex.search(line)))
 
 
+#: Every scenario's counts, printed again in pytest's terminal summary.
+REPORTED: list[str] = []
+
+
 def report_counts(title: str, **counts: object) -> None:
-    """Print one scenario's counts (shown with ``-s`` and in the report of a failing test)."""
-    print(f"\n[fault] {title}: " + ", ".join(f"{name}={value}" for name, value in counts.items()), flush=True)
+    """Print one scenario's counts (with ``-s``, in a failing test's report, and in the session's
+    terminal summary under "fault suite")."""
+    line = f"[fault] {title}: " + ", ".join(f"{name}={value}" for name, value in counts.items())
+    REPORTED.append(line)
+    print("\n" + line, flush=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REPORTED:
+        terminalreporter.section("fault suite")
+        for line in REPORTED:
+            terminalreporter.write_line(line)
 
 
 def poll(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:

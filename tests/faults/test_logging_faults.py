@@ -50,7 +50,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def test_dead_log_outputs_keep_the_loop_responsive_count_the_drops_and_exit_cleanly(logstash_service, redis_service):
+def test_dead_log_outputs_keep_the_loop_responsive_count_the_drops_and_exit_cleanly(
+    logstash_service, redis_service, faults
+):
     logstash, redis = logstash_service, redis_service
     network = {"queue_size": 2000}
     settings = {
@@ -104,14 +106,23 @@ def test_dead_log_outputs_keep_the_loop_responsive_count_the_drops_and_exit_clea
     on_cpu = [sample for w in outage for sample in w["on_cpu_ms"]]
     wall = [sample for w in outage for sample in w["lags_ms"]]
     for name in ("http", "redis", "logstash"):
-        print(
-            f"\n[fault] log output {name}: sent before the outage={before[name]['sent']}, dropped during="
-            f"{during[name]['dropped']}, in_outage={during[name]['in_outage']}, sent after={after[name]['sent']}"
+        faults.report_counts(
+            f"log output {name} down",
+            sent_before=before[name]["sent"],
+            dropped=during[name]["dropped"],
+            in_outage=during[name]["in_outage"],
+            sent_after=after[name]["sent"],
         )
-    print(
-        f"[fault] log outputs down: {emitted} records in {seconds:g} s ({emitted / seconds:.0f}/s), loop lag p99 "
-        f"on-CPU {percentile(on_cpu, 0.99):.2f} ms (max {max(on_cpu):.2f}), wall {percentile(wall, 0.99):.2f} ms "
-        f"(max {max(wall):.2f}), file write_errors={after['file']['write_errors']} of {total}, exit_code={code}"
+    faults.report_counts(
+        "log outputs down",
+        records=emitted,
+        seconds=seconds,
+        rate=round(emitted / seconds),
+        lag_p99_on_cpu_ms=round(percentile(on_cpu, 0.99), 2),
+        lag_max_on_cpu_ms=round(max(on_cpu), 2),
+        lag_p99_wall_ms=round(percentile(wall, 0.99), 2),
+        file_write_errors=f"{after['file']['write_errors']} of {total}",
+        exit_code=code,
     )
     assert code == 0, output[-3000:]
     assert percentile(on_cpu, 0.99) < LAG_LIMIT_MS
