@@ -208,3 +208,21 @@ def test_a_log_file_on_a_full_disk_keeps_a_clean_stop():
     assert "Traceback" not in rest and "--- Logging error ---" not in rest
     assert rest.count("cannot write to /dev/full (No space left on device)") == 1
     assert "lifecycle: stopped (exit code 0)" in rest
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("event_loop", ["auto", "asyncio"])
+def test_one_signal_during_a_shutdown_the_service_began_is_not_a_second_signal(event_loop):
+    """The first signal a shutdown sees is reported, not forced (the loop's handler and the
+    Python-level one must not both count it)."""
+    process = start_service(SELF_STOP="1", SLOW_STOP="1.5", GRACE="10", EVENT_LOOP=event_loop)
+    try:
+        lines = read_until(process, "resource second stop")
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output
+    assert "received SIGTERM, already stopping" in output
+    assert "forcing exit" not in output

@@ -545,10 +545,11 @@ class Microservice(MicroserviceBase):
         super().__init__(settings_backend=settings_backend, environ=environ)
         self._stop_requested: asyncio.Event | None = None
         self._signals = 0
-        #: Signals handled by the event loop (until the shutdown begins), and those handled
-        #: directly by Python (during the shutdown) with the handler to restore afterwards.
+        #: Signals registered with the event loop, and those handled directly by Python from
+        #: the start of the shutdown (the loop's registration stays: removing it would reset
+        #: the signal to its default action for a moment; ``_on_signal`` ignores them then).
         self._loop_signals: list[int] = []
-        self._direct_signals: dict[int, Any] = {}
+        self._direct_signals: set[int] = set()
 
     async def pre_start(self) -> None:
         """Pre start stage: runs ``pre_start`` of every resource."""
@@ -633,11 +634,9 @@ class Microservice(MicroserviceBase):
             return self.exit_code
         finally:
             for installed in self._loop_signals:
-                loop.remove_signal_handler(installed)
+                loop.remove_signal_handler(installed)  # back to the default action
             self._loop_signals = []
-            for direct, previous in self._direct_signals.items():
-                signal.signal(direct, previous)
-            self._direct_signals = {}
+            self._direct_signals = set()
             self._stop_requested = None
 
     async def _shutdown_with_grace(self) -> None:
@@ -678,11 +677,9 @@ class Microservice(MicroserviceBase):
         """From the loop's signal handlers to Python's: the loop may be what is stuck."""
         if threading.current_thread() is not threading.main_thread():
             return
-        loop = asyncio.get_running_loop()
         for signum in self._loop_signals:
-            loop.remove_signal_handler(signum)
-            self._direct_signals[signum] = signal.signal(signum, self._on_signal_during_shutdown)
-        self._loop_signals = []
+            signal.signal(signum, self._on_signal_during_shutdown)  # replaces the loop's, atomically
+            self._direct_signals.add(signum)
 
     def _on_signal_during_shutdown(self, signum: int, frame: Any) -> None:
         self._signals += 1
@@ -695,6 +692,8 @@ class Microservice(MicroserviceBase):
             self.logger.info("received %s, already stopping", name)
 
     def _on_signal(self, signum: int) -> None:
+        if signum in self._direct_signals:
+            return  # counted by _on_signal_during_shutdown already
         self._signals += 1
         name = signal.Signals(signum).name
         if self._signals > 1 and self.state is ServiceState.STOPPING:

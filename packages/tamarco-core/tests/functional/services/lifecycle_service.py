@@ -3,7 +3,9 @@
 Environment: HANG_ON_STOP=1 makes a resource hang in stop (awaiting), BLOCK_ON_STOP=1 makes it
 block the event loop (time.sleep); FAIL_ON_START=1 makes one fail; GRACE sets the shutdown
 timeout, GRACE_RAW sets it to a JSON value as is; OLD_THREAD=1 adds a 0.1-style @thread polling
-threading.current_thread().stop; STUCK_THREAD=1 a @thread that never stops; LOG_FILE logs to a file too.
+threading.current_thread().stop; STUCK_THREAD=1 a @thread that never stops; LOG_FILE logs to a
+file too; SLOW_STOP=<seconds> makes a stop take that long (awaiting); SELF_STOP=1 makes the
+service stop itself once ready.
 """
 
 import asyncio
@@ -34,6 +36,8 @@ class Journal(BaseResource):
         self.logger.info("resource %s stop", self.name)
         if os.environ.get("HANG_ON_STOP") and self.name == "second":
             await asyncio.sleep(3600)
+        if os.environ.get("SLOW_STOP") and self.name == "second":
+            await asyncio.sleep(float(os.environ["SLOW_STOP"]))
         if os.environ.get("BLOCK_ON_STOP") and self.name == "second":
             time.sleep(60)  # noqa: ASYNC251 - the point: a stop that blocks the event loop
         await super().stop()
@@ -93,6 +97,8 @@ class LifecycleService(Microservice):
     async def announce(self):
         self.logger.info("READY")
         print(f"READY on {type(asyncio.get_running_loop()).__module__}", flush=True, file=sys.stdout)
+        if os.environ.get("SELF_STOP"):
+            await self.stop_gracefully(reason="asked by the service itself")
         await asyncio.sleep(3600)
 
 
