@@ -459,6 +459,13 @@ class Logging:
         closing = [*self._closing, *(_close_handler(h, timeout) for _, h in network.values())]
         if closing:
             await asyncio.gather(*closing, return_exceptions=True)
+        files = {n: o for n, o in self._outputs.items() if isinstance(o[1], FileOutputHandler)}
+        if files:
+            # Closed while stdout is still attached: its final report of write errors shows there.
+            self._outputs = {n: o for n, o in self._outputs.items() if n not in files}
+            self._attach()
+            for _, handler in files.values():
+                await _close_handler(handler, timeout)
         others = [handler for _, handler in self._outputs.values()]
         self._outputs = {}
         self._detach_all()
