@@ -118,3 +118,66 @@ async def test_thread_observes_stop_event():
     await ctx.stop()
     assert Ctx.finished is True
     assert ctx.tasks.threads == {}
+
+
+async def test_the_report_tells_what_each_task_and_thread_is_doing():
+    failed = asyncio.Event()
+
+    class Ctx(MicroserviceContext):
+        @task
+        async def forever(self):
+            await asyncio.sleep(3600)
+
+        @task
+        async def done(self):
+            return None
+
+        @task
+        async def dies(self):
+            failed.set()
+            raise KeyError("id")
+
+        @task_timer(interval=10, autostart=True)
+        async def flaky(self):
+            raise ValueError("one bad run")
+
+        @thread
+        def worker(self, stop_event):
+            stop_event.wait()
+
+    async with Ctx(environ={}) as ctx:
+        await asyncio.wait_for(failed.wait(), 5)
+        await asyncio.sleep(0.05)
+        added = ctx.add_task("added", asyncio.sleep(3600))
+        report = ctx.tasks.report()
+        assert {name: info["state"] for name, info in report.items()} == {
+            "forever": "running",
+            "done": "finished",
+            "dies": "failed",
+            "flaky": "running",
+            "worker": "running",
+            "added": "running",
+        }
+        assert report["dies"]["error"] == "KeyError: 'id'" and report["dies"]["kind"] == "task"
+        assert report["flaky"]["kind"] == "timer" and report["flaky"]["failed_runs"] >= 1
+        assert report["worker"]["kind"] == "thread"
+        assert ctx.tasks.failed() == {"dies": "KeyError: 'id'"}
+    assert added.done()
+    final = ctx.tasks.report()
+    assert final["forever"]["state"] == final["worker"]["state"] == final["added"]["state"] == "stopped"
+
+
+async def test_a_0_1_style_thread_sees_its_stop_attribute():
+    seen = []
+
+    class Ctx(MicroserviceContext):
+        @thread
+        def old_style(self):
+            seen.append(threading.current_thread().stop)
+            while not threading.current_thread().stop:
+                threading.Event().wait(0.01)
+            seen.append(threading.current_thread().stop)
+
+    async with Ctx(environ={}):
+        await asyncio.sleep(0.05)
+    assert seen == [False, True]

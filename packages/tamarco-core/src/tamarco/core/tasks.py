@@ -193,7 +193,6 @@ class TaskRunner:
 
     def start(self) -> None:
         self.stop_event.clear()
-        self.health = {}
         for attr, spec in collect_task_specs(type(self.owner)):
             self.health[spec.name] = TaskHealth(spec.kind)
             method = getattr(self.owner, attr)
