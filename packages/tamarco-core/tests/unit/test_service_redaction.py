@@ -69,3 +69,14 @@ async def test_messages_arguments_and_extras_are_masked(capsys: pytest.CaptureFi
     assert f"connecting with {MASK}" in output
     assert f'target="redis://:{MASK}@h/0"' in output and f'token="{MASK}"' in output
     assert f"'password': '{MASK}'" in output
+
+
+def test_a_setting_type_error_under_a_secret_key_does_not_show_the_value() -> None:
+    from tamarco.core.settings.errors import SettingTypeError
+
+    assert str(SettingTypeError("system.resources.amqp.password", str, 123456)) == (
+        "setting system.resources.amqp.password must be str, got int"
+    )
+    assert str(SettingTypeError("system.resources.amqp.port", int, "x")) == (
+        "setting system.resources.amqp.port must be int, got str 'x'"
+    )

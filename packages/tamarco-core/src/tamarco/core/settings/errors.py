@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tamarco.core.redaction import is_secret_key
+
 
 class SettingsError(Exception):
     """Base class of settings errors."""
@@ -29,7 +31,8 @@ class SettingTypeError(SettingsError, TypeError):
 
     def __init__(self, key: str, expected: Any, value: Any) -> None:
         names = " or ".join(t.__name__ for t in expected) if isinstance(expected, tuple) else expected.__name__
-        super().__init__(f"setting {key} must be {names}, got {type(value).__name__} {value!r}")
+        shown = type(value).__name__ if is_secret_key(key.rsplit(".", 1)[-1]) else f"{type(value).__name__} {value!r}"
+        super().__init__(f"setting {key} must be {names}, got {shown}")
         self.key = key
         self.expected = expected
         self.value = value
