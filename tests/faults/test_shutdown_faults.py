@@ -130,7 +130,7 @@ def test_a_hanging_stop_is_forced_within_the_timeout(fault_service, faults, how)
     faults.report_counts(f"stop hanging {how}", shutdown_timeout_s=timeout, exit_after_s=f"{took:.2f}", exit_code=code)
     assert code == FORCED, service.output
     assert took < timeout + 1.0
-    assert "hang" in service.output  # the forced exit names what hung (stop of resource hang)
+    assert "stuck in stop of resource hang" in service.output  # the forced exit names what hung
 
 
 def test_a_second_signal_forces_the_exit_at_once(fault_service, faults):
