@@ -102,6 +102,7 @@ def test_leader_killed_every_change_reaches_the_service_and_the_registration_sur
         writes_again_after_s=f"{election:.2f}",
         longest_put_wait_s=f"{max(waits):.2f}",
         new_leader=new_leader.name,
+        watch_reconnections=service.count(r"lost the connection to etcd"),
     )
     assert new_leader is not leader
     assert (handled, lost) == (sent, 0)
