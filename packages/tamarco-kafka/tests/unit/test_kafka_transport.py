@@ -70,18 +70,21 @@ class FakeProducer:
 
 
 async def test_a_failed_fire_and_forget_send_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    output = KafkaOutput("metrics")
+    resource = KafkaResource(outputs=[output])
     transport = KafkaTransport(KafkaConfig(), resource_name="kafka")
     producer = FakeProducer()
     transport.producer = producer  # type: ignore[assignment]
-    outcomes: list[Any] = []
-    output = KafkaOutput("metrics")
-    await transport.enqueue(output, b"1", key=None, headers=None, on_done=outcomes.append)
-    await transport.enqueue(output, b"2", key="k", headers={"h": 1}, on_done=outcomes.append)
-    assert outcomes == [], "send returns before the broker answered"
+    resource.transport = transport
+    resource.set_status(StatusCodes.STARTED)
+    await output.send({"n": 1})
+    await output.send({"n": 2}, key="k", headers={"h": 1})
+    assert len(producer.futures) == 2, "send returns before the broker answered"
     producer.futures[0].set_result(SimpleNamespace(offset=0))
     producer.futures[1].set_exception(KafkaTimeoutError())
     await asyncio.sleep(0)
-    assert outcomes[0] is None and isinstance(outcomes[1], KafkaTimeoutError)
+    assert transport.send_failures == 0, "counted when swept (status, health checks, close)"
+    assert (await resource.status())["send_failures"] == 1
     assert transport.send_failures == 1
     assert "a message sent to topic 'metrics' was not delivered" in caplog.text
 

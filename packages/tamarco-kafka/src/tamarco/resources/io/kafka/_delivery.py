@@ -14,16 +14,28 @@ class KafkaDelivery:
     """A record handed to the consumer. Settling only records the outcome: the partition's
     worker turns it into an offset to commit (ack, reject) or a redelivery (nack)."""
 
-    __slots__ = ("_headers", "key", "outcome", "position", "record", "redelivered", "source")
+    __slots__ = ("_headers", "outcome", "record", "redelivered")
 
     def __init__(self, record: Any, *, redelivered: bool = False) -> None:
         self.record = record
-        self.source: str = record.topic
-        self.position = (record.partition, record.offset)
         self.redelivered = redelivered
-        self.key: str | None = _text(record.key) if record.key is not None else None
         self._headers: dict[str, Any] | None = None
         self.outcome: Settlement | None = None
+
+    @property
+    def source(self) -> str:
+        return self.record.topic  # type: ignore[no-any-return]
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """``(partition, offset)``."""
+        return (self.record.partition, self.record.offset)
+
+    @property
+    def key(self) -> str | None:
+        """The record's key as text (bytes where it is not UTF-8), or None."""
+        key = self.record.key
+        return _text(key) if key is not None else None
 
     @property
     def body(self) -> bytes:
@@ -53,7 +65,8 @@ class KafkaDelivery:
             self.outcome = Settlement.REQUEUED if requeue else Settlement.REJECTED
 
     def __repr__(self) -> str:
-        return f"<KafkaDelivery {self.source}[{self.position[0]}]@{self.position[1]}>"
+        record = self.record
+        return f"<KafkaDelivery {record.topic}[{record.partition}]@{record.offset}>"
 
 
 def _text(value: bytes) -> Any:

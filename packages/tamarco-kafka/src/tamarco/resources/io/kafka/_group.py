@@ -43,6 +43,8 @@ _FETCH_TIMEOUT_MS = 200
 _BUFFER_HIGH = 2000
 _BUFFER_LOW = 500
 _COMMIT_TIMEOUT = 5.0
+#: Records a partition's worker handles before giving its slot to a waiting partition.
+_BURST = 64
 
 
 class _Partition:
@@ -171,28 +173,32 @@ class GroupConsumer:
                 next_commit = loop.time() + self.config.commit_interval
 
     async def _work(self, partition: _Partition) -> None:
+        """Hand the partition's records over in order. A slot (of ``max_concurrency``) is held
+        for a burst of records, then given back so that waiting partitions take their turn."""
         process = self.consumer.process
-        slots = self._slots
         records = partition.records
+        acked, rejected = Settlement.ACKED, Settlement.REJECTED
         while records and not partition.stopping and not self.closing:
-            record = records[0]
-            delivery = KafkaDelivery(record, redelivered=partition.redeliver)
-            async with slots:
-                if partition.stopping or self.closing:
-                    return
-                await process(delivery)
-            if delivery.outcome is Settlement.ACKED or delivery.outcome is Settlement.REJECTED:
-                records.popleft()
-                partition.done = record.offset + 1
-                partition.redeliver = False
+            async with self._slots:
+                for _ in range(_BURST):
+                    if not records or partition.stopping or self.closing:
+                        break
+                    record = records[0]
+                    delivery = KafkaDelivery(record, redelivered=partition.redeliver)
+                    await process(delivery)
+                    outcome = delivery.outcome
+                    if outcome is acked or outcome is rejected:
+                        records.popleft()
+                        partition.done = record.offset + 1
+                        partition.redeliver = False
+                    else:
+                        # Given back: handled again before anything after it (nothing is skipped).
+                        partition.redeliver = True
                 if partition.paused and len(records) <= _BUFFER_LOW and not partition.stopping:
                     partition.paused = False
                     if self._kafka is not None:
                         with contextlib.suppress(KafkaError):
                             self._kafka.resume(partition.tp)
-            else:
-                # Given back: handled again before anything after it (nothing is skipped).
-                partition.redeliver = True
 
     # -- rebalancing --------------------------------------------------------------------------
 

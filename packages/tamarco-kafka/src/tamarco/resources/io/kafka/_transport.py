@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
@@ -30,7 +31,10 @@ from tamarco.resources.io.kafka._group import GroupConsumer
 if TYPE_CHECKING:
     from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
 
-__all__ = ["KafkaTransport", "TopicNotFoundError"]
+__all__ = ["KafkaTransport", "SendTracker", "TopicNotFoundError"]
+
+#: Fire-and-forget sends kept before a sweep settles the answered ones.
+_SWEEP_EVERY = 1000
 
 _AUTH_ERRORS = (
     SaslAuthenticationFailed,
@@ -39,6 +43,27 @@ _AUTH_ERRORS = (
     IllegalSaslStateError,
 )
 _UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
+
+
+class SendTracker:
+    """Counts the fire-and-forget sends of one output (published / failed)."""
+
+    __slots__ = ("on_failed", "on_published", "topic")
+
+    def __init__(
+        self, topic: str, on_published: Callable[[int], None] | None, on_failed: Callable[[], None] | None
+    ) -> None:
+        self.topic = topic
+        self.on_published = on_published
+        self.on_failed = on_failed
+
+    def published(self, count: int) -> None:
+        if self.on_published is not None:
+            self.on_published(count)
+
+    def failed(self) -> None:
+        if self.on_failed is not None:
+            self.on_failed()
 
 
 class TopicNotFoundError(MessagingError):
@@ -74,8 +99,9 @@ class KafkaTransport:
         self.groups: dict[str, GroupConsumer] = {}
         self._listener: ConnectionListener | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._pending_sends: set[asyncio.Future[Any]] = set()
         self.send_failures = 0
+        #: Fire-and-forget sends not swept yet (see :meth:`sweep_sends`).
+        self._sends: collections.deque[tuple[asyncio.Future[Any], SendTracker]] = collections.deque()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -157,6 +183,7 @@ class KafkaTransport:
             producer = self.producer
             if producer is None:
                 return
+            self.sweep_sends()
             reason = None
             try:
                 await asyncio.wait_for(producer.client.fetch_all_metadata(), max(interval, 1.0))
@@ -190,6 +217,8 @@ class KafkaTransport:
                 await producer.flush()
             finally:
                 await producer.stop()
+                await asyncio.sleep(0)  # let the last futures resolve
+                self.sweep_sends()
 
     # -- consuming ----------------------------------------------------------------------------
 
@@ -261,33 +290,53 @@ class KafkaTransport:
         await self.produce(output.destination, body, key=key, headers=headers)
 
     async def enqueue(
-        self,
-        output: MessageOutput,
-        body: bytes,
-        *,
-        key: str | None,
-        headers: Mapping[str, Any] | None,
-        on_done: Any = None,
+        self, topic: str, body: bytes, key: str | None, headers: Mapping[str, Any] | None, tracker: SendTracker
     ) -> None:
-        """Hand a message to the producer's batch; ``on_done(error_or_None)`` when it is settled."""
-        future = await self._enqueue(output.destination, body, key, headers)
-        self._pending_sends.add(future)
+        """Hand a message to the producer's batch (the fast path of ``KafkaOutput.send``); its
+        outcome reaches ``tracker`` at the next sweep (no callback per message)."""
+        producer = self.producer
+        if producer is None:
+            raise NotConnectedError(f"resource {self.resource_name}: cannot produce to {topic!r}, not connected")
+        try:
+            future = await producer.send(
+                topic,
+                body,
+                key=key.encode("utf-8") if isinstance(key, str) else key,
+                headers=encode_headers(headers) if headers else None,
+            )
+        except KafkaError as error:
+            raise self._publish_error(topic, body, error) from None
+        sends = self._sends
+        sends.append((future, tracker))
+        if len(sends) >= _SWEEP_EVERY:
+            self.sweep_sends()
 
-        def settled(done: asyncio.Future[Any]) -> None:
-            self._pending_sends.discard(done)
-            error = None if done.cancelled() else done.exception()
-            if done.cancelled() or error is not None:
-                self.send_failures += 1
-                self.logger.error(
-                    "resource %s: a message sent to topic %r was not delivered: %s",
-                    self.resource_name,
-                    output.destination,
-                    "cancelled" if error is None else self._publish_error(output.destination, body, error),  # type: ignore[arg-type]
-                )
-            if on_done is not None:
-                on_done(error if not done.cancelled() else asyncio.CancelledError())
-
-        future.add_done_callback(settled)
+    def sweep_sends(self) -> None:
+        """Settle the fire-and-forget sends the broker answered, oldest first: counted as
+        published, or logged and counted as failed."""
+        sends = self._sends
+        published: dict[SendTracker, int] = {}
+        while sends:
+            future, tracker = sends[0]
+            if not future.done():
+                break
+            sends.popleft()
+            error = future.exception() if not future.cancelled() else asyncio.CancelledError()
+            if error is None:
+                published[tracker] = published.get(tracker, 0) + 1
+                continue
+            self.send_failures += 1
+            if isinstance(error, KafkaError):
+                error = self._publish_error(tracker.topic, b"", error)
+            self.logger.error(
+                "resource %s: a message sent to topic %r was not delivered: %s",
+                self.resource_name,
+                tracker.topic,
+                error if not isinstance(error, asyncio.CancelledError) else "cancelled",
+            )
+            tracker.failed()
+        for tracker, count in published.items():
+            tracker.published(count)
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KafkaConfig
-from tamarco.resources.io.kafka._transport import KafkaTransport
+from tamarco.resources.io.kafka._transport import KafkaTransport, SendTracker
 
 __all__ = ["KafkaResource"]
+
+_SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
 class KafkaResource(MessagingResource):
@@ -23,6 +26,21 @@ class KafkaResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "kafka"
+
+    def __init__(
+        self,
+        inputs: Sequence[InputBase] | None = None,
+        outputs: Sequence[OutputBase] | None = None,
+        *args: Any,
+        transport: Transport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
+        self._send_trackers: dict[MessageOutput, SendTracker] = {}
+
+    async def start(self) -> None:
+        self._send_trackers.clear()  # their meters belong to the previous start
+        await super().start()
 
     def service_name(self) -> str:
         microservice = self.microservice
@@ -53,26 +71,25 @@ class KafkaResource(MessagingResource):
         self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
     ) -> None:
         """What :meth:`KafkaOutput.send` calls: into the producer's batch, not waiting for the broker."""
-        transport = self._connected_transport(f"send to {output.destination!r}")
-        if not isinstance(transport, KafkaTransport):
-            await self.send(output, "push", body, key=key, headers=headers)
+        transport = self.transport
+        if type(transport) is not KafkaTransport or self.status_code not in _SENDING:
+            if isinstance(transport, KafkaTransport) or transport is None:
+                self._connected_transport(f"send to {output.destination!r}")  # raises NotConnectedError
+            await self.send(output, "push", body, key=key, headers=headers)  # another transport (in-memory)
             return
-        meters = self._output_meters.get(str(output.name))
-
-        def count(error: BaseException | None) -> None:
-            if meters is not None:
-                (meters.published if error is None else meters.failed).inc()
-
-        try:
-            await transport.enqueue(output, body, key=key, headers=headers, on_done=count)
-        except BaseException:
-            if meters is not None:
-                meters.failed.inc()
-            raise
+        tracker = self._send_trackers.get(output)
+        if tracker is None:
+            meters = self._output_meters.get(str(output.name))
+            published = meters.published.inc if meters is not None else None
+            failed = meters.failed.inc if meters is not None else None
+            tracker = self._send_trackers[output] = SendTracker(output.destination, published, failed)
+        await transport.enqueue(output.destination, body, key, headers, tracker)
 
     async def status(self) -> dict[str, Any]:
-        info = await super().status()
         transport = self.transport
+        if isinstance(transport, KafkaTransport):
+            transport.sweep_sends()
+        info = await super().status()
         broker = info.get("broker")
         groups = broker.pop("groups", {}) if isinstance(broker, dict) else {}
         for name, group in groups.items():

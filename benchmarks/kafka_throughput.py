@@ -1,0 +1,258 @@
+"""Produce→consume throughput of tamarco-kafka against raw aiokafka (and FastStream), one run,
+one broker.
+
+Each variant produces ``--messages`` JSON messages (fire-and-forget into the producer's batch)
+to a fresh one-partition topic while its consumer, already in its group, reads them; the time
+runs from the first send to the last message handled. Every variant decodes each message's
+JSON and gives at-least-once delivery (commits only after handling):
+
+- ``aiokafka``: ``AIOKafkaProducer.send`` and an ``AIOKafkaConsumer`` (auto-commit off, a
+  commit every second) looping over ``getmany`` — what a hand-written service does;
+- ``tamarco``: a ``KafkaResource`` in a ``MicroserviceContext``, ``KafkaOutput.send`` and a
+  ``KafkaInput`` handler (the core's consumer: decode, handler, settle, meters; per-partition
+  order; commits every second);
+- ``faststream``: ``KafkaBroker.publish(no_confirm=True)`` and a subscriber with its default
+  acknowledgement (auto-commit: at-most-once for a crash between commit and handling), and
+  ``faststream-ack``: the same with ``AckPolicy.ACK`` (commit after each handled message,
+  at-least-once; a fifth of the messages), when faststream is installed.
+
+Same producer settings everywhere (acks=all, linger_ms=5). Variants run in turns, ``--rounds``
+times. Printed: the median msg/s and its ratio to aiokafka's median; the paired ratio (the
+median of each round's variant / aiokafka, steadier on a busy machine); the process's CPU time
+per message and the CPU ratio (aiokafka's / the variant's). Target for tamarco: >= 0.9.
+The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (tansu locally).
+
+Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--rounds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import version
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+GROUP = {"session_timeout_ms": 1000, "heartbeat_interval_ms": 200, "rebalance_timeout_ms": 1000}
+PRODUCER = {"acks": "all", "linger_ms": 5}
+PAYLOAD = "x" * 100
+
+
+class Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Sets ``event`` once the consumer got its partitions."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned:
+            self.event.set()
+
+
+def message(n: int) -> dict[str, Any]:
+    return {"n": n, "payload": PAYLOAD}
+
+
+async def new_topic(servers: str) -> str:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return topic
+
+
+async def run_aiokafka(servers: str, count: int) -> float:
+    topic = await new_topic(servers)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers,
+        group_id=f"{topic}.g",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **GROUP,
+    )
+    joined = Joined()
+    await producer.start()
+    await consumer.start()
+    consumer.subscribe([topic], listener=joined)
+    handled = 0
+    done = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal handled
+        loop = asyncio.get_running_loop()
+        next_commit = loop.time() + 1.0
+        while handled < count:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    json.loads(record.value)
+                    handled += 1
+            if loop.time() >= next_commit:
+                await consumer.commit()
+                next_commit = loop.time() + 1.0
+        await consumer.commit()
+        done.set()
+
+    try:
+        reader = asyncio.create_task(consume())  # the group is joined while it polls
+        await asyncio.wait_for(joined.event.wait(), 30)
+        started, cpu = time.perf_counter(), time.process_time()
+        futures = [await producer.send(topic, json.dumps(message(n)).encode()) for n in range(count)]
+        await done.wait()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await asyncio.gather(*futures)
+        await reader
+        return count / elapsed, cpu / count * 1e6
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def run_tamarco(servers: str, count: int) -> float:
+    from tamarco.core.microservice import MicroserviceContext
+    from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
+
+    topic = await new_topic(servers)
+    handled = 0
+    done = asyncio.Event()
+
+    async def handle(body: Any) -> None:
+        nonlocal handled
+        handled += 1
+        if handled == count:
+            done.set()
+
+    output = KafkaOutput(topic)
+    resource = KafkaResource([KafkaInput(topic, group_id=f"{topic}.g", on_message=handle)], [output])
+    service_class = type("BenchService", (MicroserviceContext,), {"name": "kafka_bench", "kafka": resource})
+    service = service_class(environ={})
+    settings = {"bootstrap_servers": servers, "consumer": GROUP, "producer": PRODUCER}
+    service.settings.update_internal(
+        {"system": {"logging": {"profile": "PRODUCTION"}, "resources": {"kafka": settings}}}
+    )
+    async with service:  # started: the input joined its group
+        started, cpu = time.perf_counter(), time.process_time()
+        for n in range(count):
+            await output.send(message(n))
+        await done.wait()
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+
+
+async def run_faststream(servers: str, count: int, *, ack_after_handling: bool = False) -> tuple[float, float]:
+    from faststream.kafka import KafkaBroker
+    from faststream.middlewares import AckPolicy
+
+    topic = await new_topic(servers)
+    handled = 0
+    done = asyncio.Event()
+    broker = KafkaBroker(servers, **PRODUCER, logger=None)
+    options: dict[str, Any] = {"ack_policy": AckPolicy.ACK} if ack_after_handling else {}
+    joined = Joined()
+    subscriber = broker.subscriber(
+        topic, group_id=f"{topic}.g", auto_offset_reset="earliest", listener=joined, **GROUP, **options
+    )
+
+    @subscriber
+    async def handle(body: dict[str, Any]) -> None:
+        nonlocal handled
+        handled += 1
+        if handled == count:
+            done.set()
+
+    await broker.start()
+    try:
+        await asyncio.wait_for(joined.event.wait(), 30)
+        started, cpu = time.perf_counter(), time.process_time()
+        for n in range(count):
+            await broker.publish(message(n), topic, no_confirm=True)
+        await done.wait()
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+    finally:
+        await broker.stop()
+
+
+async def run_faststream_ack(servers: str, count: int) -> tuple[float, float]:
+    # A commit per message is slow: a fifth of the messages give a stable rate in less time.
+    return await run_faststream(servers, max(1000, count // 5), ack_after_handling=True)
+
+
+def faststream_available() -> bool:
+    try:
+        import faststream.kafka  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def broker_address() -> AsyncIterator[str]:
+    servers = os.environ.get("TAMARCO_KAFKA_BOOTSTRAP_SERVERS")
+    if servers:
+        yield servers
+        return
+    from tamarco.harness import KafkaService
+
+    service = KafkaService(backend="auto" if os.environ.get("TAMARCO_HARNESS_BACKEND") else "local")
+    await asyncio.to_thread(service.start)
+    try:
+        yield service.bootstrap_servers
+    finally:
+        await asyncio.to_thread(service.close)
+
+
+async def main(count: int, rounds: int) -> None:
+    variants: dict[str, Callable[[str, int], Awaitable[tuple[float, float]]]] = {
+        "aiokafka": run_aiokafka,
+        "tamarco": run_tamarco,
+    }
+    if faststream_available():
+        variants["faststream"] = run_faststream
+        variants["faststream-ack"] = run_faststream_ack
+    else:
+        print("faststream is not installed (pip install 'faststream[kafka]'): skipped")
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    async with broker_address() as servers:
+        print(f"broker {servers}; {count} messages per run, {rounds} round(s); aiokafka {version('aiokafka')}")
+        for round_ in range(rounds):
+            for name, run in variants.items():
+                rate, cpu_us = await run(servers, count)
+                results[name].append(rate)
+                cpu[name].append(cpu_us)
+                print(f"  round {round_ + 1} {name:<10} {rate:>10,.0f} msg/s {cpu_us:>7.1f} us CPU/msg")
+    base = statistics.median(results["aiokafka"])
+    base_cpu = statistics.median(cpu["aiokafka"])
+    # Ratios per round (variants run back to back, so a round shares the machine's state),
+    # then their median: steadier than a ratio of medians taken from different rounds.
+    print(f"\n{'variant':<15}{'median msg/s':>13}{'ratio':>8}{'paired ratio':>14}{'CPU us/msg':>12}{'CPU ratio':>11}")
+    for name, rates in results.items():
+        median, median_cpu = statistics.median(rates), statistics.median(cpu[name])
+        paired = statistics.median(rate / raw for rate, raw in zip(rates, results["aiokafka"], strict=True))
+        print(
+            f"{name:<15}{median:>13,.0f}{median / base:>7.2f}x{paired:>13.2f}x"
+            f"{median_cpu:>12.1f}{base_cpu / median_cpu:>10.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.messages, arguments.rounds))
