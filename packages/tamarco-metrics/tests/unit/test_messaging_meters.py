@@ -1,0 +1,61 @@
+"""Messaging resources record their meters in the service's scope (through core's instrumentation
+API), and create none when the service exports no meters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tamarco.core.messaging import InMemoryTransport, MessageOutput, MessagingResource, PullInput
+from tamarco.core.microservice import MicroserviceContext
+from tamarco.harness.messaging_suite import wait_until
+from tamarco.resources.basic.metrics import GLOBAL_SCOPE, MetricsResource
+
+
+class Bus(MessagingResource):
+    transport_kind = "memory"
+
+
+def _service(with_metrics: bool, handled: list[Any]) -> MicroserviceContext:
+    async def handle(body: Any) -> None:
+        handled.append(body)
+        if body == "bad":
+            raise ValueError("bad message")
+
+    attributes: dict[str, Any] = {
+        "name": "meters_of_messaging" if with_metrics else "no_meters_of_messaging",
+        "bus": Bus(
+            inputs=[PullInput("jobs", on_message=handle, retry={"attempts": 1})],
+            outputs=[MessageOutput("jobs")],
+            transport=InMemoryTransport(),
+        ),
+    }
+    if with_metrics:
+        attributes["metrics"] = MetricsResource(prometheus=False)
+    return type("Svc", (MicroserviceContext,), attributes)(environ={})
+
+
+async def test_consumed_failed_dead_lettered_and_published_are_counted_in_the_service_scope() -> None:
+    handled: list[Any] = []
+    service = _service(True, handled)
+    async with service:
+        output = service.bus.outputs["jobs"]  # type: ignore[attr-defined]
+        for body in ("a", "b", "bad"):
+            await output.push(body)
+        await wait_until(lambda: len(handled) == 3, 5, "three handled")
+        await wait_until(lambda: service.bus.consumers["jobs"].dead_lettered == 1, 5, "one dead-lettered")  # type: ignore[attr-defined]
+        scope = service.metrics.scope  # type: ignore[attr-defined]
+        labels = {"transport": "memory", "resource": "bus", "input": "jobs"}
+        assert scope.get("messages_consumed", labels).value == 2
+        assert scope.get("messages_failed", labels).value == 1
+        assert scope.get("messages_dead_lettered", labels).value == 1
+        assert scope.get("message_handler_duration", labels).count == 3
+        published = {"transport": "memory", "resource": "bus", "output": "jobs"}
+        assert scope.get("messages_published", published).value == 3
+
+
+async def test_a_service_without_metrics_creates_no_series() -> None:
+    handled: list[Any] = []
+    async with _service(False, handled) as service:
+        await service.bus.outputs["jobs"].push("a")  # type: ignore[attr-defined]
+        await wait_until(lambda: handled == ["a"], 5, "one handled")
+    assert GLOBAL_SCOPE.get("messages_consumed", {"transport": "memory", "resource": "bus", "input": "jobs"}) is None
