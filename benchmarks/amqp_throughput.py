@@ -49,7 +49,22 @@ PREFETCH = 100
 BODY = {"payload": "x" * 80, "n": 0}
 _services = itertools.count(1)
 #: One measurement: a coroutine returning messages (or round trips) per second.
-Run = Callable[[], Coroutine[Any, Any, float]]
+Run = Callable[[], Coroutine[Any, Any, "Result"]]
+#: (messages or round trips per second, CPU seconds of this process per message or round trip)
+Result = tuple[float, float]
+
+
+class Window:
+    """The wall-clock and CPU time of one measured section (setup and teardown left out)."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def result(self, count: int) -> Result:
+        return count / (time.perf_counter() - self.wall), (time.process_time() - self.cpu) / count
+
+
 DEFAULT_RESOURCES = ("metrics", "status", "tamarco_http_report_server", "profiler", "memory_analyzer", "registry")
 
 
@@ -83,7 +98,7 @@ async def requests(call: Callable[[int], Awaitable[Any]], count: int, in_flight:
 # -- raw aio-pika ---------------------------------------------------------------------------------
 
 
-async def raw_stream(url: str, mode: str, count: int) -> float:
+async def raw_stream(url: str, mode: str, count: int) -> Result:
     name = f"bench-raw-{uuid.uuid4().hex[:8]}"
     async with await aio_pika.connect_robust(url) as connection:
         publisher = await connection.channel(publisher_confirms=True)
@@ -116,18 +131,18 @@ async def raw_stream(url: str, mode: str, count: int) -> float:
             message = aio_pika.Message(json.dumps(body(n)).encode(), delivery_mode=delivery_mode)
             await exchange.publish(message, routing_key=routing_key, mandatory=mandatory)
 
-        started = time.perf_counter()
+        window = Window()
         await pipelined(send, count)
         await done.wait()
-        elapsed = time.perf_counter() - started
+        result = window.result(count)
         await queue.cancel(tag)
         await queue.delete(if_unused=False, if_empty=False)
         if mode != "push":
             await publisher.exchange_delete(name)
-    return count / elapsed
+    return result
 
 
-async def raw_rpc(url: str, count: int, in_flight: int) -> float:
+async def raw_rpc(url: str, count: int, in_flight: int) -> Result:
     name = f"bench-raw-rpc-{uuid.uuid4().hex[:8]}"
     async with await aio_pika.connect_robust(url) as connection:
         server = await connection.channel(publisher_confirms=False)
@@ -165,12 +180,12 @@ async def raw_rpc(url: str, count: int, in_flight: int) -> float:
             await client.default_exchange.publish(message, routing_key=name)
             return json.loads(await asyncio.wait_for(future, 30))
 
-        started = time.perf_counter()
+        window = Window()
         await requests(call, count, in_flight)
-        elapsed = time.perf_counter() - started
+        result = window.result(count)
         await queue.cancel(tag)
         await queue.delete(if_unused=False, if_empty=False)
-    return count / elapsed
+    return result
 
 
 # -- tamarco --------------------------------------------------------------------------------------
@@ -180,7 +195,7 @@ def tamarco_settings(broker: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {**broker, "queues_prefix": prefix, "prefetch": PREFETCH, "connection_timeout": 10}
 
 
-async def run_service(broker: dict[str, Any], resource: Any, work: Callable[[], Awaitable[float]]) -> float:
+async def run_service(broker: dict[str, Any], resource: Any, work: Callable[[], Awaitable[Result]]) -> Result:
     from tamarco.core.microservice import MicroserviceContext
 
     # Only the AMQP resource: the default resources (report server, metrics...) removed.
@@ -204,7 +219,7 @@ async def run_service(broker: dict[str, Any], resource: Any, work: Callable[[], 
         return await work()
 
 
-async def tamarco_stream(broker: dict[str, Any], mode: str, count: int) -> float:
+async def tamarco_stream(broker: dict[str, Any], mode: str, count: int) -> Result:
     from tamarco.resources.io.amqp import AMQPOutput, AMQPPullInput, AMQPResource, AMQPSubscriptionInput
 
     received = 0
@@ -221,19 +236,19 @@ async def tamarco_stream(broker: dict[str, Any], mode: str, count: int) -> float
     resource = AMQPResource(inputs=[input_class("stream", on_message=handler)], outputs=[output])
     send_message = output.push if mode == "push" else output.publish
 
-    async def work() -> float:
+    async def work() -> Result:
         async def send(n: int) -> None:
             await send_message(body(n))
 
-        started = time.perf_counter()
+        window = Window()
         await pipelined(send, count)
         await done.wait()
-        return count / (time.perf_counter() - started)
+        return window.result(count)
 
     return await run_service(broker, resource, work)
 
 
-async def tamarco_rpc(broker: dict[str, Any], count: int, in_flight: int) -> float:
+async def tamarco_rpc(broker: dict[str, Any], count: int, in_flight: int) -> Result:
     from tamarco.resources.io.amqp import AMQPOutput, AMQPRequestInput, AMQPResource
 
     async def answer(message: Any, response_handler: Any) -> Any:
@@ -242,10 +257,10 @@ async def tamarco_rpc(broker: dict[str, Any], count: int, in_flight: int) -> flo
     output = AMQPOutput("rpc")
     resource = AMQPResource(inputs=[AMQPRequestInput("rpc", on_message=answer)], outputs=[output])
 
-    async def work() -> float:
-        started = time.perf_counter()
+    async def work() -> Result:
+        window = Window()
         await requests(lambda n: output.request(body(n), timeout=30), count, in_flight)
-        return count / (time.perf_counter() - started)
+        return window.result(count)
 
     return await run_service(broker, resource, work)
 
@@ -261,7 +276,7 @@ def faststream_available() -> bool:
     return True
 
 
-async def faststream_stream(url: str, mode: str, count: int) -> float:
+async def faststream_stream(url: str, mode: str, count: int) -> Result:
     from faststream.rabbit import ExchangeType as FSExchangeType
     from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
     from faststream.rabbit.schemas import Channel
@@ -293,15 +308,15 @@ async def faststream_stream(url: str, mode: str, count: int) -> float:
             else:
                 await broker.publish(body(n), exchange=exchange, mandatory=False)
 
-        started = time.perf_counter()
+        window = Window()
         await pipelined(send, count)
         await done.wait()
-        return count / (time.perf_counter() - started)
+        return window.result(count)
     finally:
         await broker.stop()
 
 
-async def faststream_rpc(url: str, count: int, in_flight: int) -> float:
+async def faststream_rpc(url: str, count: int, in_flight: int) -> Result:
     from faststream.rabbit import RabbitBroker
     from faststream.rabbit.schemas import Channel
 
@@ -319,9 +334,9 @@ async def faststream_rpc(url: str, count: int, in_flight: int) -> float:
             reply = await broker.request(body(n), queue=name, timeout=30)
             return await reply.decode()
 
-        started = time.perf_counter()
+        window = Window()
         await requests(call, count, in_flight)
-        return count / (time.perf_counter() - started)
+        return window.result(count)
     finally:
         await broker.stop()
 
@@ -392,10 +407,8 @@ def measure(args: argparse.Namespace, url: str, broker: dict[str, Any]) -> None:
     for round_number in range(1, args.rounds + 1):
         for label, unit, variants in workloads:
             for name, run in variants.items():
-                cpu_before = time.process_time()
-                rate = asyncio.run(run())
-                cpu = time.process_time() - cpu_before
-                per_item = cpu / (args.messages if unit == "msg/s" else args.requests) * 1e6
+                rate, cpu = asyncio.run(run())
+                per_item = cpu * 1e6
                 results.setdefault((label, name), []).append(rate)
                 cpu_results.setdefault((label, name), []).append(per_item)
                 print(
