@@ -22,36 +22,50 @@ from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
 pytestmark = pytest.mark.functional
 
 
-async def test_json_and_a_custom_codec_through_a_decorated_handler_and_async_for(
+async def test_json_and_a_custom_codec_each_through_a_decorated_handler_and_async_for(
     kafka_case: Any, unique_name: str
 ) -> None:
-    decorated_topic, stream_topic = f"{unique_name}-decorated", f"{unique_name}-stream"
-    await kafka_case.create_topics(decorated_topic, stream_topic)
-    got_decorated: list[Any] = []
+    topics = {form: f"{unique_name}-{form}" for form in ("dec-json", "dec-custom", "iter-json", "iter-custom")}
+    await kafka_case.create_topics(*topics.values())
+    decorated: dict[str, list[Any]] = {"json": [], "custom": []}
 
     class Service(MicroserviceContext):
         name = "kafka_codecs"
         kafka = KafkaResource(
-            outputs=[KafkaOutput(decorated_topic, codec=ReversedCodec), KafkaOutput(stream_topic, codec=JsonCodec)]
+            outputs=[
+                KafkaOutput(topics["dec-json"], codec=JsonCodec),
+                KafkaOutput(topics["dec-custom"], codec=ReversedCodec),
+                KafkaOutput(topics["iter-json"], codec=JsonCodec),
+                KafkaOutput(topics["iter-custom"], codec=ReversedCodec),
+            ]
         )
-        stream = KafkaInput(topic=stream_topic, codec=JsonCodec)
+        stream_json = KafkaInput(topic=topics["iter-json"], codec=JsonCodec)
+        stream_custom = KafkaInput(topic=topics["iter-custom"], codec=ReversedCodec)
 
-        @KafkaInput(resource=kafka, topic=decorated_topic, codec=ReversedCodec)
-        async def handle(self, message: Any) -> None:
-            got_decorated.append(message)
+        @KafkaInput(resource=kafka, topic=topics["dec-json"], codec=JsonCodec)
+        async def handle_json(self, message: Any) -> None:
+            decorated["json"].append(message)
 
-    Service.kafka.add_input(Service.stream)
+        @KafkaInput(resource=kafka, topic=topics["dec-custom"], codec=ReversedCodec)
+        async def handle_custom(self, message: Any) -> None:
+            decorated["custom"].append(message)
+
+    Service.kafka.add_input(Service.stream_json)
+    Service.kafka.add_input(Service.stream_custom)
     service = Service(environ={})
     service.settings.update_internal({"system": {"resources": {"kafka": kafka_case.settings()}}})
     async with service:
-        await service.kafka.outputs[decorated_topic].push("moo")
-        await service.kafka.outputs[stream_topic].push({"cat": "meow"})
-        stream = service.stream
-        first = await asyncio.wait_for(stream.__anext__(), 20)
-        await wait_until(lambda: got_decorated == ["moo"], what="the reversed-codec message")
-    assert first == {"cat": "meow"}
-    raw = await kafka_case.read(decorated_topic, 1)
-    assert raw[0].value == b"oom", "the output's codec encoded it"
+        outputs = service.kafka.outputs
+        await outputs[topics["dec-json"]].push({"cow": "MOOOO"})
+        await outputs[topics["dec-custom"]].push("moo")
+        await outputs[topics["iter-json"]].push({"cat": "MEOW"})
+        await outputs[topics["iter-custom"]].push("meow")
+        streamed_json = await asyncio.wait_for(service.stream_json.__anext__(), 20)
+        streamed_custom = await asyncio.wait_for(service.stream_custom.__anext__(), 20)
+        await wait_until(lambda: decorated == {"json": [{"cow": "MOOOO"}], "custom": ["moo"]}, what="both handlers")
+    assert (streamed_json, streamed_custom) == ({"cat": "MEOW"}, "meow")
+    assert (await kafka_case.read(topics["dec-custom"], 1))[0].value == b"oom", "the output's codec encoded it"
+    assert (await kafka_case.read(topics["iter-json"], 1))[0].value == b'{"cat":"MEOW"}'
 
 
 async def test_retries_then_the_dead_letter_topic_with_the_error_key_and_position(
