@@ -17,9 +17,10 @@ JSON and gives at-least-once delivery (commits only after handling):
   at-least-once; a fifth of the messages), when faststream is installed.
 
 Same producer settings everywhere (acks=all, linger_ms=5). Variants run in turns, ``--rounds``
-times. Printed: the median msg/s and its ratio to aiokafka's median; the paired ratio (the
-median of each round's variant / aiokafka, steadier on a busy machine); the process's CPU time
-per message and the CPU ratio (aiokafka's / the variant's). Target for tamarco: >= 0.9.
+times, in an order that rotates each round, each after a garbage collection. Printed: the
+median msg/s and its ratio to aiokafka's median; the paired ratio (the median of each round's
+variant / aiokafka); the process's CPU time per message and the CPU ratio (aiokafka's / the
+variant's). Target for tamarco: >= 0.9.
 The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (tansu locally).
 
 Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--rounds 3]``.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import statistics
@@ -230,9 +232,12 @@ async def main(count: int, rounds: int) -> None:
     cpu: dict[str, list[float]] = {name: [] for name in variants}
     async with broker_address() as servers:
         print(f"broker {servers}; {count} messages per run, {rounds} round(s); aiokafka {version('aiokafka')}")
+        names = list(variants)
         for round_ in range(rounds):
-            for name, run in variants.items():
-                rate, cpu_us = await run(servers, count)
+            # The order rotates from round to round: no variant always runs after another.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                gc.collect()
+                rate, cpu_us = await variants[name](servers, count)
                 results[name].append(rate)
                 cpu[name].append(cpu_us)
                 print(f"  round {round_ + 1} {name:<10} {rate:>10,.0f} msg/s {cpu_us:>7.1f} us CPU/msg")
