@@ -6,7 +6,8 @@
 - One worker task per partition hands its records, one at a time and in order, to
   :meth:`Consumer.process <tamarco.core.messaging.Consumer.process>` (decode, handler,
   retries, dead-letter): a partition keeps its order; a semaphore lets at most
-  ``max_concurrency`` partitions be handled at once.
+  ``max_concurrency`` partitions be handled at once (a worker keeps its slot for a burst of
+  records, then lets waiting partitions in).
 - A record acknowledged (or dead-lettered, or rejected) moves the partition's *done* offset
   past it. A record given back (``nack(requeue=True)``) is handed over again at once, flagged
   redelivered, before anything after it; when the consumer is stopping or the partition was
@@ -143,7 +144,7 @@ class GroupConsumer:
         while True:
             try:
                 batch = await kafka.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
-            except KafkaError as error:
+            except Exception as error:  # the loop must outlive any fetch failure: it is the input
                 self._fetch_errors += 1
                 if self._fetch_errors == 1:
                     self.logger.warning(
@@ -153,14 +154,17 @@ class GroupConsumer:
                         self.config.address,
                         type(error).__name__,
                         error,
+                        exc_info=not isinstance(error, KafkaError),
                     )
                 await asyncio.sleep(0.5)
                 continue
             self._fetch_errors = 0
             for tp, records in batch.items():
                 partition = self._partitions.get(tp)
-                if partition is None or partition.stopping or not records:
-                    continue
+                if partition is None:  # assigned, the listener not called yet: never drop records
+                    partition = self._partitions[tp] = self._new_partition(tp)
+                if partition.stopping or not records:
+                    continue  # revoked: the next owner reads them from the committed offset
                 partition.records.extend(records)
                 if len(partition.records) >= _BUFFER_HIGH and not partition.paused:
                     kafka.pause(tp)
@@ -202,13 +206,16 @@ class GroupConsumer:
 
     # -- rebalancing --------------------------------------------------------------------------
 
+    def _new_partition(self, tp: TopicPartition) -> _Partition:
+        lag = self._lag.labels(
+            resource=self.resource_name, input=str(self.input.name), topic=tp.topic, partition=tp.partition
+        )
+        return _Partition(tp, lag)
+
     def _assign(self, assigned: list[TopicPartition]) -> None:
         for tp in assigned:
             if tp not in self._partitions:
-                lag = self._lag.labels(
-                    resource=self.resource_name, input=str(self.input.name), topic=tp.topic, partition=tp.partition
-                )
-                self._partitions[tp] = _Partition(tp, lag)
+                self._partitions[tp] = self._new_partition(tp)
         self.logger.info(
             "resource %s: input %s (group %r) assigned %s",
             self.resource_name,
