@@ -8,7 +8,6 @@ from tamarco.resources.io.kafka.resource import KafkaResource
 
 
 class KafkaMicroservice(Microservice):
-
     name = "kafka_example"
 
     def __init__(self):
