@@ -5,10 +5,12 @@ One robust connection (``aio_pika.RobustConnection``) per resource, with:
 - a *confirm* channel (publisher confirms, returns raise) for ``push``, ``publish`` and
   dead letters: ``send`` returns once the broker confirmed the message;
 - an *rpc* channel (no confirms) consuming ``amq.rabbitmq.reply-to`` for the requests this
-  resource sends, many at once, told apart by correlation id; answers go out on it too;
+  resource sends, many at once, told apart by correlation id;
 - one channel per input, with ``basic.qos`` prefetch (the ``prefetch`` setting, or twice the
   input's ``max_concurrency``: the handlers' messages plus as many waiting), so the broker holds
-  the rest (backpressure).
+  the rest (backpressure); a request input's answers go out on its channel. Each delivery is
+  handled in the task aiormq gives it (``Consumer.process``), at most ``max_concurrency`` at a
+  time.
 
 When the connection drops, aio-pika reconnects and restores the channels, their topology
 (queues, exchanges, bindings) and consumers; the resource hears of it through the connection
@@ -69,12 +71,20 @@ _CHANNEL_REOPEN_WAIT = 5.0
 class AMQPDelivery:
     """One message as an input's queue delivered it (see :class:`~tamarco.core.messaging.Delivery`)."""
 
-    __slots__ = ("_logger", "_message", "settled", "source")
+    __slots__ = ("_logger", "_message", "channel", "settled", "source")
 
-    def __init__(self, message: AbstractIncomingMessage, source: str, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        message: AbstractIncomingMessage,
+        source: str,
+        logger: logging.Logger,
+        channel: AbstractChannel | None = None,
+    ) -> None:
         self._message = message
         self.source = source
         self._logger = logger
+        #: The input's channel: answers to requests go out on it.
+        self.channel = channel
         self.settled = False
 
     @property
@@ -380,10 +390,19 @@ class AMQPTransport:
         if consumer.policy.dead_letter:
             await self._dead_letter_queue(channel, source)
         logger = self.logger
-        dispatch = consumer.dispatch
+        process = consumer.process
+        # aiormq runs each delivery in a task of its own, and the prefetch bounds how many there
+        # are: the handler runs in that task (no hand-over to a worker), at most max_concurrency
+        # at a time; the others wait here, unacknowledged (backpressure).
+        limit = asyncio.Semaphore(consumer.policy.max_concurrency)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await dispatch(AMQPDelivery(message, source, logger))
+            delivery = AMQPDelivery(message, source, logger, channel)
+            async with limit:
+                if consumer.closing:  # stopping: give it back
+                    await delivery.nack(True)
+                    return
+                await process(delivery)
 
         tag = await queue.consume(on_message, no_ack=False)
         subscription = _AMQPSubscription(self, channel, queue, tag)
@@ -499,7 +518,9 @@ class AMQPTransport:
         async def publish(channel: AbstractChannel) -> None:
             await channel.default_exchange.publish(message, routing_key=reply_to, mandatory=False)
 
-        await self._publish(self._rpc_channel, what, publish)
+        # On the request input's channel, not the one this resource's own requests use: a channel
+        # writes one message at a time, so answers and requests would wait for each other.
+        await self._publish(getattr(delivery, "channel", None) or self._rpc_channel, what, publish)
 
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
         what = f"dead-letter a message of {input_.source!r}"
