@@ -16,11 +16,11 @@ JSON and gives at-least-once delivery (commits only after handling):
   ``faststream-ack``: the same with ``AckPolicy.ACK`` (commit after each handled message,
   at-least-once; a fifth of the messages), when faststream is installed.
 
-Same producer settings everywhere (acks=all, linger_ms=5). Variants run in turns, ``--rounds``
-times, in an order that rotates each round, each after a garbage collection. Printed: the
-median msg/s and its ratio to aiokafka's median; the paired ratio (the median of each round's
-variant / aiokafka); the process's CPU time per message and the CPU ratio (aiokafka's / the
-variant's). Target for tamarco: >= 0.9.
+Same producer (acks=all, linger_ms=5) and consumer (fetch_max_wait_ms=50) settings
+everywhere. Variants run in turns, ``--rounds`` times, in an order that rotates each round,
+each after a garbage collection. Printed: the median msg/s and its ratio to aiokafka's median;
+the paired ratio (the median of each round's variant / aiokafka); the process's CPU time per
+message and the CPU ratio (aiokafka's / the variant's). Target for tamarco: >= 0.9.
 The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (tansu locally).
 
 Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--rounds 3]``.
@@ -44,7 +44,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-GROUP = {"session_timeout_ms": 1000, "heartbeat_interval_ms": 200, "rebalance_timeout_ms": 1000}
+GROUP = {
+    "session_timeout_ms": 1000,
+    "heartbeat_interval_ms": 200,
+    "rebalance_timeout_ms": 1000,
+    "fetch_max_wait_ms": 50,
+}
 PRODUCER = {"acks": "all", "linger_ms": 5}
 PAYLOAD = "x" * 100
 
@@ -210,7 +215,7 @@ async def broker_address() -> AsyncIterator[str]:
         return
     from tamarco.harness import KafkaService
 
-    service = KafkaService(backend="auto" if os.environ.get("TAMARCO_HARNESS_BACKEND") else "local")
+    service = KafkaService(backend=os.environ.get("TAMARCO_HARNESS_BACKEND", "local"))
     await asyncio.to_thread(service.start)
     try:
         yield service.bootstrap_servers
