@@ -35,6 +35,8 @@ __all__ = ["KafkaTransport", "SendTracker", "TopicNotFoundError"]
 
 #: Fire-and-forget sends kept before a sweep settles the answered ones.
 _SWEEP_EVERY = 1000
+#: Seconds the stop waits for the producer's pending batches.
+_FLUSH_TIMEOUT = 5.0
 
 _AUTH_ERRORS = (
     SaslAuthenticationFailed,
@@ -214,7 +216,16 @@ class KafkaTransport:
         self.connected = False
         if producer is not None:
             try:
-                await producer.flush()
+                # Sends still in the producer's batches get a bounded time to be delivered (a
+                # broker that is gone would hold the stop up to the request timeout otherwise).
+                await asyncio.wait_for(producer.flush(), _FLUSH_TIMEOUT)
+            except (asyncio.TimeoutError, KafkaError) as error:
+                self.logger.warning(
+                    "resource %s: messages sent but not yet acknowledged by %s may be lost (%s)",
+                    self.resource_name,
+                    self.config.address,
+                    type(error).__name__,
+                )
             finally:
                 await producer.stop()
                 await asyncio.sleep(0)  # let the last futures resolve
