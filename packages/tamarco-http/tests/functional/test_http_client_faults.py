@@ -16,6 +16,13 @@ from tamarco.resources.io.http.resource import HTTPServerResource
 
 pytestmark = pytest.mark.functional
 
+
+async def stop_service(ms: Microservice) -> None:
+    """The stop sequence, then logging (as ``run()`` does), so no log handler outlives the test."""
+    await ms._stop_all()
+    await ms._stop_logging()
+
+
 metrics = pytest.importorskip("tamarco.resources.basic.metrics")
 
 
@@ -67,7 +74,7 @@ async def test_a_client_that_disconnects_mid_request_is_counted_as_499_and_not_l
             async with http_session.get(report_server.url + "/metrics") as response:
                 exposed = await response.text()
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     slow = 'method="GET",route="/slow",server="api"'
     assert f'faulty_clients_http_requests_total{{{slow},status_code="499"}} 1.0' in exposed
     assert 'status_code="500"' not in exposed
@@ -110,7 +117,7 @@ async def test_slow_headers_are_cut_off_after_request_timeout_seconds():
         async with aiohttp.ClientSession() as session, session.get(ms.api.url + "/") as response:
             assert response.status == 200
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     print(f"slow headers closed after {took:.2f} s")
     assert 1.0 <= took < 1.0 + 1.5  # Sanic checks its timeouts every min(timeouts)/2 s
     assert answer.startswith(b"HTTP/1.1 408")
@@ -129,7 +136,7 @@ async def test_an_idle_keep_alive_connection_is_closed_after_keep_alive_timeout_
         took = time.monotonic() - answered
         writer.close()
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     assert head.startswith(b"HTTP/1.1 200") and rest == b""
     assert 1.0 <= took < 2.5
 
@@ -139,6 +146,6 @@ async def test_the_timeouts_are_checked_settings(key):
     ms, _ = build({key: 0})
     with pytest.raises(ResourceStartError) as raised:
         await ms._start_all()
-    await ms._stop_all()
+    await stop_service(ms)
     assert isinstance(raised.value.error, HTTPSettingsError)
     assert f"system.resources.api.{key}" in str(raised.value)

@@ -11,6 +11,13 @@ from tamarco.resources.io.http.resource import HTTPServerResource
 
 pytestmark = pytest.mark.functional
 
+
+async def stop_service(ms: Microservice) -> None:
+    """The stop sequence, then logging (as ``run()`` does), so no log handler outlives the test."""
+    await ms._stop_all()
+    await ms._stop_logging()
+
+
 metrics = pytest.importorskip("tamarco.resources.basic.metrics")
 
 
@@ -40,7 +47,7 @@ async def test_requests_are_counted_per_route_and_status(http_session):
         async with http_session.get(report_server.url + "/metrics") as response:
             exposed = await response.text()
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     route = 'route="/items/<item_id:int>",server="api"'
     assert f'metered_http_requests_total{{method="GET",{route},status_code="200"}} 2.0' in exposed
     assert f'metered_http_requests_total{{method="GET",{route},status_code="500"}} 1.0' in exposed
@@ -66,7 +73,7 @@ async def test_metrics_setting_false_turns_the_meters_off(http_session):
         async with http_session.get(ms.resources["tamarco_http_report_server"].url + "/metrics") as response:
             assert "unmetered_http_requests" not in await response.text()
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
 
 
 async def _ok():
@@ -96,7 +103,7 @@ async def test_meters_write_no_access_log_unless_asked():
                 async with session.get(ms.resources["tamarco_http_report_server"].url + "/metrics") as response:
                     exposed = await response.text()
             finally:
-                await ms._stop_all()
+                await stop_service(ms)
     finally:
         await session.close()
     route = 'route="/items/<item_id:int>",server="api"'

@@ -18,6 +18,12 @@ from tamarco.resources.io.http.resource import RoutesFrozenError, ServerBindErro
 pytestmark = pytest.mark.functional
 
 
+async def stop_service(ms: Microservice) -> None:
+    """The stop sequence, then logging (as ``run()`` does), so no log handler outlives the test."""
+    await ms._stop_all()
+    await ms._stop_logging()
+
+
 class PingResource(BaseResource):
     """What metrics and status do: mount an endpoint on the report server in pre_start."""
 
@@ -60,7 +66,7 @@ async def test_default_resource_serves_mounted_routes_on_port_0(http_session):
             report_server.add_route("GET", "/late", PingResource().ping)
         assert (await report_server.status())["url"] == report_server.url
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     assert report_server.status_code == StatusCodes.STOPPED
 
 
@@ -73,7 +79,7 @@ async def test_restart_keeps_the_routes(http_session):
             async with http_session.get(report_server.url + "/ping") as response:
                 assert response.status == 200
         finally:
-            await ms._stop_all()
+            await stop_service(ms)
 
 
 async def test_port_in_use_is_failed_naming_host_and_port():
@@ -86,7 +92,7 @@ async def test_port_in_use_is_failed_naming_host_and_port():
             await ms._start_all()
         report_server = ms.resources["tamarco_http_report_server"]
         assert report_server.status_code == StatusCodes.FAILED
-        await ms._stop_all()
+        await stop_service(ms)
     assert isinstance(raised.value.error, ServerBindError)
     assert f"127.0.0.1:{port}" in str(raised.value)
 
@@ -138,5 +144,5 @@ async def test_settings_misplaced_under_metrics_still_work_with_a_warning(http_s
         try:
             assert ms.resources["tamarco_http_report_server"].port == free_port
         finally:
-            await ms._stop_all()
+            await stop_service(ms)
     logs.find(contains="system.resources.metrics.tamarco_http_report_server", level="WARNING")

@@ -18,6 +18,12 @@ from tamarco.resources.io.http.resource import HTTPServerResource
 pytestmark = pytest.mark.functional
 
 
+async def stop_service(ms: Microservice) -> None:
+    """The stop sequence, then logging (as ``run()`` does), so no log handler outlives the test."""
+    await ms._stop_all()
+    await ms._stop_logging()
+
+
 class StateResource(BaseResource):
     """Serves the service's state on the report server, as the status resource's health does."""
 
@@ -66,7 +72,7 @@ async def test_the_report_server_closes_after_the_other_resources_stopped():
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         request = asyncio.create_task(session.get(ms.api.url + "/slow"))
         await asyncio.wait_for(events["started"].wait(), 5)
-        stopping = asyncio.create_task(ms._stop_all())
+        stopping = asyncio.create_task(stop_service(ms))
         response = await request
         assert (response.status, await response.text()) == (200, "done")
         answered_at = time.monotonic()
@@ -93,7 +99,7 @@ async def test_a_restarted_report_server_serves_again_at_once():
         async with aiohttp.ClientSession() as session, session.get(report_url + "/state") as response:
             assert (await response.json()) == {"state": "running"}
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
 
 
 async def test_a_slow_client_is_cut_off_after_keep_alive_timeout_seconds():
@@ -127,7 +133,7 @@ async def test_a_slow_client_is_cut_off_after_keep_alive_timeout_seconds():
         idle = time.monotonic() - idle_since
         writer.close()
     finally:
-        await ms._stop_all()
+        await stop_service(ms)
     print(f"report server: slow head closed after {took:.2f} s, idle connection after {idle:.2f} s")
     assert 1.0 <= took < 2.5
     assert idle < 2.5
@@ -137,6 +143,6 @@ async def test_keep_alive_timeout_seconds_is_checked():
     ms, _ = build({"keep_alive_timeout_seconds": -1})
     with pytest.raises(ResourceStartError) as raised:
         await ms._start_all()
-    await ms._stop_all()
+    await stop_service(ms)
     assert isinstance(raised.value.error, HTTPSettingsError)
     assert "system.resources.tamarco_http_report_server.keep_alive_timeout_seconds" in str(raised.value)
