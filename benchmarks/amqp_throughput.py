@@ -17,13 +17,13 @@ Clients:
   ``AMQPPullInput`` / ``AMQPSubscriptionInput`` / ``AMQPRequestInput``), setting ``prefetch: 100``;
 - ``faststream``: FastStream's ``RabbitBroker`` (when installed: ``pip install 'faststream[rabbit]'``).
 
-Variants are interleaved round by round and medians compared (ratio = variant / aio-pika; the
+Variants are interleaved round by round (their order rotating) and medians compared (ratio = variant / aio-pika; the
 targets are >= 0.90 for tamarco). The broker is the harness's (started here, local backend by
 default) unless ``--url`` names one.
 
 Usage::
 
-    .venv/bin/python benchmarks/amqp_throughput.py                       # 3 rounds, ~3 min
+    .venv/bin/python benchmarks/amqp_throughput.py                       # 5 rounds, ~6 min
     .venv/bin/python benchmarks/amqp_throughput.py --messages 2000 --requests 300 --rounds 1
 """
 
@@ -347,9 +347,9 @@ async def faststream_rpc(url: str, count: int, in_flight: int) -> Result:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an existing broker (amqp://user:password@host:port/vhost)")
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=2_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=1_500)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.url:
@@ -406,7 +406,11 @@ def measure(args: argparse.Namespace, url: str, broker: dict[str, Any]) -> None:
     cpu_results: dict[tuple[str, str], list[float]] = {}
     for round_number in range(1, args.rounds + 1):
         for label, unit, variants in workloads:
-            for name, run in variants.items():
+            # The variants' order rotates from round to round: none always runs first or last.
+            names = list(variants)
+            shift = (round_number - 1) % len(names)
+            for name in names[shift:] + names[:shift]:
+                run = variants[name]
                 rate, cpu = asyncio.run(run())
                 per_item = cpu * 1e6
                 results.setdefault((label, name), []).append(rate)
