@@ -253,3 +253,34 @@ async def test_broker_loss_makes_the_resource_connecting_and_its_return_started(
         assert seen[:4] == ["CONNECTING", "STARTED", "CONNECTING", "STARTED"]
     finally:
         await asyncio.to_thread(broker.close)
+
+
+async def test_a_stop_after_the_broker_was_lost_finishes_in_bounded_time(
+    tamarco_harness: Any, make_kafka_case: Any, unique_name: str
+) -> None:
+    broker = KafkaService(backend=tamarco_harness.backend)  # our own: this test kills it
+    await asyncio.to_thread(broker.start)
+    try:
+        case = make_kafka_case(broker.bootstrap_servers)
+        await case.create_topics(unique_name)
+        got: list[Any] = []
+
+        async def handler(body: Any) -> None:
+            got.append(body)
+
+        output = KafkaOutput(unique_name)
+        resource = KafkaResource([KafkaInput(unique_name, group_id="g", on_message=handler)], [output])
+        loop = asyncio.get_running_loop()
+        async with running(case, resource, {"health_check_interval_seconds": 0.2}):
+            await output.push(1)
+            await wait_until(lambda: got == [1], what="one message")
+            for n in range(100):
+                await output.send(n)  # some still in the producer's batches
+            await asyncio.to_thread(broker.kill)
+            stopping = loop.time()
+        took = loop.time() - stopping
+        # Commit, flush and close are each bounded (5 s, 5 s, 1 s): well inside the 30 s shutdown.
+        assert resource.status_code == StatusCodes.STOPPED
+        assert took < 20, f"the stop took {took:.1f} s"
+    finally:
+        await asyncio.to_thread(broker.close)

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from tamarco.core import instrumentation
 from tamarco.core.messaging import Consumer, MessageInput, Settlement
+from tamarco.resources.io.kafka._closing import close_within
 from tamarco.resources.io.kafka._delivery import KafkaDelivery
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ _FETCH_TIMEOUT_MS = 200
 _BUFFER_HIGH = 2000
 _BUFFER_LOW = 500
 _COMMIT_TIMEOUT = 5.0
+#: Seconds leaving the group and closing the consumer may take on stop.
+_STOP_TIMEOUT = 5.0
 #: Records a partition's worker handles before giving its slot to a waiting partition.
 _BURST = 64
 
@@ -325,7 +328,20 @@ class GroupConsumer:
         await self.commit()
         kafka, self._kafka = self._kafka, None
         if kafka is not None:
-            await kafka.stop()
+            await self._stop_consumer(kafka)
+
+    async def _stop_consumer(self, kafka: AIOKafkaConsumer) -> None:
+        """Leave the group and close the consumer, in bounded time (see ``_closing``)."""
+        failure = await close_within(kafka.stop(), _STOP_TIMEOUT)
+        if failure is not None:
+            self.logger.warning(
+                "resource %s: input %s did not leave group %r cleanly (%s; broker %s)",
+                self.resource_name,
+                self.input.name,
+                self.group_id,
+                failure,
+                self.config.address,
+            )
 
     # -- status -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from tamarco.core.messaging import (
     NotConnectedError,
     PublishError,
 )
+from tamarco.resources.io.kafka._closing import close_within
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._delivery import encode_headers
 from tamarco.resources.io.kafka._group import GroupConsumer
@@ -215,11 +216,13 @@ class KafkaTransport:
         producer, self.producer = self.producer, None
         self.connected = False
         if producer is not None:
+            stop_timeout = _FLUSH_TIMEOUT
             try:
                 # Sends still in the producer's batches get a bounded time to be delivered (a
                 # broker that is gone would hold the stop up to the request timeout otherwise).
                 await asyncio.wait_for(producer.flush(), _FLUSH_TIMEOUT)
             except (asyncio.TimeoutError, KafkaError) as error:
+                stop_timeout = 1.0  # the broker is not answering: do not wait for it twice
                 self.logger.warning(
                     "resource %s: messages sent but not yet acknowledged by %s may be lost (%s)",
                     self.resource_name,
@@ -227,7 +230,11 @@ class KafkaTransport:
                     type(error).__name__,
                 )
             finally:
-                await producer.stop()
+                failure = await close_within(producer.stop(), stop_timeout)
+                if failure is not None:
+                    self.logger.warning(
+                        "resource %s: the producer did not close cleanly (%s)", self.resource_name, failure
+                    )
                 await asyncio.sleep(0)  # let the last futures resolve
                 self.sweep_sends()
 
