@@ -111,9 +111,9 @@ class GroupConsumer:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def start(self, join_timeout: float) -> None:
-        """Join the group; returns once partitions were assigned (maybe none: more members than
-        partitions) or after ``join_timeout`` seconds (the join goes on in the background)."""
+    async def start(self) -> None:
+        """Start the consumer and subscribe: the group is joined in the background
+        (:meth:`wait_joined`)."""
         kafka = AIOKafkaConsumer(**self.config.consumer_kwargs(self.group_id))
         self._kafka = kafka
         try:
@@ -128,15 +128,19 @@ class GroupConsumer:
             raise
         loop = asyncio.get_running_loop()
         self._fetcher = loop.create_task(self._fetch(), name=f"tamarco:kafka:{self.resource_name}:{self.input.name}")
+
+    async def wait_joined(self, timeout: float) -> None:
+        """Wait until partitions were assigned (maybe none: more members than partitions), for
+        up to ``timeout`` seconds; past that, a warning (the join goes on in the background)."""
         try:
-            await asyncio.wait_for(self.joined.wait(), join_timeout)
+            await asyncio.wait_for(self.joined.wait(), timeout)
         except asyncio.TimeoutError:
             self.logger.warning(
                 "resource %s: input %s has not joined consumer group %r within %g s; it keeps trying",
                 self.resource_name,
                 self.input.name,
                 self.group_id,
-                join_timeout,
+                timeout,
             )
 
     async def _fetch(self) -> None:

@@ -247,9 +247,14 @@ class KafkaTransport:
         group = GroupConsumer(
             input_, consumer, self.config, group_id=group_id, resource_name=self.resource_name, logger=self.logger
         )
-        await group.start(self.join_timeout)
+        await group.start()
         self.groups[str(input_.name)] = group
         return group
+
+    async def wait_joined(self) -> None:
+        """Wait (up to ``join_timeout``) until every input joined its group, all at once: a
+        broker may delay each new group's first join by seconds."""
+        await asyncio.gather(*(group.wait_joined(self.join_timeout) for group in self.groups.values()))
 
     # -- producing ----------------------------------------------------------------------------
 

@@ -39,8 +39,13 @@ class KafkaResource(MessagingResource):
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
 
     async def start(self) -> None:
+        """Connect and start the inputs (the core's start), then wait until every input joined
+        its consumer group (up to ``connection_timeout``), so the service consumes once started."""
         self._send_trackers.clear()  # their meters belong to the previous start
         await super().start()
+        transport = self.transport
+        if isinstance(transport, KafkaTransport):
+            await transport.wait_joined()
 
     def service_name(self) -> str:
         microservice = self.microservice
