@@ -191,6 +191,9 @@ class AMQPTransport:
         self._replies: dict[str, asyncio.Future[bytes]] = {}
         self._exchanges: dict[str, AbstractExchange] = {}
         self._queues: set[str] = set()
+        self._request_queues: dict[str, str] = {}
+        #: (pattern, destination) -> (exchange, or None for the default one; routing key), once declared.
+        self._routes: dict[tuple[str, str], tuple[AbstractExchange | None, str]] = {}
         self._subscriptions: list[_AMQPSubscription] = []
         self._listener: ConnectionListener | None = None
         self._connected = False
@@ -288,6 +291,7 @@ class AMQPTransport:
         self._reply_consumer = None
         self._exchanges.clear()
         self._queues.clear()
+        self._routes.clear()
         self._subscriptions.clear()
         if connection is not None:
             await connection.close()
@@ -428,23 +432,48 @@ class AMQPTransport:
         headers: Mapping[str, Any] | None,
     ) -> None:
         destination = output.destination
-        what = f"{pattern} to {destination!r}"
-        self._check_size(body, what)
+        if len(body) > self.max_message_size:
+            self._check_size(body, f"{pattern} to {destination!r}")
         message = aio_pika.Message(body, headers=dict(headers) if headers else None)
+        if pattern != "publish":
+            message.delivery_mode = DeliveryMode.PERSISTENT
+        # The common case, kept flat (every coroutine frame is resumed at each step of a confirmed
+        # publish): the exchange or queue is declared and the channel open.
+        route = self._routes.get((pattern, destination))
+        channel = self._confirm_channel
+        if route is not None and channel is not None and self._connected and not channel.is_closed:
+            exchange, routing_key = route
+            try:
+                if exchange is None:
+                    await channel.default_exchange.publish(message, routing_key=routing_key, mandatory=True)
+                else:
+                    await exchange.publish(message, routing_key=key or routing_key, mandatory=False)
+                return
+            except aiormq.exceptions.ChannelInvalidStateError:
+                pass  # closed under us: the path below waits for it to reopen
+            except Exception as error:
+                raise self._send_error(error, f"{pattern} to {destination!r}") from None
+        await self._send_declaring(pattern, destination, message, key)
+
+    async def _send_declaring(
+        self, pattern: SendPattern, destination: str, message: aio_pika.Message, key: str | None
+    ) -> None:
+        """Declare what ``pattern`` needs for ``destination`` (once), then publish."""
         if pattern == "publish":
 
             async def publish(channel: AbstractChannel) -> None:
                 exchange = await self._exchange(channel, destination)
+                self._routes[(pattern, destination)] = (exchange, "")
                 await exchange.publish(message, routing_key=key or "", mandatory=False)
 
         else:
-            message.delivery_mode = DeliveryMode.PERSISTENT
 
             async def publish(channel: AbstractChannel) -> None:
                 name = await self._push_queue(channel, destination)
+                self._routes[(pattern, destination)] = (None, name)
                 await channel.default_exchange.publish(message, routing_key=name, mandatory=True)
 
-        await self._publish(self._confirm_channel, what, publish)
+        await self._publish(self._confirm_channel, f"{pattern} to {destination!r}", publish)
 
     def _send_error(self, error: Exception, what: str) -> Exception:
         if isinstance(error, (NotConnectedError, PublishError)):
@@ -479,13 +508,18 @@ class AMQPTransport:
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
     ) -> bytes:
         destination = output.destination
-        what = f"send a request to {destination!r}"
-        self._check_size(body, what)
+        if len(body) > self.max_message_size:
+            self._check_size(body, f"send a request to {destination!r}")
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._replies[correlation_id] = future
+        queue = self._request_queues.get(destination)
+        if queue is None:
+            queue = self._request_queues[destination] = self.names.request_queue(destination)
         try:
-            channel = await self._ensure_reply_consumer()
+            channel = self._rpc_channel
+            if self._reply_consumer is None or channel is None or not self._connected or channel.is_closed:
+                channel = await self._ensure_reply_consumer()
             message = aio_pika.Message(
                 body,
                 headers=dict(headers) if headers else None,
@@ -493,34 +527,40 @@ class AMQPTransport:
                 reply_to=DIRECT_REPLY_TO,
                 expiration=timeout,
             )
-            await channel.default_exchange.publish(
-                message, routing_key=self.names.request_queue(destination), mandatory=False
-            )
+            await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             raise RequestTimeoutError(
-                f"no answer to a request to {destination!r} (queue "
-                f"{self.names.request_queue(destination)!r}) within {timeout:g} s"
+                f"no answer to a request to {destination!r} (queue {queue!r}) within {timeout:g} s"
             ) from None
         except Exception as error:
-            raise self._send_error(error, what) from None
+            raise self._send_error(error, f"send a request to {destination!r}") from None
         finally:
             self._replies.pop(correlation_id, None)
 
     async def reply(self, delivery: Delivery, body: bytes) -> None:
-        if not delivery.reply_to:
-            raise PublishError(f"message from {delivery.source!r} is not a request: it has no reply_to")
-        what = f"answer a request from {delivery.source!r}"
-        self._check_size(body, what)
-        message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
         reply_to = delivery.reply_to
+        if not reply_to:
+            raise PublishError(f"message from {delivery.source!r} is not a request: it has no reply_to")
+        if len(body) > self.max_message_size:
+            self._check_size(body, f"answer a request from {delivery.source!r}")
+        message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
+        # On the request input's channel, not the one this resource's own requests use: a channel
+        # writes one message at a time, so answers and requests would wait for each other.
+        channel = getattr(delivery, "channel", None) or self._rpc_channel
+        if channel is not None and self._connected and not channel.is_closed:
+            try:
+                await channel.default_exchange.publish(message, routing_key=reply_to, mandatory=False)
+                return
+            except aiormq.exceptions.ChannelInvalidStateError:
+                pass  # closed under us: the path below waits for it to reopen
+            except Exception as error:
+                raise self._send_error(error, f"answer a request from {delivery.source!r}") from None
 
         async def publish(channel: AbstractChannel) -> None:
             await channel.default_exchange.publish(message, routing_key=reply_to, mandatory=False)
 
-        # On the request input's channel, not the one this resource's own requests use: a channel
-        # writes one message at a time, so answers and requests would wait for each other.
-        await self._publish(getattr(delivery, "channel", None) or self._rpc_channel, what, publish)
+        await self._publish(channel, f"answer a request from {delivery.source!r}", publish)
 
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
         what = f"dead-letter a message of {input_.source!r}"
