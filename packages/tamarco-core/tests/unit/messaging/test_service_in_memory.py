@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from tamarco.codecs import JsonCodec
+from tamarco.core.logging.testing import capture_logs
 from tamarco.core.messaging import (
     Message,
     MessageOutput,
@@ -17,7 +18,7 @@ from tamarco.core.messaging import (
 )
 from tamarco.core.messaging.testing import serving, use_in_memory
 from tamarco.core.microservice import Microservice, task
-from tamarco.harness.messaging_suite import wait_until
+from tamarco.harness.messaging_suite import InMemoryCase, running, wait_until
 
 
 class Bus(MessagingResource):
@@ -109,3 +110,25 @@ def test_use_in_memory_needs_a_messaging_resource() -> None:
 
     with pytest.raises(ValueError, match="no messaging resource"):
         use_in_memory(Plain(environ={}))
+
+
+async def test_retries_and_dead_letters_are_logged_naming_the_input_and_the_error() -> None:
+    case = InMemoryCase()
+
+    async def broken(body: Any) -> None:
+        raise KeyError("no such cow")
+
+    output = case.output("cows")
+    resource = case.resource(
+        [case.pull_input("cows", on_message=broken, retry={"attempts": 2, "delay_seconds": 0.01})], [output]
+    )
+    with capture_logs(level="WARNING") as logs:
+        async with running(case, resource):
+            await output.push({"cow": 1})
+            await case.dead_letters("cows", 1)
+    messages = logs.messages
+    assert "input cows: handler failed on attempt 1 of 2 (KeyError: 'no such cow'); retrying in 0.01 s" in messages
+    assert any(
+        message.startswith("input cows: handler failed 2 time(s) on a message from cows, dead-lettering it: KeyError")
+        for message in messages
+    ), messages

@@ -184,6 +184,7 @@ class Consumer:
                         policy.retry.attempts,
                         type(error).__name__,
                         error,
+                        delay,
                     )
                     if await self._wait_or_closing(delay):
                         await message.nack(True)
