@@ -123,37 +123,15 @@ async def test_backoff_sleep_never_passes_the_limit():
     assert time.monotonic() - started < 1
 
 
-@contextlib.asynccontextmanager
-async def silent_server():
-    """A loopback TCP server that accepts connections and never says a word."""
-    connections = []
-
-    async def accept(reader, writer):
-        connections.append(writer)
-        with contextlib.suppress(Exception):
-            await reader.read()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+async def test_a_request_to_a_server_that_never_answers_fails_in_time_naming_the_address(silent_port):
+    port = silent_port
+    config = EtcdConnectionConfig(host="127.0.0.1", port=port, user="root", password="never-shown", request_timeout=0.3)
+    client = config.client()
+    started = time.monotonic()
     try:
-        yield server.sockets[0].getsockname()[1]
+        with pytest.raises(aetcd.exceptions.ClientError) as error:
+            await request(client.get(b"/system/a"), config, "reading /system/a")
     finally:
-        for writer in connections:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
-async def test_a_request_to_a_server_that_never_answers_fails_in_time_naming_the_address():
-    async with silent_server() as port:
-        config = EtcdConnectionConfig(
-            host="127.0.0.1", port=port, user="root", password="never-shown", request_timeout=0.3
-        )
-        client = config.client()
-        started = time.monotonic()
-        try:
-            with pytest.raises(aetcd.exceptions.ClientError) as error:
-                await request(client.get(b"/system/a"), config, "reading /system/a")
-        finally:
-            await close_quietly(client)
-        assert time.monotonic() - started < request_bound(config) + 0.5
-        assert "never-shown" not in str(error.value)
+        await close_quietly(client)
+    assert time.monotonic() - started < request_bound(config) + 0.5
+    assert "never-shown" not in str(error.value)

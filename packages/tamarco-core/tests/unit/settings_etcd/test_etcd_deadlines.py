@@ -3,7 +3,6 @@ timeouts whatever etcd does (never answers, answers as it is being closed), with
 naming the address. No etcd needed: fakes and a loopback socket that never answers."""
 
 import asyncio
-import contextlib
 import time
 
 import aetcd.client
@@ -125,41 +124,21 @@ async def test_start_set_and_stop_end_within_their_timeouts_when_etcd_never_answ
     assert elapsed < 2
 
 
-@contextlib.asynccontextmanager
-async def silent_server():
-    """A loopback TCP server that accepts connections and never says a word."""
-    connections = []
-
-    async def accept(reader, writer):
-        connections.append(writer)
-        with contextlib.suppress(Exception):
-            await reader.read()  # until the client hangs up
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        for writer in connections:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
-async def test_a_real_client_gives_up_on_a_server_that_never_answers():
-    async with silent_server() as port:
-        env = {
-            "TAMARCO_ETCD_HOST": "127.0.0.1",
-            "TAMARCO_ETCD_PORT": str(port),
-            "TAMARCO_ETCD_STARTUP_TIMEOUT": "1",
-            "TAMARCO_ETCD_TIMEOUT": "0.3",
-        }
-        for extra in ({}, {"TAMARCO_ETCD_USER": "root", "TAMARCO_ETCD_PASSWORD": "never-shown"}):
-            settings = Settings("dog", environ={**env, **extra})
-            task, elapsed = await ends_within(settings.start(), 10)
-            with pytest.raises(EtcdUnavailableError) as error:
-                task.result()
-            assert f"127.0.0.1:{port}" in str(error.value) and "never-shown" not in str(error.value)
-            assert elapsed < 1 + request_bound(settings.backend.config) + 0.5
-            task, elapsed = await ends_within(settings.stop(), 5)
+async def test_a_real_client_gives_up_on_a_server_that_never_answers(silent_port):
+    port = silent_port
+    env = {
+        "TAMARCO_ETCD_HOST": "127.0.0.1",
+        "TAMARCO_ETCD_PORT": str(port),
+        "TAMARCO_ETCD_STARTUP_TIMEOUT": "1",
+        "TAMARCO_ETCD_TIMEOUT": "0.3",
+    }
+    for extra in ({}, {"TAMARCO_ETCD_USER": "root", "TAMARCO_ETCD_PASSWORD": "never-shown"}):
+        settings = Settings("dog", environ={**env, **extra})
+        task, elapsed = await ends_within(settings.start(), 10)
+        with pytest.raises(EtcdUnavailableError) as error:
             task.result()
-            assert elapsed < 1
+        assert f"127.0.0.1:{port}" in str(error.value) and "never-shown" not in str(error.value)
+        assert elapsed < 1 + request_bound(settings.backend.config) + 0.5
+        task, elapsed = await ends_within(settings.stop(), 5)
+        task.result()
+        assert elapsed < 1
