@@ -360,3 +360,18 @@ async def test_access_log_and_debug_change_without_a_restart():
                 await logs.wait_for(contains="GET /missing: Requested URL /missing not found")
     finally:
         await session.close()
+
+
+async def test_server_without_routes_starts_with_a_warning_and_answers_404(http_session):
+    empty = HTTPServerResource()
+    with capture_logs() as records:
+        async with context({"api": empty}, {"api": {"port": 0}}):
+            assert empty.status_code == StatusCodes.STARTED
+            for path in ("/", "/anything"):
+                async with http_session.get(empty.url + path) as response:
+                    assert response.status == 404, path
+            async with http_session.post(empty.url + "/") as response:
+                assert response.status == 404
+    warning = records.find(contains="has no routes")
+    assert warning.levelname == "WARNING"
+    assert "@api.app.route" in warning.message

@@ -60,10 +60,7 @@ async def test_bad_server_settings_name_the_key(settings, key, error):
     assert server.status_code != StatusCodes.STARTED
 
 
-async def test_server_without_routes_or_settings_is_a_clear_error():
-    empty = bound(HTTPServerResource(), "api", {"port": 0})
-    with pytest.raises(HTTPResourceError, match=r"no routes.*@api\.app\.route"):
-        await empty.start()
+async def test_server_without_settings_is_a_clear_error():
     with pytest.raises(HTTPResourceError, match="class attribute of a Microservice"):
         await HTTPServerResource().start()
     assert HTTPServerResource().url is None

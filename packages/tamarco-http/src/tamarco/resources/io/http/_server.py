@@ -34,7 +34,7 @@ from typing import Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
-from sanic.exceptions import RequestCancelled, SanicException
+from sanic.exceptions import NotFound, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.log import error_logger
 from sanic.request import Request
@@ -60,6 +60,12 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
 
 logger = logging.getLogger("tamarco.http")
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def _not_found(request: Request) -> HTTPResponse:
+    """The only route of a server started without routes: every path answers 404."""
+    raise NotFound(f"Requested URL {request.path} not found")
 
 
 class _ProductionWarningFilter(logging.Filter):
@@ -212,10 +218,13 @@ class HTTPServerResource(BaseResource):
         self._configure_cache(view)
         self._configure_meters(view)
         if not self.app.router.routes:
-            raise HTTPResourceError(
-                f"resource {self.name!r}: the Sanic app has no routes; add one with "
-                f"@{self.name}.app.route(...) or add_endpoint() before the service starts"
+            self.logger.warning(
+                "HTTP server %s has no routes: it will answer 404 to every request; add one with "
+                "@%s.app.route(...) or add_endpoint() before the service starts",
+                self.name,
+                self.name,
             )
+            self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
 
         if self._server is not None:
             raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")
