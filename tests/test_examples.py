@@ -1,10 +1,12 @@
 """Every example in examples/ runs as written (the demo and HTTP examples have their own tests)."""
 
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from tamarco.harness import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +60,45 @@ def test_metrics_example_exposes_the_meters(example):
     assert re.search(r'^metrics_example_http_requests(_total)?\{.*status_code="200".*\} [1-9]', text, flags=re.M)
     assert "metrics_example_websocket_connections" in text
     assert "metrics_example_http_requests_processing_time" in text
+
+
+def test_two_http_servers_start_without_routes_and_answer_404():
+    """§3.7: each server reads its own settings by attribute name; no routes is a warning."""
+    settings = {
+        "system": {
+            "logging": {"profile": "DEVELOP"},
+            "resources": {
+                "tamarco_http_report_server": {"port": 0},
+                "recommendation_http_api": {"port": 0},
+                "billing_http_api": {"port": 0},
+            },
+        }
+    }
+    with ServiceProcess(ROOT / "examples" / "two_http_servers" / "microservice.py", settings=settings) as service:
+        urls = {
+            name: service.wait_for(rf"HTTP server {name} listening on (http://\S+)").group(1)
+            for name in ("recommendation_http_api", "billing_http_api")
+        }
+        assert len(set(urls.values())) == 2
+        for url in urls.values():
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(url + "/", timeout=5)
+            assert answer.value.code == 404
+        code, output = service.terminate(), service.output
+    assert code == 0, output
+    assert output.count("has no routes") == 2, output
+
+
+def test_restart_policies_of_the_reference_restart_the_failed_resource():
+    """§4.2.3's YAML as written: ``kafka`` is restarted after it fails, ``redis`` (absent) is a warning."""
+    example = ROOT / "examples" / "restart_policies"
+    settings = yaml.safe_load((example / "settings.yml").read_text())
+    settings["system"]["logging"] = {"profile": "DEVELOP"}
+    settings["system"]["resources"]["tamarco_http_report_server"] = {"port": 0}
+    with ServiceProcess(example / "microservice.py", settings=settings) as service:
+        service.wait_for(r"WARNING .*restart_microservice_on_failure.*'redis'")
+        service.wait_for("resource kafka lost its connection")
+        service.wait_for(r"resource kafka restarted: STARTED again")
+        service.wait_for(r"resource kafka started \(start number 2\)")
+        code, output = service.terminate(), service.output
+    assert code == 0, output
