@@ -2,6 +2,7 @@
 @thread, a resource FAILED at runtime with no restart policy; and the readiness rule."""
 
 import asyncio
+from importlib import metadata
 
 import pytest
 from tamarco.core.microservice import Microservice, task, thread
@@ -117,3 +118,12 @@ def test_an_unknown_readiness_condition_names_the_key(kit):
         )
     assert str(raised.value).startswith("setting system.resources.status.health.not_ready_when must be a list of")
     assert "task_failed, resource_failed, settings_degraded" in str(raised.value)
+
+
+async def test_the_installed_tamarco_distributions_are_in_status(kit):
+    service = make_service(kit)
+    async with kit.Running(service):
+        _, body, _ = await service.tamarco_http_report_server.get("/status")
+    assert body["versions"]["tamarco-core"] == metadata.version("tamarco-core")
+    assert body["versions"]["tamarco-status"] == metadata.version("tamarco-status")
+    assert all(name == "tamarco" or name.startswith("tamarco-") for name in body["versions"])

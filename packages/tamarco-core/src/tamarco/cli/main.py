@@ -1,4 +1,4 @@
-"""``tamarco`` console script: ``tamarco start_project``, ``tamarco etcd ...``.
+"""``tamarco`` console script: ``tamarco start_project``, ``tamarco etcd ...``, ``tamarco version``.
 
 Subcommands live in their own modules and register themselves on the parser.
 """
@@ -9,14 +9,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tamarco.cli import etcd, start_project
+from tamarco.cli import etcd, start_project, version
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tamarco", description="Tamarco microservices framework tools")
+    parser.add_argument("--version", action=version.VersionAction, help="print the installed tamarco distributions")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start_project.register(commands)
     etcd.register(commands)
+    version.register(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.lifecycle import HookHandle
 from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
+from tamarco.core.versions import installed_distributions
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._config import StatusConfig, load_status_config
 from tamarco.resources.basic.status._errors import StatusSettingsError
@@ -41,7 +42,8 @@ class StatusResource(BaseResource):
 
     * ``GET /status``: every resource's ``status()``, every task and thread (``tasks``), the
       settings source (``settings_source``: ``ok``, ``degraded`` while etcd is lost, ``none``)
-      and ``problems`` (failed tasks, FAILED resources, a degraded settings source); 200 when
+      ``problems`` (failed tasks, FAILED resources, a degraded settings source) and ``versions``
+      (every installed tamarco distribution, as ``tamarco version`` prints them); 200 when
       all resources are STARTED, 500 when any is FAILED or STOPPED,
       ``http_code_while_starting`` (102) otherwise;
     * ``GET /health/live``: 200 unless the event loop lagged beyond the threshold recently, or
@@ -242,6 +244,7 @@ class StatusResource(BaseResource):
             "tasks": self._tasks_report(),
             "settings_source": self._settings_source(),
             "problems": [text for texts in self.findings().values() for text in texts],
+            "versions": installed_distributions(),
         }
         return code, self.redactor.data(body)
 
