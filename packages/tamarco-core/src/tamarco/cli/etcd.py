@@ -20,14 +20,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import yaml
-from tamarco.core.etcd import (
-    RETRYABLE_ERRORS,
-    EtcdConnectionConfig,
-    EtcdSettingsStore,
-    EtcdUnavailableError,
-    close_quietly,
-    describe_error,
-)
+from tamarco.core.etcd import EtcdConnectionConfig, EtcdUnavailableError, describe_error
 from tamarco.core.settings import keys
 from tamarco.core.settings.backends.file import load_settings_file
 
@@ -119,6 +112,9 @@ async def delete(key: str, config: EtcdConnectionConfig) -> int:
 
 
 async def _with_store(config: EtcdConnectionConfig, operation: Any) -> Any:
+    # Here, not at the top: the CLI's other commands work without the etcd extra (aetcd).
+    from tamarco.core.etcd import RETRYABLE_ERRORS, EtcdSettingsStore, close_quietly
+
     client = config.client()
     try:
         return await operation(EtcdSettingsStore(client, config.namespace))

@@ -44,6 +44,7 @@ from tamarco.core.etcd._mapping import (
     settings_key,
     tree_from_pairs,
 )
+from tamarco.core.extras import missing_extra
 
 if TYPE_CHECKING:
     from tamarco.core.etcd._client import RETRYABLE_ERRORS, TamarcoEtcdClient, close_quietly, request
@@ -92,7 +93,11 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    try:
+        imported = importlib.import_module(f"{__name__}.{module}")
+    except ImportError as error:
+        raise missing_extra(error, f"tamarco.core.etcd.{name}") from error
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

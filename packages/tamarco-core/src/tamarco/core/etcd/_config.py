@@ -168,7 +168,7 @@ class EtcdConnectionConfig:
 
     def client(self) -> TamarcoEtcdClient:
         """A new (not yet connected) client for this configuration (imports aetcd)."""
-        from tamarco.core.etcd._client import TamarcoEtcdClient
+        from tamarco.core.etcd import TamarcoEtcdClient  # a clear error without the etcd extra
 
         return TamarcoEtcdClient(self)
 

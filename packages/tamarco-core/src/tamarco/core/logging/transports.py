@@ -100,7 +100,7 @@ class RedisTransport:
         except ImportError as error:
             raise MissingDependencyError(
                 "setting system.logging.redis.enabled is true but the redis client is not "
-                "installed: pip install 'redis>=5'"
+                "installed: pip install 'tamarco-core[redis]'"
             ) from error
         if data_type not in ("list", "channel"):
             raise ValueError(f"data_type must be 'list' or 'channel', not {data_type!r}")

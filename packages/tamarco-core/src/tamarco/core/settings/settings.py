@@ -26,6 +26,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from tamarco.core.extras import missing_extra
 from tamarco.core.patterns.proxy import Proxy
 from tamarco.core.settings import keys
 from tamarco.core.settings.backends.file import FileSettingsBackend
@@ -367,8 +368,10 @@ def backend_from_environment(environ: Mapping[str, str]) -> SettingsBackend | No
     if environ.get("TAMARCO_ETCD_HOST"):
         try:
             from tamarco.core.settings.backends.etcd import EtcdSettingsBackend
-        except ImportError as error:  # pragma: no cover - etcd backend ships with core
-            raise SettingsError(f"TAMARCO_ETCD_HOST is set but the etcd backend is unavailable: {error}") from error
+        except ImportError as error:
+            raise SettingsError(
+                f"TAMARCO_ETCD_HOST is set but the etcd backend is unavailable: {missing_extra(error, 'etcd settings')}"
+            ) from error
         return EtcdSettingsBackend.from_environment(environ)
     if environ.get("TAMARCO_YML_FILE"):
         return FileSettingsBackend(environ["TAMARCO_YML_FILE"])
