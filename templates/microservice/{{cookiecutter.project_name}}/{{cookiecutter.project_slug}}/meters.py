@@ -1,5 +1,6 @@
-"""Application meters, exposed by the metrics resource (Prometheus at /metrics)."""
+"""Application meters, exposed by the metrics resource (Prometheus at the report server's /metrics)."""
 
 from tamarco.resources.basic.metrics import Counter
 
-heartbeats = Counter("heartbeats", "beats")
+greetings = Counter("greetings", "greetings")
+rejected_names = Counter("rejected_names", "names")

@@ -1,17 +1,43 @@
-"""The {{ cookiecutter.project_name }} microservice."""
+"""The {{ cookiecutter.project_name }} microservice: an HTTP API whose handlers call ``logic/``."""
 
-from tamarco.core.microservice import Microservice, task_timer
+from typing import Any
 
-from {{ cookiecutter.project_slug }}.meters import heartbeats
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+from tamarco.core.microservice import Microservice
+from tamarco.resources.io.http.resource import HTTPServerResource
+
+from {{ cookiecutter.project_slug }}.logic.greetings import InvalidName, greet
+from {{ cookiecutter.project_slug }}.meters import greetings, rejected_names
 
 
 class MyMicroservice(Microservice):
     name = "{{ cookiecutter.project_slug }}"
 
-    @task_timer(interval=5000, autostart=True)
-    async def heartbeat(self) -> None:
-        heartbeats.inc()
-        self.logger.info("heartbeat")
+    #: The service's API; its settings are ``system.resources.api`` (host, port, ...).
+    api = HTTPServerResource()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Defaults; settings.yml, deploy/settings.yml or etcd override them.
+        self.settings.update_internal(
+            {
+                "system": {
+                    "shutdown_timeout_seconds": {{ cookiecutter.shutdown_timeout_seconds }},
+                    "resources": {"api": {"host": "127.0.0.1", "port": {{ cookiecutter.http_port }}}},
+                }
+            }
+        )
+        self.api.add_endpoint("/greetings/<name:str>", self.greeting)
+
+    async def greeting(self, request: Request, name: str) -> HTTPResponse:
+        try:
+            message = greet(name)
+        except InvalidName as error:
+            rejected_names.inc()
+            return json({"error": str(error)}, status=400)
+        greetings.inc()
+        return json({"message": message})
 
 
 def main() -> None:

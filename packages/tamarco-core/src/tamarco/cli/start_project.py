@@ -1,12 +1,35 @@
-"""``tamarco start_project``: a new service skeleton from the cookiecutter template."""
+"""``tamarco start_project``: a new service skeleton from the cookiecutter template.
+
+Before anything is written, the project name is checked: its slug (lower case, spaces and
+dashes as underscores) must be a Python identifier that is not a keyword, because it names
+the package. An existing non-empty target directory needs ``--force``. The template is copied
+to a temporary directory without ``__pycache__``/``*.pyc`` (pip byte-compiles the template
+shipped in the wheel) before cookiecutter renders it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import keyword
+import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 TEMPLATE_NAME = "microservice"
+
+#: What is never copied from the template into a project.
+IGNORED = ("__pycache__", "*.pyc", "*.pyo")
+
+
+class ProjectNameError(ValueError):
+    """A project name or slug that would generate a package Python cannot import."""
+
+
+class ProjectExistsError(FileExistsError):
+    """The target directory exists and is not empty (``--force`` writes into it)."""
 
 
 def template_path() -> Path:
@@ -22,25 +45,76 @@ def template_path() -> Path:
     raise FileNotFoundError("the tamarco project template is not installed")
 
 
+def slugify(project_name: str) -> str:
+    """The package name derived from a project name, as the template's ``project_slug`` does."""
+    return project_name.lower().replace(" ", "_").replace("-", "_")
+
+
+def check_project_name(project_name: str, project_slug: str | None = None) -> str:
+    """The slug of a valid project name; :class:`ProjectNameError` naming the problem otherwise."""
+    if not project_name.strip() or project_name in (".", "..") or re.search(r"[/\\\x00]", project_name):
+        raise ProjectNameError(f"project_name {project_name!r} cannot name a directory")
+    slug = project_slug if project_slug is not None else slugify(project_name)
+    if not slug.isidentifier() or not slug.isascii():
+        raise ProjectNameError(
+            f"project_name {project_name!r} gives the package name {slug!r}, which is not a Python identifier "
+            "(use letters, digits, '-', '_' or spaces, and do not start with a digit)"
+        )
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
+        raise ProjectNameError(f"project_name {project_name!r} gives the package name {slug!r}, a Python keyword")
+    return slug
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser("start_project", help="create a new microservice project")
     parser.add_argument("--output-dir", default=".", help="where to create the project (default: here)")
     parser.add_argument("--no-input", action="store_true", help="do not prompt; use defaults and --set values")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="template value, repeatable")
+    parser.add_argument("--force", action="store_true", help="write into an existing non-empty project directory")
     parser.set_defaults(handler=run)
+
+
+def _extra_context(items: list[str]) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        extra[key] = value
+    return extra
+
+
+def _check_target(target: Path, force: bool) -> bool:
+    """Whether cookiecutter may write into ``target``: it is absent, empty, or ``force`` is given."""
+    if not target.exists():
+        return force
+    if (not target.is_dir() or any(target.iterdir())) and not force:
+        raise ProjectExistsError(f"{target} exists and is not empty; pass --force to write into it")
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
     from cookiecutter.main import cookiecutter
 
-    extra: dict[str, str] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        extra[key] = value
-    created = cookiecutter(
-        str(template_path()), no_input=args.no_input, extra_context=extra, output_dir=args.output_dir
-    )
+    extra = _extra_context(args.set)
+    source = template_path()
+    overwrite = bool(args.force)
+    if args.no_input:
+        defaults = json.loads((source / "cookiecutter.json").read_text())
+        name = extra.get("project_name", defaults["project_name"])
+        check_project_name(name, extra.get("project_slug"))
+        overwrite = _check_target(Path(args.output_dir) / name, args.force)
+    # Interactive answers are checked by the template's pre_gen_project hook, and an existing
+    # directory by cookiecutter itself (overwrite_if_exists is --force).
+    with tempfile.TemporaryDirectory(prefix="tamarco-template-") as scratch:
+        clean = Path(scratch) / TEMPLATE_NAME
+        shutil.copytree(source, clean, ignore=shutil.ignore_patterns(*IGNORED))
+        created = cookiecutter(
+            str(clean),
+            no_input=args.no_input,
+            extra_context=extra,
+            output_dir=args.output_dir,
+            overwrite_if_exists=overwrite,
+        )
     print(f"Project created in {created}")
     return 0
