@@ -26,6 +26,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
@@ -78,6 +79,17 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
+        self._decode = input_.codec.decode
+        #: The handler itself when it takes the body and the acknowledgement is automatic:
+        #: :meth:`process` then runs it inline (the common case, the fast path).
+        self._body_handler = (
+            input_.on_message_callback
+            if input_.on_message_callback is not None
+            and input_.pattern != "request"
+            and policy.ack == "auto"
+            and not input_.wants_envelope()
+            else None
+        )
 
     # -- running ------------------------------------------------------------------------------
 
@@ -118,51 +130,88 @@ class Consumer:
     async def process(self, delivery: Delivery) -> Settlement | None:
         """Decode, handle (with retries) and settle one delivery; never raises but on cancel
         (then the message is requeued). Transports that keep an order call it directly; the
-        drain on stop waits for these calls too."""
+        drain on stop waits for these calls too.
+
+        The common case — a handler taking the body, automatic acknowledgement, the handler
+        returns — runs inline here, without the envelope; anything else takes the general path.
+        """
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._process(delivery)
+            handler = self._body_handler
+            if handler is None:
+                return await self._process(delivery)
+            try:
+                body = self._decode(delivery.body)
+            except Exception as error:
+                return await self._undecodable(delivery, error)
+            started = perf_counter()
+            try:
+                await handler(body)
+            except asyncio.CancelledError:
+                await _quietly(delivery.nack(True), self.logger)
+                raise
+            except Exception as error:
+                message = Message(delivery, body, self.input, 1)
+                return await self._guarded(self._handle(message, (error, started)), message)
+            self.meters.handled(perf_counter() - started)
+            self.handled += 1
+            await delivery.ack()
+            return Settlement.ACKED
         finally:
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
 
-    async def _process(self, delivery: Delivery) -> Settlement | None:
+    async def _undecodable(self, delivery: Delivery, error: Exception) -> Settlement | None:
+        self.failed += 1
+        self.meters.failed.inc()
+        self.logger.error(
+            "input %s: message from %s is undecodable (%s), dead-lettering it",
+            self.input.name,
+            delivery.source,
+            error,
+        )
+        message = Message(delivery, None, self.input, 1)
+        return await self._guarded(self._dead_letter(message, error), message)
+
+    async def _guarded(self, settling: Awaitable[Settlement | None], message: Message) -> Settlement | None:
+        """Await ``settling``; if cancelled first, requeue ``message`` (unless already settled)."""
         try:
-            body = self.input.codec.decode(delivery.body)
-        except Exception as error:
-            self.failed += 1
-            self.meters.failed.inc()
-            self.logger.error(
-                "input %s: message from %s is undecodable (%s), dead-lettering it",
-                self.input.name,
-                delivery.source,
-                error,
-            )
-            message = Message(delivery, None, self.input, 1)
-            return await self._dead_letter(message, error)
-        message = Message(delivery, body, self.input, 1)
-        try:
-            if self._call is None:
-                return await self._hand_to_iterator(message)
-            return await self._handle(message)
+            return await settling
         except asyncio.CancelledError:
             if message.settlement is None:
                 await _quietly(message.nack(True), self.logger)
             raise
 
-    async def _handle(self, message: Message) -> Settlement | None:
+    async def _process(self, delivery: Delivery) -> Settlement | None:
+        try:
+            body = self._decode(delivery.body)
+        except Exception as error:
+            return await self._undecodable(delivery, error)
+        message = Message(delivery, body, self.input, 1)
+        if self._call is None:
+            return await self._guarded(self._hand_to_iterator(message), message)
+        return await self._guarded(self._handle(message), message)
+
+    async def _handle(self, message: Message, failure: tuple[Exception, float] | None = None) -> Settlement | None:
+        """Call the handler until it returns or the retries run out; ``failure``: the first
+        attempt already failed (the error and when it started)."""
         call = self._call
         assert call is not None
         policy = self.policy
         manual = policy.ack == "manual"
         while True:
-            started = time.perf_counter()
-            try:
-                await call(message)
-            except Exception as error:
-                self.meters.duration.observe(time.perf_counter() - started)
+            if failure is None:
+                started = perf_counter()
+                try:
+                    await call(message)
+                except Exception as raised:
+                    failure = (raised, started)
+            if failure is not None:
+                error, started = failure
+                failure = None
+                self.meters.duration.observe(perf_counter() - started)
                 self.failed += 1
                 self.meters.failed.inc()
                 if manual and message.settlement is not None:
@@ -204,9 +253,8 @@ class Consumer:
                     exc_info=error,
                 )
                 return await self._dead_letter(message, error)
-            self.meters.duration.observe(time.perf_counter() - started)
+            self.meters.handled(perf_counter() - started)
             self.handled += 1
-            self.meters.consumed.inc()
             if not manual:
                 await message.ack()
             elif message.settlement is None:
@@ -345,6 +393,7 @@ class Consumer:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        self.meters.close()  # what was handled while draining reaches the final report
         return unfinished
 
     def _requeue_iterator_messages(self) -> None:

@@ -5,6 +5,7 @@ kind, resource name and input/output name — all fixed by the code, never by me
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tamarco.core import instrumentation
@@ -17,9 +18,19 @@ _OUTPUT_LABELS = ("transport", "resource", "output")
 
 
 class InputMeters:
-    """Counters and the handler-duration summary of one input (bound children, created once)."""
+    """Counters and the handler-duration summary of one input (bound children, created once).
 
-    __slots__ = ("consumed", "dead_lettered", "duration", "failed", "retried")
+    The success path — by far the most frequent — costs one ``list.append`` and one clock
+    comparison: handled messages' durations are applied to ``messages_consumed`` and
+    ``message_handler_duration`` in batches (:meth:`flush`), at most :attr:`FLUSH_SECONDS` after
+    they were recorded while messages keep coming, before every export of the meters (a collect
+    hook of the service's scope), and when the consumer drains. Failures are counted at once.
+    """
+
+    #: Longest time a handled message's duration waits before a later message applies it.
+    FLUSH_SECONDS = 1.0
+
+    __slots__ = ("_flush_at", "_hooked", "consumed", "dead_lettered", "duration", "failed", "pending", "retried")
     consumed: Any
     failed: Any
     retried: Any
@@ -27,8 +38,13 @@ class InputMeters:
     duration: Any
 
     def __init__(self, transport: str, resource: str, input_name: str) -> None:
+        #: Durations (seconds) of handled messages not yet applied to the meters.
+        self.pending: list[float] = []
+        self._flush_at = time.perf_counter() + self.FLUSH_SECONDS
+        self._hooked = False
         if not instrumentation.enabled():
             self.consumed = self.failed = self.retried = self.dead_lettered = self.duration = NOOP_BOUND
+            self._flush_at = float("inf")
             return
         labels = {"transport": transport, "resource": resource, "input": input_name}
         self.consumed = _counter("messages_consumed", labels)
@@ -38,6 +54,34 @@ class InputMeters:
         self.duration = instrumentation.summary("message_handler_duration", "seconds", labels=_INPUT_LABELS).labels(
             **labels
         )
+        instrumentation.add_collect_hook(self.flush)
+        self._hooked = True
+
+    def handled(self, seconds: float) -> None:
+        """Record one handled message (what the consumer's success path calls)."""
+        if self._hooked:
+            self.pending.append(seconds)
+            if time.perf_counter() >= self._flush_at:
+                self.flush()
+
+    def flush(self) -> None:
+        """Apply the pending durations (safe from an exporter's thread: appends made meanwhile
+        stay for the next flush)."""
+        self._flush_at = time.perf_counter() + self.FLUSH_SECONDS
+        pending = self.pending
+        size = len(pending)
+        if size:
+            batch = pending[:size]
+            del pending[:size]
+            self.consumed.inc(size)
+            self.duration.observe_many(batch)
+
+    def close(self) -> None:
+        """Flush, and stop flushing before exports (the consumer stopped)."""
+        self.flush()
+        if self._hooked:
+            instrumentation.remove_collect_hook(self.flush)
+            self._hooked = False
 
 
 class OutputMeters:
