@@ -112,6 +112,8 @@ class MetricsResource(BaseResource):
             self._report_server = server
         elif config.prometheus:
             self.logger.info("metrics: Prometheus endpoint not served (MetricsResource(prometheus=False))")
+        if self.handlers:  # started again without a post_stop (a restart in place): close the old ones
+            await self._stop_handlers(last_report=False)
         self.handlers = [(handler_settings, _build_handler(handler_settings)) for handler_settings in config.handlers]
 
     def _configure_summaries(self, config: MetricsSettings) -> None:
@@ -139,11 +141,14 @@ class MetricsResource(BaseResource):
             )
             self.logger.info("metrics: %s handler every %g s", handler.kind, handler_settings.collect_frequency)
 
-    async def _stop_handlers(self, last_report: bool) -> None:
+    async def _cancel_report_tasks(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _stop_handlers(self, last_report: bool) -> None:
+        await self._cancel_report_tasks()
         for handler_settings, handler in self.handlers:
             if last_report:
                 try:
@@ -184,11 +189,17 @@ class MetricsResource(BaseResource):
             self.logger.info("metrics: Prometheus endpoint %s", self.metrics_url)
 
     async def stop(self) -> None:
-        """Stop the periodic handlers after one last report, so nothing counted is lost."""
+        """Stop the periodic reports. The last report comes in :meth:`post_stop`."""
+        await self._cancel_report_tasks()
+        await super().stop()
+
+    async def post_stop(self) -> None:
+        """One last report, once every resource of the service stopped — what they counted
+        while stopping (messages handled during a drain, the last requests) is in it."""
         await self._stop_handlers(last_report=True)
         if self.scope is not None:
             deactivate(self.scope)
-        await super().stop()
+        await super().post_stop()
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()
