@@ -1,4 +1,7 @@
-"""The service shown at the top of README.md runs as written."""
+"""The service shown at the top of README.md runs as written, with the settings it shows.
+
+tests/test_distributions.py runs it again after the README's install line, from the wheels.
+"""
 
 import re
 import socket
@@ -22,11 +25,11 @@ def test_readme_example_answers_hello_world(tmp_path):
     code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S).group(1)
     (tmp_path / "hello.py").write_text(code)
     port = free_port()
+    # The settings the README shows, on free ports.
+    settings = re.search(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S).group(1)
+    assert "port: 8080" in settings and "port: 5747" in settings, settings
     (tmp_path / "settings.yml").write_text(
-        "system:\n"
-        "  resources:\n"
-        f"    http_server:\n      host: 127.0.0.1\n      port: {port}\n"
-        "    tamarco_http_report_server:\n      port: 0\n"
+        settings.replace("port: 8080", f"port: {port}").replace("port: 5747", "port: 0")
     )
     with ServiceProcess(
         [sys.executable, "hello.py"], cwd=tmp_path, env={"TAMARCO_YML_FILE": "settings.yml"}

@@ -1,9 +1,14 @@
 """The repository's promises: README commands exist and CI runs the README's test command."""
 
 import re
+import sys
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +33,14 @@ def test_every_distribution_has_its_own_metadata():
 
 def test_meta_package_extras():
     meta = tomllib.loads((ROOT / "packages" / "tamarco" / "pyproject.toml").read_text())["project"]
-    assert set(meta["dependencies"]) == {"tamarco-core", "tamarco-metrics", "tamarco-status", "tamarco-http"}
+    assert set(meta["dependencies"]) == {
+        "tamarco-core[etcd,redis,logging-http,scaffold]>=0.2.0,<0.3",
+        "tamarco-metrics>=0.2.0,<0.3",
+        "tamarco-status>=0.2.0,<0.3",
+        "tamarco-http>=0.2.0,<0.3",
+    }
     assert meta["optional-dependencies"] == {
-        "amqp": ["tamarco-amqp"],
-        "kafka": ["tamarco-kafka"],
-        "all": ["tamarco-amqp", "tamarco-kafka"],
+        "amqp": ["tamarco-amqp>=0.2.0,<0.3"],
+        "kafka": ["tamarco-kafka>=0.2.0,<0.3"],
+        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3"],
     }
