@@ -1,5 +1,6 @@
 """Every example in examples/ runs as written (the demo and HTTP examples have their own tests)."""
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -100,5 +101,35 @@ def test_restart_policies_of_the_reference_restart_the_failed_resource():
         service.wait_for("resource kafka lost its connection")
         service.wait_for(r"resource kafka restarted: STARTED again")
         service.wait_for(r"resource kafka started \(start number 2\)")
+        report = service.wait_for(r"report server listening on (http://\S+)").group(1)
+        with urllib.request.urlopen(f"{report}/status", timeout=5) as response:
+            status = json.load(response)
+        code, output = service.terminate(), service.output
+    assert status["resources"]["kafka"] == {"status": 2, "status_name": "STARTED", "restart_attempts": 1}, status
+    assert code == 0, output
+
+
+@pytest.mark.functional
+def test_settings_from_etcd_per_service_override_and_watch(etcd_service, etcd_prefix):
+    """§3.5.1/§3.6: ETCD_CHECK_KEY waited for, the ``dog`` override read, a change watched live."""
+    example = ROOT / "examples" / "settings_etcd"
+    tree = yaml.safe_load((example / "settings.yml").read_text())
+    tree["system"]["resources"] = {"tamarco_http_report_server": {"port": 0}}
+
+    def put_tree(path, value):
+        if isinstance(value, dict):
+            for key, child in value.items():
+                put_tree(f"{path}{key}/" if isinstance(child, dict) else f"{path}{key}", child)
+        else:
+            etcd_service.put(path, json.dumps(value))
+
+    put_tree(etcd_prefix, {"system": tree["system"]})
+    env = {**etcd_service.env(), "TAMARCO_ETCD_PREFIX": etcd_prefix, "ETCD_CHECK_KEY": "etcd_ready"}
+    with ServiceProcess(example / "microservice.py", env=env) as service:
+        service.wait_for(r"waiting .*etcd_ready")
+        etcd_service.put(f"{etcd_prefix}etcd_ready", json.dumps(tree["etcd_ready"]))
+        service.wait_for(r"logging profile DEVELOP, greeting 'hello'")
+        etcd_service.put(f"{etcd_prefix}system/greeting", json.dumps("good morning"))
+        service.wait_for(r"setting system.greeting changed to 'good morning'")
         code, output = service.terminate(), service.output
     assert code == 0, output
