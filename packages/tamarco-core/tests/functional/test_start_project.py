@@ -8,6 +8,7 @@ import ast
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tamarco.cli import start_project
@@ -74,6 +75,19 @@ def test_compiled_files_of_the_template_are_not_copied(tmp_path, monkeypatch):
     project = out / "my_microservice"
     assert (project / "my_microservice" / "microservice.py").is_file()
     assert not list(project.rglob("__pycache__")) and not list(project.rglob("*.pyc"))
+
+
+def test_a_zipped_template_is_used(tmp_path, monkeypatch):
+    """A wheel may ship the template as a zip (pip byte-compiles no file inside it)."""
+    archive = Path(
+        shutil.make_archive(
+            str(tmp_path / "microservice"), "zip", start_project.template_path().parent, start_project.TEMPLATE_NAME
+        )
+    )
+    monkeypatch.setattr(start_project, "template_path", lambda: archive)
+    out = tmp_path / "out"
+    assert generate(out, "--set", "project_name=zipped") == 0
+    assert (out / "zipped" / "zipped" / "microservice.py").read_text().count('name = "zipped"') == 1
 
 
 @pytest.mark.parametrize(

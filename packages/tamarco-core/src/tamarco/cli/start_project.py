@@ -15,6 +15,7 @@ import keyword
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,14 @@ class ProjectExistsError(FileExistsError):
 
 
 def template_path() -> Path:
-    """The template shipped in the wheel, or the repository's ``templates/`` in a checkout."""
+    """The template shipped in the wheel (a folder, or a ``.zip`` that pip cannot byte-compile),
+    or the repository's ``templates/`` in a checkout."""
     here = Path(__file__).resolve().parent
     shipped = here / "templates" / TEMPLATE_NAME
     if shipped.is_dir():
         return shipped
+    if shipped.with_suffix(".zip").is_file():
+        return shipped.with_suffix(".zip")
     for parent in here.parents:
         candidate = parent / "templates" / TEMPLATE_NAME
         if (candidate / "cookiecutter.json").is_file():
@@ -84,6 +88,16 @@ def _extra_context(items: list[str]) -> dict[str, str]:
     return extra
 
 
+def _read_template_file(source: Path, name: str) -> str:
+    if source.suffix != ".zip":
+        return (source / name).read_text()
+    with zipfile.ZipFile(source) as archive:
+        for candidate in (f"{TEMPLATE_NAME}/{name}", name):
+            if candidate in archive.namelist():
+                return archive.read(candidate).decode()
+    raise FileNotFoundError(f"{source} holds no {name}")
+
+
 def _check_target(target: Path, force: bool) -> bool:
     """Whether cookiecutter may write into ``target``: it is absent, empty, or ``force`` is given."""
     if not target.exists():
@@ -100,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     source = template_path()
     overwrite = bool(args.force)
     if args.no_input:
-        defaults = json.loads((source / "cookiecutter.json").read_text())
+        defaults = json.loads(_read_template_file(source, "cookiecutter.json"))
         name = extra.get("project_name", defaults["project_name"])
         check_project_name(name, extra.get("project_slug"))
         overwrite = _check_target(Path(args.output_dir) / name, args.force)
@@ -108,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     # directory by cookiecutter itself (overwrite_if_exists is --force).
     with tempfile.TemporaryDirectory(prefix="tamarco-template-") as scratch:
         clean = Path(scratch) / TEMPLATE_NAME
+        if source.suffix == ".zip":
+            unpacked = Path(scratch) / "unpacked"
+            with zipfile.ZipFile(source) as archive:
+                archive.extractall(unpacked)
+            source = unpacked / TEMPLATE_NAME if (unpacked / TEMPLATE_NAME).is_dir() else unpacked
         shutil.copytree(source, clean, ignore=shutil.ignore_patterns(*IGNORED))
         created = cookiecutter(
             str(clean),
