@@ -192,3 +192,12 @@ def test_app_serves_is_ready_and_stops_on_sigterm(project, venv_python):
         code, output = service.terminate(), service.output
     assert code == 0, output
     assert "lifecycle: stopped (exit code 0)" in output
+
+
+def test_ci_workflow_is_a_valid_github_workflow_running_the_tests(project):
+    workflow = project / ".github/workflows/ci.yml"
+    check = Path(sys.executable).with_name("check-jsonschema")
+    run([check, "--builtin-schema", "vendor.github-workflows", workflow], timeout=60)
+    jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
+    steps = [step.get("run", "") for job in jobs for step in job["steps"]]
+    assert "make test EXTRAS=test,docker" in steps and "make docker" in steps
