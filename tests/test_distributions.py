@@ -303,7 +303,10 @@ def test_core_carries_the_project_template_in_its_sdist_and_wheel(built: Built) 
     with tarfile.open(built.sdists["tamarco-core"]) as sdist:
         assert f"tamarco_core-{VERSION}/templates/microservice/cookiecutter.json" in sdist.getnames()
     with zipfile.ZipFile(built.wheels["tamarco-core"]) as wheel:
-        assert "tamarco/cli/templates/microservice/cookiecutter.json" in wheel.namelist()
+        templates = [name for name in wheel.namelist() if "/templates/" in name]
+        assert templates == ["tamarco/cli/templates/microservice.zip"], templates  # pip byte-compiles no template
+        with zipfile.ZipFile(wheel.open(templates[0])) as template:
+            assert "microservice/cookiecutter.json" in template.namelist()
 
 
 def test_every_distribution_ships_its_license_and_metadata(built: Built) -> None:
@@ -439,6 +442,14 @@ def test_mypy_sees_our_types_in_a_users_module(full: Path, tmp_path: Path) -> No
     assert len(lines) == 1, result.stdout
     assert f"user_service.py:{wrong}:" in lines[0] and "Incompatible types" in lines[0], result.stdout
     assert "py.typed" not in result.stdout and "import-untyped" not in result.stdout
+
+
+def test_start_project_works_from_the_installed_wheels(full: Path, tmp_path: Path) -> None:
+    tamarco = str(full / "bin" / "tamarco")
+    command = [tamarco, "start_project", "--no-input", "--set", "project_name=from_wheel", "--output-dir", "."]
+    _check(_run(command, cwd=tmp_path, timeout=120), "tamarco start_project")
+    assert (tmp_path / "from_wheel" / "from_wheel" / "microservice.py").is_file()
+    assert not list((tmp_path / "from_wheel").rglob("__pycache__"))
 
 
 def test_tamarco_version_lists_the_full_set(full: Path) -> None:
