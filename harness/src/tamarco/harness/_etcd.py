@@ -52,29 +52,8 @@ class EtcdService(Service):
         return http_ok(f"{self.url}/health", lambda body: b'"health":"true"' in body)
 
     def local_processes(self) -> list[ProcessSpec]:
-        client = f"http://{self.host}:{self.port}"
         peer = f"http://{self.host}:{self.ports['peer']}"
-        argv = [
-            _binaries.find_binary(_binaries.ETCD),
-            "--name",
-            "harness",
-            "--data-dir",
-            str(self.workdir / "data"),
-            "--listen-client-urls",
-            client,
-            "--advertise-client-urls",
-            client,
-            "--listen-peer-urls",
-            peer,
-            "--initial-advertise-peer-urls",
-            peer,
-            "--initial-cluster",
-            f"harness={peer}",
-            "--initial-cluster-state",
-            "new",
-        ]
-        # etcd 3.4 refuses to run on arm64 unless told so; the variable is ignored elsewhere.
-        return [ProcessSpec("etcd", argv, env={"ETCD_UNSUPPORTED_ARCH": "arm64"})]
+        return [etcd_process("harness", self, initial_cluster=f"harness={peer}")]
 
     def docker_container(self) -> ContainerSpec:
         return ContainerSpec(
@@ -127,3 +106,32 @@ class EtcdService(Service):
         raw = prefix.encode()
         result = self._call("kv/deleterange", {"key": _b64(raw), "range_end": _b64(prefix_range_end(raw))})
         return int(result.get("deleted", 0))
+
+
+def etcd_process(name: str, member: Service, initial_cluster: str, *extra: str) -> ProcessSpec:
+    """The local etcd process of ``member`` (its host, client and peer ports, work dir), one
+    member named ``name`` of the cluster ``initial_cluster`` (``name=peer-url,...``)."""
+    client = f"http://{member.host}:{member.port}"
+    peer = f"http://{member.host}:{member.ports['peer']}"
+    argv = [
+        _binaries.find_binary(_binaries.ETCD),
+        "--name",
+        name,
+        "--data-dir",
+        str(member.workdir / "data"),
+        "--listen-client-urls",
+        client,
+        "--advertise-client-urls",
+        client,
+        "--listen-peer-urls",
+        peer,
+        "--initial-advertise-peer-urls",
+        peer,
+        "--initial-cluster",
+        initial_cluster,
+        *extra,
+        "--initial-cluster-state",
+        "new",  # ignored once the data directory exists (a member started again)
+    ]
+    # etcd 3.4 refuses to run on arm64 unless told so; the variable is ignored elsewhere.
+    return ProcessSpec("etcd", argv, env={"ETCD_UNSUPPORTED_ARCH": "arm64"})

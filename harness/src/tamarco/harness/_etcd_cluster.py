@@ -26,9 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import _binaries
 from ._errors import HarnessError
-from ._etcd import EtcdService
+from ._etcd import EtcdService, etcd_process
 from ._process import ProcessSpec
 from ._service import ContainerSpec
 from ._wait import wait_until
@@ -53,30 +52,8 @@ class EtcdMember(EtcdService):
         super().__init__(backend, workdir=workdir)
 
     def local_processes(self) -> list[ProcessSpec]:
-        client = f"http://{self.host}:{self.port}"
-        peer = f"http://{self.host}:{self.ports['peer']}"
-        argv = [
-            _binaries.find_binary(_binaries.ETCD),
-            "--name",
-            self.name,
-            "--data-dir",
-            str(self.workdir / "data"),
-            "--listen-client-urls",
-            client,
-            "--advertise-client-urls",
-            client,
-            "--listen-peer-urls",
-            peer,
-            "--initial-advertise-peer-urls",
-            peer,
-            "--initial-cluster",
-            self.cluster.initial_cluster(),
-            "--initial-cluster-token",
-            self.cluster.token,
-            "--initial-cluster-state",
-            "new",  # ignored once the data directory exists (a member started again)
-        ]
-        return [ProcessSpec("etcd", argv, env={"ETCD_UNSUPPORTED_ARCH": "arm64"})]
+        initial = self.cluster.initial_cluster()
+        return [etcd_process(self.name, self, initial, "--initial-cluster-token", self.cluster.token)]
 
     def docker_container(self) -> ContainerSpec:
         raise HarnessError("etcd cluster: the docker backend is not supported yet; use the local backend")
