@@ -75,6 +75,7 @@ class Consumer:
         self.dead_lettered = 0
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=policy.max_concurrency)
         self._workers: list[asyncio.Task[None]] = []
+        self._slots = asyncio.Semaphore(policy.max_concurrency)
         self._closing = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -94,27 +95,38 @@ class Consumer:
     # -- running ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the handler workers (``max_concurrency`` of them)."""
-        if self._workers:
-            return
+        """Take messages (again, after a drain)."""
         self._closing.clear()
-        loop = asyncio.get_running_loop()
-        self._workers = [
-            loop.create_task(self._work(), name=f"tamarco:consumer:{self.resource_name}:{self.input.name}:{n}")
-            for n in range(self.policy.max_concurrency)
-        ]
 
     @property
     def closing(self) -> bool:
         return self._closing.is_set()
 
     async def dispatch(self, delivery: Delivery) -> None:
-        """Hand over one delivery; blocks while ``max_concurrency`` messages are already waiting
-        (backpressure). After :meth:`drain` began, the delivery is requeued at once."""
+        """Hand over one delivery, for a transport that receives them in one loop: handler
+        workers (``max_concurrency`` of them, started at the first call) take it. Blocks while
+        ``max_concurrency`` messages are already waiting (backpressure). After :meth:`drain`
+        began, the delivery is requeued at once."""
         if self._closing.is_set():
             await _quietly(delivery.nack(True), self.logger)
             return
+        if not self._workers:
+            loop = asyncio.get_running_loop()
+            self._workers = [
+                loop.create_task(self._work(), name=f"tamarco:consumer:{self.resource_name}:{self.input.name}:{n}")
+                for n in range(self.policy.max_concurrency)
+            ]
         await self._queue.put(delivery)
+
+    async def handle(self, delivery: Delivery) -> Settlement | None:
+        """Handle one delivery in the caller's task, for a transport that gives each delivery a
+        task of its own (aio-pika): at most ``max_concurrency`` at a time, the others wait here,
+        unacknowledged (backpressure). After :meth:`drain` began, the delivery is requeued."""
+        async with self._slots:
+            if self._closing.is_set():
+                await _quietly(delivery.nack(True), self.logger)
+                return None
+            return await self.process(delivery)
 
     async def _work(self) -> None:
         queue = self._queue

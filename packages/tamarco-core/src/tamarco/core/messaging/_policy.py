@@ -107,10 +107,7 @@ def _apply(policy: DeliveryPolicy, layer: Mapping[str, Any], where: str) -> Deli
             changes[name] = value
         elif name == "retry":
             changes[name] = _retry(policy.retry, value, key)
-        elif name in ("codec", "queue", "topic"):
-            continue  # an input's own settings may hold more than its policy
-        else:
-            continue
+        # Other keys are the transport's (an input's settings may hold more than its policy).
     return dataclasses.replace(policy, **changes) if changes else policy
 
 

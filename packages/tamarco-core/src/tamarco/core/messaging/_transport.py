@@ -57,9 +57,10 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
     async def consume(self, input_: MessageInput, consumer: Consumer) -> Subscription:
-        """Start handing ``input_``'s messages to ``consumer.dispatch`` (which applies backpressure
-        by blocking) — or, where order matters (Kafka partitions), to ``consumer.process`` one at a
-        time per ordered stream."""
+        """Start handing ``input_``'s messages to the consumer: ``consumer.dispatch`` from one
+        receiving loop (it blocks to apply backpressure); ``consumer.handle`` from a task per
+        delivery (it bounds them to ``max_concurrency``); or, where order matters (Kafka
+        partitions), ``consumer.process`` one at a time per ordered stream."""
         ...
 
     async def send(

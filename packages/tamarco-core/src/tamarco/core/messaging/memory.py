@@ -333,9 +333,8 @@ class InMemoryTransport:
             self._unsettled.add(delivery)
             try:
                 await consumer.dispatch(delivery)
-            except asyncio.CancelledError:
-                if not delivery.settled and delivery in self._unsettled and not _queued(consumer, delivery):
-                    await delivery.nack(True)
+            except asyncio.CancelledError:  # cancelled before the consumer took it
+                await delivery.nack(True)
                 raise
 
     async def send(
@@ -367,8 +366,3 @@ class InMemoryTransport:
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
         self._check()
         self.broker.dead_letter(input_.source, delivery.body, headers)
-
-
-def _queued(consumer: Consumer, delivery: InMemoryDelivery) -> bool:
-    """Whether ``delivery`` already made it into the consumer's queue (the consumer settles it)."""
-    return delivery in consumer._queue._queue  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ One robust connection (``aio_pika.RobustConnection``) per resource, with:
 - one channel per input, with ``basic.qos`` prefetch (the ``prefetch`` setting, or twice the
   input's ``max_concurrency``: the handlers' messages plus as many waiting), so the broker holds
   the rest (backpressure); a request input's answers go out on its channel. Each delivery is
-  handled in the task aiormq gives it (``Consumer.process``), at most ``max_concurrency`` at a
+  handled in the task aiormq gives it (``Consumer.handle``), at most ``max_concurrency`` at a
   time.
 
 When the connection drops, aio-pika reconnects and restores the channels, their topology
@@ -394,19 +394,13 @@ class AMQPTransport:
         if consumer.policy.dead_letter:
             await self._dead_letter_queue(channel, source)
         logger = self.logger
-        process = consumer.process
+        handle = consumer.handle
         # aiormq runs each delivery in a task of its own, and the prefetch bounds how many there
         # are: the handler runs in that task (no hand-over to a worker), at most max_concurrency
-        # at a time; the others wait here, unacknowledged (backpressure).
-        limit = asyncio.Semaphore(consumer.policy.max_concurrency)
+        # at a time (Consumer.handle); the others wait, unacknowledged (backpressure).
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            delivery = AMQPDelivery(message, source, logger, channel)
-            async with limit:
-                if consumer.closing:  # stopping: give it back
-                    await delivery.nack(True)
-                    return
-                await process(delivery)
+            await handle(AMQPDelivery(message, source, logger, channel))
 
         tag = await queue.consume(on_message, no_ack=False)
         subscription = _AMQPSubscription(self, channel, queue, tag)
