@@ -49,18 +49,26 @@ async def serving(service: Any, timeout: float = 10.0) -> AsyncIterator[Any]:
     Waits until the service runs (its resources started, tasks running); raises the start error
     if it fails to start, and ``TimeoutError`` after ``timeout`` seconds.
     """
-    runner = asyncio.get_running_loop().create_task(service.run_until_stopped())
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while str(getattr(service.state, "value", service.state)) != "running":
-        if runner.done():
-            code = runner.result()
-            raise RuntimeError(f"service {service.name!r} did not start (exit code {code}); see its log")
-        if loop.time() > deadline:
-            await service.stop_gracefully()
-            await asyncio.gather(runner, return_exceptions=True)
-            raise TimeoutError(f"service {service.name!r} not running after {timeout:g} s")
-        await asyncio.sleep(0.005)
+    running = asyncio.Event()
+
+    async def mark_running() -> None:
+        running.set()
+
+    hook = service.hooks.on_running(mark_running)
+    runner = loop.create_task(service.run_until_stopped())
+    waiting = loop.create_task(running.wait())
+    try:
+        await asyncio.wait({runner, waiting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        hook.remove()
+    if runner.done():
+        raise RuntimeError(f"service {service.name!r} did not start (exit code {runner.result()}); see its log")
+    if not running.is_set():
+        await service.stop_gracefully()
+        await asyncio.gather(runner, return_exceptions=True)
+        raise TimeoutError(f"service {service.name!r} not running after {timeout:g} s")
     try:
         yield service
     finally:
