@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tamarco.harness.messaging_suite import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -43,15 +44,6 @@ async def committed(bootstrap_servers: str, group: str, topic: str, partition: i
         return await consumer.committed(TopicPartition(topic, partition))
     finally:
         await consumer.stop()
-
-
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_two_processes_in_one_group_share_the_partitions_and_handle_each_message_once(
