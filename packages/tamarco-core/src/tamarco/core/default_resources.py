@@ -1,5 +1,5 @@
-"""Resources every Microservice gets without declaring them (entry-point group
-``tamarco.default_resources``).
+"""The resources of a service: those it declares, and those every Microservice gets without
+declaring them (entry-point group ``tamarco.default_resources``).
 
 A plugin declares ``name = "module:factory"``; the factory is called with no arguments. A
 class attribute of the same name on the service replaces the default; ``None`` removes it.
@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 from typing import Any
+
+from tamarco.core.errors import MicroserviceDefinitionError
+from tamarco.resources.bases import BaseResource
 
 ENTRY_POINT_GROUP = "tamarco.default_resources"
 
@@ -37,3 +40,31 @@ def build_default_resources(skip: set[str], factories: dict[str, Any] | None = N
         factory = entry_point.load()
         resources[name] = factory()
     return resources
+
+
+def collect_resources(service: object, with_defaults: bool) -> dict[str, BaseResource]:
+    """The resources of ``service``: its class attributes that are resources, and the defaults.
+
+    A class attribute that is not a resource (``None``) removes a resource of the same name
+    declared by a base class, or the default of that name. Each default resource instantiated
+    is also set as an attribute of ``service``.
+    """
+    cls = type(service)
+    declared: dict[str, BaseResource] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, BaseResource):
+                declared[attr] = value
+            elif attr in declared:
+                declared.pop(attr)  # replaced by a non-resource (None removes it)
+    if with_defaults:
+        factories = default_resource_factories()
+        skip = {name for name in factories if hasattr(cls, name)}
+        for name, resource in build_default_resources(skip, factories).items():
+            if not isinstance(resource, BaseResource):
+                raise MicroserviceDefinitionError(
+                    f"default resource {name!r} is a {type(resource).__name__}, not a BaseResource"
+                )
+            setattr(service, name, resource)
+            declared[name] = resource
+    return declared
