@@ -8,11 +8,12 @@ class attribute of the same name on the service replaces the default; ``None`` r
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
 from tamarco.core.errors import MicroserviceDefinitionError
-from tamarco.resources.bases import BaseResource
+from tamarco.resources.bases import BaseResource, InputBase
 
 ENTRY_POINT_GROUP = "tamarco.default_resources"
 
@@ -68,3 +69,33 @@ def collect_resources(service: object, with_defaults: bool) -> dict[str, BaseRes
             setattr(service, name, resource)
             declared[name] = resource
     return declared
+
+
+def bind_input_handlers(service: object) -> None:
+    """Bind each input declared as a decorator on a method of ``service`` to that bound method."""
+    for klass in type(service).__mro__:
+        for attr, value in vars(klass).items():
+            input_ = getattr(value, "_tamarco_input", None)
+            if isinstance(input_, InputBase):
+                input_.bind_handler(getattr(service, attr))
+
+
+def resources_loggers(resources: Iterable[BaseResource]) -> list[str]:
+    """The names of the loggers the resources log to, theirs and the libraries' they route."""
+    names: list[str] = []
+    for resource in resources:
+        names.extend(resource.loggers_names)
+        names.extend(resource.library_loggers)
+    return names
+
+
+def library_levels(resources: Iterable[BaseResource], service_loggers: Iterable[str]) -> dict[str, int]:
+    """The lowest level of the third-party loggers the resources route (unless the service
+    names one in ``extra_loggers_names``, ``service_loggers``: then the profile's level)."""
+    levels: dict[str, int] = {}
+    own = set(service_loggers)
+    for resource in resources:
+        for name, level in resource.library_loggers.items():
+            if name not in own:
+                levels[name] = max(level, levels.get(name, logging.NOTSET))
+    return levels

@@ -65,9 +65,10 @@ from tamarco.core.core_settings import (
     check_shutdown_timeout,
     resource_settings_watcher,
 )
-from tamarco.core.default_resources import collect_resources
+from tamarco.core.default_resources import bind_input_handlers, collect_resources, library_levels, resources_loggers
 from tamarco.core.dependency_graph import resource_dependencies, start_order
 from tamarco.core.errors import (
+    ExpectedStartFailure,
     InvalidSettingError,
     MicroserviceDefinitionError,
     ResourceRestartError,
@@ -83,7 +84,7 @@ from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.settings import ROOT_SETTINGS, Settings, SettingsView
 from tamarco.core.tasks import TaskRunner, task, task_timer, thread
 from tamarco.core.watchdog import WATCHDOG_MARGIN
-from tamarco.resources.bases import BaseResource, InputBase, StatusCodes
+from tamarco.resources.bases import BaseResource, StatusCodes
 
 __all__ = [
     "EXIT_FAILURE",
@@ -151,10 +152,7 @@ class MicroserviceBase:
     # -- resources -----------------------------------------------------------------------
 
     def _loggers_names(self) -> list[str]:
-        names = [str(self.name), "tamarco", *self.extra_loggers_names]
-        for resource in self.resources.values():
-            names.extend(resource.loggers_names)
-        return names
+        return [str(self.name), "tamarco", *self.extra_loggers_names, *resources_loggers(self.resources.values())]
 
     def _enter(self, stage: LifecycleStage, resource: str | None = None) -> None:
         self.current_stage = StageInProgress(stage, resource)
@@ -166,6 +164,7 @@ class MicroserviceBase:
 
     async def _setup(self) -> None:
         self._enter(LifecycleStage.PROVISIONAL_LOGGING)
+        self.logging.library_levels = library_levels(self.resources.values(), self.extra_loggers_names)
         self.logging.configure_provisional(self._loggers_names())
         self._enter(LifecycleStage.SETTINGS_START)
         await self.settings.start()
@@ -188,7 +187,7 @@ class MicroserviceBase:
             await resource.configure_settings(view)
             # Every resource: a change it cannot apply live is said, naming the resource.
             await view.watch(None, resource_settings_watcher(resource, view, self.logger))
-        self._bind_input_handlers()
+        bind_input_handlers(self)
 
     def _read_core_settings(self) -> None:
         """Check every setting the core reads (:class:`InvalidSettingError` naming the key)."""
@@ -213,14 +212,10 @@ class MicroserviceBase:
         if new is not StatusCodes.FAILED or old is StatusCodes.FAILED:
             return
         reason = f": {self.redactor.text(resource.last_error)}" if resource.last_error else ""
-        self.logger.error("resource %s is FAILED (was %s)%s", resource.name, old.name, reason)
-
-    def _bind_input_handlers(self) -> None:
-        for klass in type(self).__mro__:
-            for attr, value in vars(klass).items():
-                input_ = getattr(value, "_tamarco_input", None)
-                if isinstance(input_, InputBase):
-                    input_.bind_handler(getattr(self, attr))
+        # An expected failure while starting (a port in use) is reported once, by the start.
+        expected = self.state is ServiceState.STARTING and isinstance(resource.last_exception, ExpectedStartFailure)
+        level = logging.DEBUG if expected else logging.ERROR
+        self.logger.log(level, "resource %s is FAILED (was %s)%s", resource.name, old.name, reason)
 
     async def _on_logging_settings_changed(self, key: str, value: Any) -> None:
         try:
@@ -253,7 +248,10 @@ class MicroserviceBase:
                     self.exit_code = self.exit_code or EXIT_FAILURE
                     continue
                 resource.set_status(StatusCodes.FAILED, error)
-                self.logger.exception("resource %s failed in %s", name, method)
+                if isinstance(error, ExpectedStartFailure):  # the message says what to do
+                    self.logger.debug("resource %s failed in %s", name, method, exc_info=error)
+                else:
+                    self.logger.exception("resource %s failed in %s", name, method)
                 if not await self._handle_resource_failure(resource, error):
                     raise ResourceStartError(name, method, error, self.redactor.text) from error
         self.current_stage = None

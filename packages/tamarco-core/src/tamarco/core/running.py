@@ -20,7 +20,7 @@ import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from tamarco.core.errors import MicroserviceDefinitionError
+from tamarco.core.errors import ExpectedStartFailure, MicroserviceDefinitionError
 from tamarco.core.lifecycle import ServiceState
 from tamarco.core.watchdog import WATCHDOG_MARGIN, ShutdownWatchdog, force_exit
 
@@ -72,7 +72,13 @@ class SignalledRun:
                 await asyncio.gather(starting, return_exceptions=True)
             elif starting.exception() is not None:
                 error = starting.exception()
-                self._logger.error("%s failed to start: %s", service.name, error, exc_info=error)
+                expected = isinstance(error, ExpectedStartFailure) or isinstance(
+                    getattr(error, "error", None), ExpectedStartFailure
+                )
+                # An expected failure (a port in use, a bad setting) is one line; its traceback at DEBUG.
+                self._logger.error("%s failed to start: %s", service.name, error, exc_info=None if expected else error)
+                if expected:
+                    self._logger.debug("%s failed to start", service.name, exc_info=error)
                 service.exit_code = service.exit_code or EXIT_FAILURE
                 self.stop_requested.set()
             await stop_wait
