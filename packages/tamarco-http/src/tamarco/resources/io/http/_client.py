@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["HTTPClientResource"]
 
@@ -55,6 +57,8 @@ class HTTPClientResource(BaseResource):
                 raise HTTPSettingsError(
                     view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
                 )
+        import aiohttp  # here: a service that declares no client never imports aiohttp's client side
+
         timeout = aiohttp.ClientTimeout(
             total=_settings.read_positive(view, "timeout", 300.0),
             connect=_settings.read_positive(view, "connect_timeout", None),

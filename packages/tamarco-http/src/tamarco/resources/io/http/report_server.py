@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._aiohttp import aiohttp_web
 from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
 
@@ -43,7 +46,10 @@ DEFAULT_KEEP_ALIVE_TIMEOUT = 15.0
 #: The 0.1 documentation showed the report server's settings nested under ``metrics``.
 _MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
 
-ReportServerRouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+if TYPE_CHECKING:
+    ReportServerRouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+else:  # aiohttp is imported when the server starts (see _aiohttp.py)
+    ReportServerRouteHandler = Callable[[Any], Awaitable[Any]]
 
 
 class ReportServerResource(BaseResource):
@@ -113,6 +119,7 @@ class ReportServerResource(BaseResource):
             view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
         )
         await self._close()  # still serving after a stop without post_stop (a restart)
+        web = aiohttp_web()
         app = web.Application()
         for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
@@ -186,7 +193,7 @@ class ReportServerResource(BaseResource):
         return host, port
 
     async def _index(self, request: web.Request) -> web.Response:
-        return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
+        return aiohttp_web().json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
 
 
 # The contract, checked by mypy: the report server is what core's ReportServer describes.
