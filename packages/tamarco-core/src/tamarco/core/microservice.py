@@ -65,6 +65,7 @@ from typing import Any, ClassVar
 from tamarco.core.default_resources import build_default_resources, default_resource_factories
 from tamarco.core.dependency_graph import resource_dependencies, start_order
 from tamarco.core.errors import (
+    ExpectedStartFailure,
     InvalidSettingError,
     MicroserviceDefinitionError,
     ResourceRestartError,
@@ -186,7 +187,18 @@ class MicroserviceBase:
         names = [str(self.name), "tamarco", *self.extra_loggers_names]
         for resource in self.resources.values():
             names.extend(resource.loggers_names)
+            names.extend(resource.library_loggers)
         return names
+
+    def _library_levels(self) -> dict[str, int]:
+        """The lowest level of the third-party loggers the resources route (unless the service
+        names one in ``extra_loggers_names``: then the profile's level)."""
+        levels: dict[str, int] = {}
+        for resource in self.resources.values():
+            for name, level in resource.library_loggers.items():
+                if name not in self.extra_loggers_names:
+                    levels[name] = max(level, levels.get(name, logging.NOTSET))
+        return levels
 
     def _enter(self, stage: LifecycleStage, resource: str | None = None) -> None:
         self.current_stage = StageInProgress(stage, resource)
@@ -198,6 +210,7 @@ class MicroserviceBase:
 
     async def _setup(self) -> None:
         self._enter(LifecycleStage.PROVISIONAL_LOGGING)
+        self.logging.library_levels = self._library_levels()
         self.logging.configure_provisional(self._loggers_names())
         self._enter(LifecycleStage.SETTINGS_START)
         await self.settings.start()
@@ -248,7 +261,10 @@ class MicroserviceBase:
         if new is not StatusCodes.FAILED or old is StatusCodes.FAILED:
             return
         reason = f": {self.redactor.text(resource.last_error)}" if resource.last_error else ""
-        self.logger.error("resource %s is FAILED (was %s)%s", resource.name, old.name, reason)
+        # An expected failure while starting (a port in use) is reported once, by the start.
+        expected = self.state is ServiceState.STARTING and isinstance(resource.last_exception, ExpectedStartFailure)
+        level = logging.DEBUG if expected else logging.ERROR
+        self.logger.log(level, "resource %s is FAILED (was %s)%s", resource.name, old.name, reason)
 
     def _bind_input_handlers(self) -> None:
         for klass in type(self).__mro__:
@@ -304,7 +320,10 @@ class MicroserviceBase:
                     self.exit_code = self.exit_code or EXIT_FAILURE
                     continue
                 resource.set_status(StatusCodes.FAILED, error)
-                self.logger.exception("resource %s failed in %s", name, stage)
+                if isinstance(error, ExpectedStartFailure):  # the message says what to do
+                    self.logger.debug("resource %s failed in %s", name, stage, exc_info=error)
+                else:
+                    self.logger.exception("resource %s failed in %s", name, stage)
                 if not await self._handle_resource_failure(resource, error):
                     raise ResourceStartError(name, stage, error, self.redactor.text) from error
         self.current_stage = None
@@ -624,7 +643,13 @@ class Microservice(MicroserviceBase):
                 await asyncio.gather(starting, return_exceptions=True)
             elif starting.exception() is not None:
                 error = starting.exception()
-                self.logger.error("%s failed to start: %s", self.name, error, exc_info=error)
+                expected = isinstance(error, ExpectedStartFailure) or isinstance(
+                    getattr(error, "error", None), ExpectedStartFailure
+                )
+                # An expected failure (a port in use, a bad setting) is one line; its traceback at DEBUG.
+                self.logger.error("%s failed to start: %s", self.name, error, exc_info=None if expected else error)
+                if expected:
+                    self.logger.debug("%s failed to start", self.name, exc_info=error)
                 self.exit_code = self.exit_code or EXIT_FAILURE
                 self._stop_requested.set()
             await stop_wait
