@@ -67,6 +67,7 @@ class MessagingResource(IOResource):
         self.consumers: dict[str, Consumer] = {}
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
+        self._drain_timeout: float | None = None
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -135,6 +136,8 @@ class MessagingResource(IOResource):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Read at start, so that a wrong value fails the start naming the key, not the stop.
+        self._drain_timeout = self.drain_timeout()
         transport = self._transport_override or self.create_transport()
         self.transport = transport
         policies = {
@@ -215,7 +218,8 @@ class MessagingResource(IOResource):
             self.set_status(StatusCodes.CONNECTING, reason)
 
     async def stop(self) -> None:
-        await self._shutdown(drain=self.drain_timeout())
+        drain = self._drain_timeout if self._drain_timeout is not None else self.drain_timeout()
+        await self._shutdown(drain=drain)
         await super().stop()
 
     async def _shutdown(self, drain: float) -> None:
