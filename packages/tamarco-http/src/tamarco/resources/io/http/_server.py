@@ -145,6 +145,8 @@ class HTTPServerResource(BaseResource):
     #: ``sanic.access`` carries the access log (``access_log: true``) and ``sanic.error``
     #: Sanic's own errors: both are configured like the service's loggers.
     loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER, "sanic.error")
+    #: Sanic's other loggers: through the service's outputs, warnings and errors only.
+    library_loggers = {"sanic.root": logging.WARNING, "sanic.server": logging.WARNING}
 
     #: Applied without a restart when they change (etcd, ``settings.set``): new connections
     #: log accesses or not, the next request exception is logged by the new ``debug``.
@@ -347,7 +349,7 @@ class HTTPServerResource(BaseResource):
             sock.setblocking(False)
         except OSError as error:
             sock.close()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, self._settings_view().full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         return sock

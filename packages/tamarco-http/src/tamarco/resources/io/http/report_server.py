@@ -25,6 +25,7 @@ before its health endpoints disappear.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,9 @@ class ReportServerResource(BaseResource):
 
     ``GET /`` lists the mounted routes (unless a resource mounts its own ``/``).
     """
+
+    #: aiohttp's server errors go through the service's outputs.
+    library_loggers = {"aiohttp.server": logging.WARNING}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,7 +131,7 @@ class ReportServerResource(BaseResource):
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, view.full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         self._runner = runner
