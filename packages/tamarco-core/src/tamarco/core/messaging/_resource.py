@@ -69,6 +69,7 @@ class MessagingResource(IOResource):
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
+        self._drain_timeout: float | None = None
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -137,6 +138,8 @@ class MessagingResource(IOResource):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Read at start, so that a wrong value fails the start naming the key, not the stop.
+        self._drain_timeout = self.drain_timeout()
         transport = self._transport_override or self.create_transport()
         self.transport = transport
         policies = {
@@ -183,7 +186,7 @@ class MessagingResource(IOResource):
             except AuthenticationError as error:
                 self.set_status(StatusCodes.FAILED, error)
                 raise
-            except (asyncio.TimeoutError, Exception) as error:
+            except (TimeoutError, Exception) as error:
                 reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
                 if loop.time() + delay >= deadline:
                     failure = NotConnectedError(
@@ -218,7 +221,8 @@ class MessagingResource(IOResource):
             self.set_status(StatusCodes.CONNECTING, reason)
 
     async def stop(self) -> None:
-        await self._shutdown(drain=self.drain_timeout())
+        drain = self._drain_timeout if self._drain_timeout is not None else self.drain_timeout()
+        await self._shutdown(drain=drain)
         await super().stop()
 
     async def _shutdown(self, drain: float) -> None:
@@ -298,7 +302,7 @@ class MessagingResource(IOResource):
     def _send_error(self, error: Exception, what: str) -> Exception:
         """``error`` as a sender sees it: the seam's errors as they are, anything else a
         :class:`PublishError` naming the resource and the destination."""
-        if isinstance(error, (MessagingError, ConnectionError, asyncio.TimeoutError)):
+        if isinstance(error, (MessagingError, ConnectionError, TimeoutError)):
             return error
         return PublishError(f"resource {self.name}: {what} failed: {error}")
 
