@@ -5,7 +5,8 @@ Start (``run()`` or ``MicroserviceContext.start()``); the state goes ``created``
 1. ``provisional logging``: stdout logging, so errors while loading the settings are visible;
 2. ``settings start``: internal defaults, then the external source (file or etcd); the
    settings the core reads are checked (:class:`InvalidSettingError` naming the key);
-3. ``logging start``: logging configured from ``system.logging`` (its handlers start);
+3. ``logging start``: logging configured from ``system.logging`` (its handlers start), then
+   tracing from ``system.tracing`` (see :mod:`tamarco.core.tracing`; off by default);
 4. ``bind``: each resource, in dependency order (``depends_on``), is bound (``bind(service,
    name)``) and given its settings view (``configure_settings``, ``system.resources.<name>``);
 5. ``pre_start``, 6. ``start``, 7. ``post_start``: the service's overridable stage
@@ -30,7 +31,8 @@ Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state be
 4. ``stop``, 5. ``post_stop``: every resource whose start began, in reverse dependency order
    (all ``stop``, then all ``post_stop``);
 6. ``settings stop``: etcd watches end; the state becomes ``stopped``;
-7. ``logging stop``: logging handlers are flushed and closed.
+7. ``logging stop``: the spans still queued are exported and tracing stops, then logging
+   handlers are flushed and closed.
 
 A hook, a stop or a post_stop that raises is logged with its traceback and the following ones
 still run (a failing stop makes the exit code non-zero). ``run()`` forces the exit (code 3,
@@ -78,6 +80,7 @@ from tamarco.core.redaction import Redactor
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.settings import ROOT_SETTINGS, Settings, SettingsView
 from tamarco.core.tasks import TaskRunner, task, task_timer, thread
+from tamarco.core.tracing import Tracing
 from tamarco.core.watchdog import WATCHDOG_MARGIN, ShutdownWatchdog, force_exit
 from tamarco.resources.bases import BaseResource, InputBase, StatusCodes
 
@@ -121,6 +124,8 @@ class MicroserviceBase:
     """What :class:`Microservice` and :class:`MicroserviceContext` share."""
 
     name: ClassVar[str | None] = None
+    #: The service's version (``service.version`` of its traces), if it declares one.
+    version: ClassVar[str | None] = None
     #: More logger names configured like the service's own logger.
     extra_loggers_names: ClassVar[list[str]] = []
     #: Whether the resources of the ``tamarco.default_resources`` entry points are added.
@@ -134,11 +139,14 @@ class MicroserviceBase:
                 f"{type(self).__name__} has no name: declare a class attribute, e.g. name = 'my_service'"
             )
         self.instance_id = uuid.uuid4().hex
+        self._environ = environ
         self.settings = Settings(microservice_name=self.name, backend=settings_backend, environ=environ)
         #: Masks secrets (those of the settings too) in logs, ``/status`` and lifecycle errors.
         self.redactor = Redactor(source=lambda: self.settings.effective)
         self.logger = logging.getLogger(self.name)
         self.logging = Logging(self.redactor)
+        #: Distributed tracing (OpenTelemetry), off unless ``system.tracing.enabled``.
+        self.tracing = Tracing()
         self.deploy_name: str | None = None
         self.exit_code = EXIT_OK
         self.state = ServiceState.CREATED
@@ -208,6 +216,13 @@ class MicroserviceBase:
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
         await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id)
         await self.settings.watch(f"{ROOT_SETTINGS}.logging", self._on_logging_settings_changed)
+        self.tracing.start(
+            service_name=str(self.name),
+            version=self.version,
+            deploy_name=self.deploy_name,
+            instance_id=self.instance_id,
+            redactor=self.redactor,
+        )
         for name in self.resources_order:
             resource = self.resources[name]
             self._enter(LifecycleStage.BIND, name)
@@ -231,6 +246,7 @@ class MicroserviceBase:
         if deploy_name is not None and not isinstance(deploy_name, str):
             raise InvalidSettingError(DEPLOY_NAME_KEY, "a string", deploy_name)
         self.deploy_name = deploy_name
+        self.tracing.configure(self.settings.get_nowait(f"{ROOT_SETTINGS}.tracing", None), self._environ)
 
     async def _on_shutdown_timeout_changed(self, key: str, value: Any) -> None:
         try:
@@ -374,6 +390,7 @@ class MicroserviceBase:
 
     async def _stop_logging(self) -> None:
         self._enter(LifecycleStage.LOGGING_STOP)
+        await self.tracing.stop()
         await self.logging.stop()
         self.current_stage = None
 
