@@ -113,7 +113,10 @@ def test_report_server_route_validation():
 def test_errors_are_specific_and_catchable_as_builtins():
     bind = ServerBindError("api", "127.0.0.1", 8080, OSError(98, "Address already in use"))
     assert isinstance(bind, OSError) and isinstance(bind, HTTPResourceError)
-    assert str(bind) == "resource 'api' cannot listen on 127.0.0.1:8080: Address already in use"
+    assert str(bind) == (
+        "resource 'api': 127.0.0.1:8080 is already in use: stop the process listening there, "
+        "or set system.resources.api.port to a free port (0 picks one)"
+    )
     assert (bind.host, bind.port, bind.errno) == ("127.0.0.1", 8080, 98)
     assert isinstance(HTTPSettingsError("k", "r"), ValueError)
     assert isinstance(RoutesFrozenError("x"), RuntimeError)

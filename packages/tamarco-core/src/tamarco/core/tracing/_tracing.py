@@ -70,6 +70,16 @@ class Tracing:
         self.config = parse_tracing_settings(tree, environ)
         return self.config
 
+    def start_for(self, service: Any) -> None:
+        """:meth:`start` with the name, version, deploy name, instance id and redactor of ``service``."""
+        self.start(
+            service_name=str(service.name),
+            version=getattr(service, "version", None),
+            deploy_name=service.deploy_name,
+            instance_id=service.instance_id,
+            redactor=service.redactor,
+        )
+
     def start(
         self,
         *,
