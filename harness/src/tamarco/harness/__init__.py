@@ -10,9 +10,14 @@ Start services directly::
 
 or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
 automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
+<<<<<<< HEAD
 ``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
 ``logstash_service``, ``otlp_collector`` (:class:`OTLPCollectorService`, an OTLP/HTTP trace
 receiver whose spans a test reads back), ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
+=======
+``kafka_service``, ``kafka_durable_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
+``logstash_service``, ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
+>>>>>>> main
 and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
 
@@ -32,7 +37,7 @@ from ._errors import (
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService, EtcdMember
 from ._harness import SERVICE_CLASSES, SERVICE_NAMES, Harness
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._otlp import OTLPCollectorService
 from ._ports import free_port, port_is_bound
@@ -50,6 +55,7 @@ __all__ = [
     "BinaryNotFoundError",
     "CarbonService",
     "DockerUnavailableError",
+    "DurableKafkaService",
     "EtcdClusterService",
     "EtcdMember",
     "EtcdService",

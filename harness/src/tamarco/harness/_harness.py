@@ -19,7 +19,7 @@ from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._otlp import OTLPCollectorService
 from ._prometheus import PrometheusService
@@ -34,6 +34,7 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
     "etcd": EtcdService,
     "rabbitmq": RabbitMQService,
     "kafka": KafkaService,
+    "kafka_durable": DurableKafkaService,
     "redis": RedisService,
     "prometheus": PrometheusService,
     "carbon": CarbonService,
@@ -42,7 +43,11 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
 #: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
+<<<<<<< HEAD
 _SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka", "carbon", "etcd", "prometheus", "redis", "otlp")
+=======
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis")
+>>>>>>> main
 
 
 class Harness:
@@ -161,6 +166,11 @@ class Harness:
     @property
     def kafka(self) -> KafkaService:
         return self._typed("kafka", KafkaService)
+
+    @property
+    def kafka_durable(self) -> DurableKafkaService:
+        """A Kafka-protocol broker whose log survives ``restart()`` (:class:`DurableKafkaService`)."""
+        return self._typed("kafka_durable", DurableKafkaService)
 
     @property
     def redis(self) -> RedisService:

@@ -83,6 +83,15 @@ async def test_bad_client_settings_name_the_key(settings, key):
         _ = client.session
 
 
+async def test_a_base_url_with_an_unencoded_password_is_refused_without_echoing_it():
+    client = bound(HTTPClientResource(), "client", {"base_url": "https://bot:Qp@Zss/Ww:rd@api.example/"})
+    with pytest.raises(HTTPSettingsError, match=r"system.resources.client.base_url.*percent-encode") as raised:
+        await client.start()
+    assert (
+        "Zss" not in str(raised.value) and "Ww:rd" not in str(raised.value) and "api.example" not in str(raised.value)
+    )
+
+
 def test_credentials_are_removed_from_urls():
     strip = _client._without_credentials
     assert strip("https://user:pa55@example.com:8443/api?x=1") == "https://example.com:8443/api?x=1"
