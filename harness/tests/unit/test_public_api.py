@@ -26,9 +26,6 @@ def test_tamarco_is_a_namespace_package():
 
 
 def test_every_service_class_is_registered_under_its_kind():
-<<<<<<< HEAD
-    assert set(SERVICE_NAMES) == {"etcd", "rabbitmq", "kafka", "redis", "prometheus", "carbon", "logstash", "otlp"}
-=======
     assert set(SERVICE_NAMES) == {
         "etcd",
         "rabbitmq",
@@ -38,8 +35,8 @@ def test_every_service_class_is_registered_under_its_kind():
         "prometheus",
         "carbon",
         "logstash",
+        "otlp",
     }
->>>>>>> main
     for name, cls in SERVICE_CLASSES.items():
         assert issubclass(cls, Service)
         assert cls.kind == name

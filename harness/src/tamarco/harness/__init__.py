@@ -10,14 +10,9 @@ Start services directly::
 
 or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
 automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
-<<<<<<< HEAD
-``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
+``kafka_service``, ``kafka_durable_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
 ``logstash_service``, ``otlp_collector`` (:class:`OTLPCollectorService`, an OTLP/HTTP trace
 receiver whose spans a test reads back), ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
-=======
-``kafka_service``, ``kafka_durable_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
-``logstash_service``, ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
->>>>>>> main
 and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
 

@@ -43,11 +43,7 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
 #: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
-<<<<<<< HEAD
-_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka", "carbon", "etcd", "prometheus", "redis", "otlp")
-=======
-_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis")
->>>>>>> main
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis", "otlp")
 
 
 class Harness:
