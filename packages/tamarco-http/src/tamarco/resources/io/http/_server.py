@@ -321,7 +321,7 @@ class HTTPServerResource(BaseResource):
         if server.server is not None:
             try:
                 await asyncio.wait_for(server.server.wait_closed(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.logger.warning("HTTP server %s: the listening socket did not close in 1 s", self.name)
         try:
             await server.after_stop()
