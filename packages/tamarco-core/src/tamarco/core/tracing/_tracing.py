@@ -134,7 +134,7 @@ class Tracing:
             return
         try:
             await asyncio.wait_for(asyncio.to_thread(exporting.shutdown, timeout), timeout + 1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.warning("tracing: spans not all exported to %s within %g s at stop", self.config.shown_url, timeout)
         self._last_report = exporting.report()
 
