@@ -36,6 +36,8 @@ NOT_AT_START = {
     "aiokafka": "tamarco-kafka",
     "tamarco.core.messaging": "a messaging resource",
     "redis": "the Redis log output",
+    "opentelemetry": "tracing, when enabled",
+    "pydantic": "typed payloads",
 }
 
 SERVICE = textwrap.dedent(
