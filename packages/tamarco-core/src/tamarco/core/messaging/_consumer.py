@@ -10,7 +10,9 @@ For each message of an input, :class:`Consumer`:
    mid-handler leaves it unacknowledged, and the broker delivers it again;
 4. when the handler raises, calls it again after the retry delay, up to ``retry.attempts``
    times in all, then dead-letters the message (error type, text and attempts in headers) and
-   acknowledges it; if dead-lettering itself fails the message is requeued, never dropped;
+   acknowledges it; a handler past ``handler_timeout_seconds`` is cancelled, and that is a
+   failure; a dead letter the broker refuses is tried again after a growing, bounded delay, the
+   message kept unsettled (see ``_stalls``): never dropped, never handled again for it;
 5. on stop (:meth:`Consumer.drain`): takes no new message, requeues those not started, lets the
    running handlers finish until the drain deadline, then cancels them and requeues their
    messages.
@@ -33,6 +35,7 @@ from tamarco.core.messaging._input import MessageInput, ResponseHandler
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
+from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._transport import Transport
@@ -80,6 +83,9 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
+        #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
+        self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
+        self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
         self._decode = input_.codec.decode
         #: The handler itself when it takes the body and the acknowledgement is automatic:
         #: :meth:`process` then runs it inline (the common case, the fast path).
@@ -88,6 +94,7 @@ class Consumer:
             if input_.on_message_callback is not None
             and input_.pattern != "request"
             and policy.ack == "auto"
+            and policy.handler_timeout_seconds is None
             and not input_.wants_envelope()
             else None
         )
@@ -213,11 +220,15 @@ class Consumer:
         assert call is not None
         policy = self.policy
         manual = policy.ack == "manual"
+        timer = self.timer if policy.handler_timeout_seconds is not None else None
         while True:
             if failure is None:
                 started = perf_counter()
                 try:
-                    await call(message)
+                    if timer is None:
+                        await call(message)
+                    else:
+                        await timer.run(lambda: call(message))
                 except Exception as raised:
                     failure = (raised, started)
             if failure is not None:
@@ -309,18 +320,29 @@ class Consumer:
                 "x-tamarco-dead-lettered-at": time.time(),
             }
         )
-        try:
-            await self.transport.dead_letter(self.input, message.delivery, headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as dead_letter_error:
-            self.logger.error(
-                "input %s: could not dead-letter a message (%s); requeueing it instead",
-                self.input.name,
-                dead_letter_error,
-            )
-            await _quietly(message.nack(True), self.logger)
-            return message.settlement
+        # A refused dead letter is tried again after a growing delay, the message in hand (see
+        # _stalls); only a stop gives it back to the broker.
+        retries = self.dead_letters
+        refusals = 0
+        while True:
+            try:
+                await self.transport.dead_letter(self.input, message.delivery, headers)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as dead_letter_error:
+                refusals += 1
+                delay = retries.refused(dead_letter_error, refusals)
+                retries.waiting += 1
+                try:
+                    closing = await self._wait_or_closing(delay)
+                finally:
+                    retries.waiting -= 1
+                if closing:
+                    await _quietly(message.nack(True), self.logger)
+                    return message.settlement
+                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
+        retries.accepted(refusals)
         self.dead_lettered += 1
         self.meters.dead_lettered.inc()
         await message.ack()
@@ -441,6 +463,8 @@ class Consumer:
             "handled": self.handled,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            **self.dead_letters.statistics(),
+            **self.timer.statistics(),
         }
 
 
