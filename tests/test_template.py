@@ -261,3 +261,5 @@ def test_ci_workflow_is_a_valid_github_workflow_running_the_tests(project):
     jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
     steps = [step.get("run", "") for job in jobs for step in job["steps"]]
     assert "make test EXTRAS=test,docker" in steps and "make docker" in steps
+    [test] = [job for job in jobs if "matrix" in job.get("strategy", {})]
+    assert test["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13", "3.14"]

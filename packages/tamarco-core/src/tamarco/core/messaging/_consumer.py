@@ -295,7 +295,7 @@ class Consumer:
             return self._closing.is_set()
         try:
             await asyncio.wait_for(self._closing.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

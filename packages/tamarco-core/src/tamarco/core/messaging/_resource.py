@@ -183,7 +183,7 @@ class MessagingResource(IOResource):
             except AuthenticationError as error:
                 self.set_status(StatusCodes.FAILED, error)
                 raise
-            except (asyncio.TimeoutError, Exception) as error:
+            except (TimeoutError, Exception) as error:
                 reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
                 if loop.time() + delay >= deadline:
                     failure = NotConnectedError(
@@ -260,7 +260,7 @@ class MessagingResource(IOResource):
         meters = self._output_meters.get(str(output.name))
         try:
             await transport.send(output, pattern, body, key=key, headers=headers)
-        except (MessagingError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, MessagingError, ConnectionError):
             if meters is not None:
                 meters.failed.inc()
             raise
