@@ -96,10 +96,8 @@ class HandlerTimer:
 
 
 def _cancelled_by_others(task: asyncio.Task[Any]) -> bool:
-    """Take back the timer's own cancellation of ``task``; whether another one is pending (a
-    stop). Python 3.10 does not count cancellations: there, none is seen."""
-    uncancel = getattr(task, "uncancel", None)
-    return bool(uncancel is not None and uncancel() > 0)
+    """Take back the timer's own cancellation of ``task``; whether another one is pending (a stop)."""
+    return task.uncancel() > 0
 
 
 class DeadLetterRetries:
