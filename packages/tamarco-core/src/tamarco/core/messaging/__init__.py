@@ -9,10 +9,12 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 """
 
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import (
     InputPattern,
     MessageInput,
     MessageOutput,
+    PayloadT,
     PullInput,
     RequestInput,
     ResponseHandler,
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ERROR_HEADERS",
     "AuthenticationError",
+    "ChannelDescription",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",
@@ -54,6 +57,7 @@ __all__ = [
     "MessagingResource",
     "MessagingSettingsError",
     "NotConnectedError",
+    "PayloadT",
     "PublishError",
     "PullInput",
     "RequestInput",

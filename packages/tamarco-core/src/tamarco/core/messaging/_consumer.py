@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core import payloads
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
@@ -73,6 +74,8 @@ class Consumer:
         self.handled = 0
         self.failed = 0
         self.dead_lettered = 0
+        #: Messages that decoded but did not validate against the handler's payload type.
+        self.invalid = 0
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=policy.max_concurrency)
         self._workers: list[asyncio.Task[None]] = []
         self._slots = asyncio.Semaphore(policy.max_concurrency)
@@ -80,7 +83,7 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
-        self._decode = input_.codec.decode
+        self._decode = _decoder(input_)
         #: The handler itself when it takes the body and the acknowledgement is automatic:
         #: :meth:`process` then runs it inline (the common case, the fast path).
         self._body_handler = (
@@ -178,12 +181,22 @@ class Consumer:
     async def _undecodable(self, delivery: Delivery, error: Exception) -> Settlement | None:
         self.failed += 1
         self.meters.failed.inc()
-        self.logger.error(
-            "input %s: message from %s is undecodable (%s), dead-lettering it",
-            self.input.name,
-            delivery.source,
-            error,
-        )
+        if isinstance(error, payloads.PayloadValidationError):
+            self.invalid += 1
+            self.meters.invalid.inc()
+            self.logger.warning(
+                "input %s: message from %s is invalid (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
+        else:
+            self.logger.error(
+                "input %s: message from %s is undecodable (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
         message = Message(delivery, None, self.input, 1)
         return await self._guarded(self._dead_letter(message, error), message)
 
@@ -309,6 +322,8 @@ class Consumer:
                 "x-tamarco-dead-lettered-at": time.time(),
             }
         )
+        if isinstance(error, payloads.PayloadValidationError):
+            headers.update(error.headers())
         try:
             await self.transport.dead_letter(self.input, message.delivery, headers)
         except asyncio.CancelledError:
@@ -421,6 +436,7 @@ class Consumer:
             released = message.released
             if released is not None and not released.done():
                 released.set_result(False)
+        input_._iter_queue = None  # bound to this loop; the next start (maybe another loop) makes its own
 
     def statistics(self) -> dict[str, Any]:
         """For ``/status``: the policy and counts of this input."""
@@ -432,7 +448,22 @@ class Consumer:
             "handled": self.handled,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            "invalid": self.invalid,
         }
+
+
+def _decoder(input_: MessageInput) -> Callable[[bytes], Any]:
+    """Body bytes to what the handler receives: the codec's result, or the handler's payload
+    type validated from it (from the JSON bytes at once with the JSON codec)."""
+    codec = input_.codec
+    kind = input_.payload_type()
+    if kind is None:
+        return codec.decode  # type: ignore[no-any-return]
+    if payloads.is_json_codec(codec):
+        return kind.from_json
+    from_python = kind.from_python
+    decode = codec.decode
+    return lambda raw: from_python(decode(raw))
 
 
 async def _quietly(settling: Awaitable[None], logger: logging.Logger) -> None:

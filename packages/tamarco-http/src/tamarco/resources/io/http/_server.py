@@ -42,8 +42,9 @@ from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+from tamarco.core.contracts._schemas import SchemaRegistry
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _access_log, _settings, _touchup
+from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
@@ -185,6 +186,11 @@ class HTTPServerResource(BaseResource):
         if self.app.state.is_started:
             _touchup.after_startup(self.app)
 
+    def openapi_paths(self, schemas: SchemaRegistry) -> dict[str, Any]:
+        """The OpenAPI ``paths`` of the app's routes (:class:`tamarco.core.contracts.DescribesOpenAPI`);
+        the running server serves the document at ``/openapi.json`` and ``/docs``."""
+        return _openapi.openapi_paths(self.app, schemas)
+
     @property
     def url(self) -> str | None:
         """``http://host:port`` once started, else None."""
@@ -225,6 +231,8 @@ class HTTPServerResource(BaseResource):
                 self.name,
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
+        if _settings.read(view, "openapi", True, bool) and not self.app.state.is_started:
+            _openapi.add_openapi_routes(self.app, self.microservice, str(self.name))
 
         if self._server is not None:
             raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")

@@ -15,7 +15,8 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 ``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5),
 ``keep_alive_timeout_seconds`` (default 15: how long a connection may wait for its next whole
 request head, from its opening or the previous response; bounds idle connections and slow
-clients alike, aiohttp having one timer for both).
+clients alike, aiohttp having one timer for both), ``asyncapi`` (default true: the service's
+AsyncAPI document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
 runs once every resource has stopped. So while the service drains (the HTTP server finishing
@@ -32,6 +33,7 @@ from aiohttp import web
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._asyncapi_routes import add_asyncapi_routes
 from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
@@ -114,6 +116,8 @@ class ReportServerResource(BaseResource):
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
             app.router.add_get("/", self._index)
+        if self.microservice is not None and _settings.read(view, "asyncapi", True, bool):
+            add_asyncapi_routes(app, self.microservice, set(self._routes))
         runner = web.AppRunner(
             app,
             access_log=None,

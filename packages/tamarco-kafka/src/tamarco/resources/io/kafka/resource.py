@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
 from tamarco.resources.io.kafka._transport import KafkaTransport, SendTracker
 
 __all__ = ["KafkaResource"]
@@ -51,6 +52,14 @@ class KafkaResource(MessagingResource):
         microservice = self.microservice
         name = getattr(microservice, "name", None)
         return str(name) if name else "tamarco"
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        config = KafkaConfig.from_settings(self.settings, default_client_id=self.service_name())
+        return kafka_servers(str(self.name), config)
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        config = KafkaConfig.from_settings(self.settings, default_client_id=self.service_name())
+        return kafka_channels(io, config, config.default_group or self.service_name())
 
     def create_transport(self) -> Transport:
         service = self.service_name()
