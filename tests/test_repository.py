@@ -42,5 +42,6 @@ def test_meta_package_extras():
     assert meta["optional-dependencies"] == {
         "amqp": ["tamarco-amqp>=0.2.0,<0.3"],
         "kafka": ["tamarco-kafka>=0.2.0,<0.3"],
-        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3"],
+        "typed": ["tamarco-core[pydantic]>=0.2.0,<0.3"],
+        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3", "tamarco-core[pydantic]>=0.2.0,<0.3"],
     }

@@ -20,7 +20,6 @@ import json
 import re
 from typing import Any
 
-import yaml
 from tamarco.core import payloads
 from tamarco.core.contracts._schemas import SchemaRegistry
 from tamarco.core.contracts._service import service_info
@@ -168,6 +167,8 @@ def _add_operation(context: _Context) -> None:
 def dump(document: dict[str, Any], format: str = "json") -> str:
     """The document as JSON (indented) or YAML text."""
     if format == "yaml":
+        import yaml  # on first use: a service that never serves YAML does not import PyYAML
+
         return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     if format == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

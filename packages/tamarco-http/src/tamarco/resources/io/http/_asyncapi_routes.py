@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from tamarco.core import contracts
 
 __all__ = ["ASYNCAPI_PATHS", "add_asyncapi_routes"]
 
@@ -16,6 +15,8 @@ ASYNCAPI_PATHS = ("/asyncapi.json", "/asyncapi.yaml", "/asyncapi")
 
 def add_asyncapi_routes(app: web.Application, service: Any, taken: set[tuple[str, str]]) -> None:
     """Mount the three routes on ``app`` (those not ``taken`` by another resource)."""
+    from tamarco.core import contracts  # at the start of a report server, not at its import
+
     cache: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, json
-from tamarco.core import contracts, payloads
-from tamarco.core.contracts._schemas import SchemaRegistry
+from tamarco.core import payloads
+
+if TYPE_CHECKING:
+    from tamarco.core.contracts._schemas import SchemaRegistry
 
 __all__ = ["OPENAPI_ROUTE_NAMES", "add_openapi_routes", "openapi_paths"]
 
@@ -95,6 +97,8 @@ def _operation(route: Any, method: str, parameters: list[dict[str, Any]], schema
 def add_openapi_routes(app: Sanic, service: Any, resource: str) -> None:
     """Serve ``GET /openapi.json`` (this resource's document) and ``GET /docs`` (an offline
     HTML page of it) on ``app``, built at the first request."""
+    from tamarco.core import contracts
+
     cache: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:

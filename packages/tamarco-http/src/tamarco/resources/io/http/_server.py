@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
@@ -42,13 +42,15 @@ from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
-from tamarco.core.contracts._schemas import SchemaRegistry
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
+
+if TYPE_CHECKING:
+    from tamarco.core.contracts._schemas import SchemaRegistry
 
 __all__ = ["HTTPServerResource"]
 
