@@ -10,7 +10,7 @@ Start services directly::
 
 or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
 automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
-``kafka_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
+``kafka_service``, ``kafka_durable_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
 ``logstash_service``, ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
 and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
@@ -31,7 +31,7 @@ from ._errors import (
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService, EtcdMember
 from ._harness import SERVICE_CLASSES, SERVICE_NAMES, Harness
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._ports import free_port, port_is_bound
 from ._prometheus import PrometheusService
@@ -48,6 +48,7 @@ __all__ = [
     "BinaryNotFoundError",
     "CarbonService",
     "DockerUnavailableError",
+    "DurableKafkaService",
     "EtcdClusterService",
     "EtcdMember",
     "EtcdService",

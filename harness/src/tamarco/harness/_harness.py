@@ -19,7 +19,7 @@ from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
@@ -33,6 +33,7 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
     "etcd": EtcdService,
     "rabbitmq": RabbitMQService,
     "kafka": KafkaService,
+    "kafka_durable": DurableKafkaService,
     "redis": RedisService,
     "prometheus": PrometheusService,
     "carbon": CarbonService,
@@ -40,7 +41,7 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
 #: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
-_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka", "carbon", "etcd", "prometheus", "redis")
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis")
 
 
 class Harness:
@@ -159,6 +160,11 @@ class Harness:
     @property
     def kafka(self) -> KafkaService:
         return self._typed("kafka", KafkaService)
+
+    @property
+    def kafka_durable(self) -> DurableKafkaService:
+        """A Kafka-protocol broker whose log survives ``restart()`` (:class:`DurableKafkaService`)."""
+        return self._typed("kafka_durable", DurableKafkaService)
 
     @property
     def redis(self) -> RedisService:

@@ -1,7 +1,8 @@
 """pytest plugin (entry point ``pytest11: tamarco_harness``).
 
 Session fixtures, one per service, each yielding a started service object:
-``etcd_service``, ``rabbitmq_service``, ``kafka_service``, ``redis_service``,
+``etcd_service``, ``rabbitmq_service``, ``kafka_service``, ``kafka_durable_service`` (a
+broker whose log survives ``restart()``), ``redis_service``,
 ``prometheus_service``, ``carbon_service``, ``logstash_service``; ``etcd_cluster_service``
 (three etcd members, local backend only; function scope: members an earlier test killed are
 started again); and ``tamarco_harness``, the :class:`~tamarco.harness.Harness` behind them.
@@ -39,7 +40,7 @@ from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
 from ._harness import SERVICE_NAMES, Harness
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._ports import free_port as _free_port
 from ._prometheus import PrometheusService
@@ -151,6 +152,12 @@ def rabbitmq_service(tamarco_harness: Harness) -> RabbitMQService:
 def kafka_service(tamarco_harness: Harness) -> KafkaService:
     """A running Kafka-protocol broker."""
     return tamarco_harness.kafka
+
+
+@pytest.fixture(scope="session")
+def kafka_durable_service(tamarco_harness: Harness) -> DurableKafkaService:
+    """A running Kafka-protocol broker whose topics, log and commits survive ``restart()``."""
+    return tamarco_harness.kafka_durable
 
 
 @pytest.fixture(scope="session")

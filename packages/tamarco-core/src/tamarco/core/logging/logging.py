@@ -224,6 +224,9 @@ class Logging:
         self.instance_id: str | None = None
         self.config: LoggingConfig | None = None
         self.level = PROFILES[DEFAULT_PROFILE]
+        #: Third-party loggers (aio-pika, aiokafka...) and the lowest level they log at: their
+        #: records go through the same outputs, without their DEBUG/INFO chatter.
+        self.library_levels: dict[str, int] = {}
         #: output name ("stdout", "file", "logstash", "redis", "http") -> (key, handler)
         self._outputs: dict[str, tuple[Any, logging.Handler]] = {}
         self._attached: dict[str, list[logging.Handler]] = {}
@@ -489,7 +492,7 @@ class Logging:
                 handler.addFilter(self.redacting_filter)  # no-op when already there
                 target.addHandler(handler)  # no-op when already there
             target.addHandler(DISPATCHER)
-            target.setLevel(self.level)
+            target.setLevel(max(self.level, self.library_levels.get(name, logging.NOTSET)))
             target.propagate = False
             self._attached[name] = handlers
 

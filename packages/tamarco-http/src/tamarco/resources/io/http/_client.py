@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
@@ -54,6 +55,11 @@ class HTTPClientResource(BaseResource):
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise HTTPSettingsError(
                     view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
+                )
+            problem = authority_problem(base_url)
+            if problem is not None:
+                raise HTTPSettingsError(
+                    view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
                 )
         timeout = aiohttp.ClientTimeout(
             total=_settings.read_positive(view, "timeout", 300.0),

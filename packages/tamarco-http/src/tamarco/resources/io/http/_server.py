@@ -46,6 +46,7 @@ from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
+from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
 
@@ -61,6 +62,12 @@ _DRAIN_POLL_SECONDS = 0.02
 CLIENT_CLOSED_REQUEST = 499
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
+#: Seconds for a whole request, head and body, from its first byte.
+DEFAULT_REQUEST_DEADLINE = 60.0
+#: Seconds a new connection may stay silent before it is closed.
+DEFAULT_FIRST_BYTE_TIMEOUT = 10.0
+#: Open connections beyond which a new one gets 503 and is closed.
+DEFAULT_MAX_CONNECTIONS = 1000
 
 logger = logging.getLogger("tamarco.http")
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -139,7 +146,8 @@ class HTTPServerResource(BaseResource):
     Routes go on :attr:`app` (``@ms.http_server.app.route("/")``, blueprints...) or through
     :meth:`add_endpoint`. Settings are read at each start from ``system.resources.<name>``:
     ``host`` (default 127.0.0.1), ``port`` (required; 0 = a free port), ``debug``,
-    ``keep_alive``, ``keep_alive_timeout_seconds``, ``request_timeout_seconds``, ``access_log``, ``backlog``,
+    ``keep_alive``, ``keep_alive_timeout_seconds``, ``request_timeout_seconds``,
+    ``request_deadline_seconds``, ``first_byte_timeout_seconds``, ``max_connections``, ``access_log``, ``backlog``,
     ``graceful_shutdown_timeout``, ``metrics`` and ``cache.{enabled,maxsize,ttl,header_keys}``
     (see docs/http.md). After start, :attr:`host`, :attr:`port` and :attr:`url` say where it
     listens.
@@ -148,6 +156,8 @@ class HTTPServerResource(BaseResource):
     #: ``sanic.access`` carries the access log (``access_log: true``) and ``sanic.error``
     #: Sanic's own errors: both are configured like the service's loggers.
     loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER, "sanic.error")
+    #: Sanic's other loggers: through the service's outputs, warnings and errors only.
+    library_loggers = {"sanic.root": logging.WARNING, "sanic.server": logging.WARNING}
 
     #: Applied without a restart when they change (etcd, ``settings.set``): new connections
     #: log accesses or not, the next request exception is logged by the new ``debug``.
@@ -168,6 +178,9 @@ class HTTPServerResource(BaseResource):
         self._server: AsyncioServer | None = None
         self._socket: socket.socket | None = None
         self._drain_timeout = 15.0
+        self._request_deadline: float | None = DEFAULT_REQUEST_DEADLINE
+        self._first_byte_timeout: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
+        self._limit: ConnectionLimit | None = None
         self._installed_middleware: set[str] = set()
 
     # -- routes ---------------------------------------------------------------------------
@@ -220,6 +233,16 @@ class HTTPServerResource(BaseResource):
         )
         config.REQUEST_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
             view, ("request_timeout_seconds",), DEFAULT_REQUEST_TIMEOUT
+        )
+        self._request_deadline = _settings.read_positive(view, "request_deadline_seconds", DEFAULT_REQUEST_DEADLINE)
+        self._first_byte_timeout = _settings.read_positive(
+            view, "first_byte_timeout_seconds", DEFAULT_FIRST_BYTE_TIMEOUT
+        )
+        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        self._limit = (
+            None
+            if max_connections is None
+            else ConnectionLimit(f"HTTP server {self.name}", int(max_connections), self.logger)
         )
         config.NOISY_EXCEPTIONS = debug
         self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
@@ -357,7 +380,7 @@ class HTTPServerResource(BaseResource):
             sock.setblocking(False)
         except OSError as error:
             sock.close()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, self._settings_view().full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         return sock
@@ -397,7 +420,12 @@ class HTTPServerResource(BaseResource):
 
     def _protocol(self) -> type[HttpProtocol]:
         """Sanic's protocol with the request head deadline, recording the meters when they are on."""
-        base = bounded_protocol(WebSocketProtocol if self.app.websocket_enabled else HttpProtocol)
+        base = bounded_protocol(
+            WebSocketProtocol if self.app.websocket_enabled else HttpProtocol,
+            request_deadline=self._request_deadline,
+            first_byte_timeout=self._first_byte_timeout,
+            limit=self._limit,
+        )
         if self.meters is None:
             return base
         return metered_protocol(base, self.meters)

@@ -15,8 +15,9 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 ``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5),
 ``keep_alive_timeout_seconds`` (default 15: how long a connection may wait for its next whole
 request head, from its opening or the previous response; bounds idle connections and slow
-clients alike, aiohttp having one timer for both), ``asyncapi`` (default true: the service's
-AsyncAPI document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
+clients alike, aiohttp having one timer for both), ``max_connections`` (default 100: beyond it a
+new connection gets 503 and is closed), ``asyncapi`` (default true: the service's AsyncAPI
+document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
 runs once every resource has stopped. So while the service drains (the HTTP server finishing
@@ -26,6 +27,7 @@ before its health endpoints disappear.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,12 +37,15 @@ from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._asyncapi_routes import add_asyncapi_routes
 from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
+from tamarco.resources.io.http._limits import ConnectionLimit, limit_aiohttp_connections
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5747
 DEFAULT_KEEP_ALIVE_TIMEOUT = 15.0
+#: Open connections beyond which a new one gets 503 and is closed (scrapers and probes need few).
+DEFAULT_MAX_CONNECTIONS = 100
 #: The 0.1 documentation showed the report server's settings nested under ``metrics``.
 _MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
 
@@ -52,6 +57,9 @@ class ReportServerResource(BaseResource):
 
     ``GET /`` lists the mounted routes (unless a resource mounts its own ``/``).
     """
+
+    #: aiohttp's server errors go through the service's outputs.
+    library_loggers = {"aiohttp.server": logging.WARNING}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,11 +135,15 @@ class ReportServerResource(BaseResource):
         )
         self.set_status(StatusCodes.CONNECTING)
         await runner.setup()
+        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        if max_connections is not None and runner.server is not None:
+            limit = ConnectionLimit(f"report server {self.name}", int(max_connections), self.logger)
+            limit_aiohttp_connections(runner.server, limit)
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, view.full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         self._runner = runner

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
@@ -27,6 +29,8 @@ class KafkaResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "kafka"
+    #: aiokafka logs through the service's outputs, warnings and errors only.
+    library_loggers: ClassVar[Mapping[str, int]] = {"aiokafka": logging.WARNING}
 
     def __init__(
         self,
@@ -53,19 +57,28 @@ class KafkaResource(MessagingResource):
         name = getattr(microservice, "name", None)
         return str(name) if name else "tamarco"
 
+    def config(self) -> KafkaConfig:
+        """The settings, checked (a wrong value names its full key); the default consumer group
+        is the service's name."""
+        service = self.service_name()
+        config = KafkaConfig.from_settings(self.settings, default_client_id=service)
+        # No bootstrap_servers setting: the broker `tamarco-harness up` printed, if any.
+        servers = address_from_environment(self.settings, ("bootstrap_servers",), "TAMARCO_KAFKA_BOOTSTRAP_SERVERS")
+        if servers is not None:
+            config.bootstrap_servers = [server.strip() for server in servers.split(",") if server.strip()]
+        if config.default_group is None:
+            config.default_group = service
+        return config
+
     def contract_servers(self) -> dict[str, dict[str, Any]]:
-        config = KafkaConfig.from_settings(self.settings, default_client_id=self.service_name())
-        return kafka_servers(str(self.name), config)
+        return kafka_servers(str(self.name), self.config())
 
     def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
-        config = KafkaConfig.from_settings(self.settings, default_client_id=self.service_name())
+        config = self.config()
         return kafka_channels(io, config, config.default_group or self.service_name())
 
     def create_transport(self) -> Transport:
-        service = self.service_name()
-        config = KafkaConfig.from_settings(self.settings, default_client_id=service)
-        if config.default_group is None:
-            config.default_group = service
+        config = self.config()
         topics: list[str] = []
         for input_ in self.inputs.values():
             if isinstance(input_, MessageInput) and getattr(input_, "topic_pattern", None) is None:
