@@ -44,7 +44,7 @@ async def closed_after(reader: asyncio.StreamReader, limit: float) -> tuple[floa
     started = time.monotonic()
     try:
         answer = await asyncio.wait_for(reader.read(), limit)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"the connection is still open after {limit} s") from None
     return time.monotonic() - started, answer
 

@@ -44,7 +44,7 @@ async def read_until(process: asyncio.subprocess.Process, marker: str, seen: lis
 
     try:
         await asyncio.wait_for(scan(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"{marker!r} not printed within {timeout} s:\n{''.join(seen)}") from None
 
 

@@ -110,7 +110,7 @@ class ResourceRestarts:
                 raise TimeoutError(f"the restart took longer than {timeout:g} s")
             try:
                 await asyncio.wait_for(what, remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise TimeoutError(
                     f"{step.stage.value} did not finish within the restart timeout of {timeout:g} s"
                 ) from None

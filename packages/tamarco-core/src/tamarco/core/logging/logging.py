@@ -55,6 +55,7 @@ from tamarco.core.logging.testing import DISPATCHER
 from tamarco.core.logging.transports import HTTPTransport, RedisTransport, UDPTransport
 from tamarco.core.redaction import Redactor
 from tamarco.core.settings.settings import SettingsView
+from tamarco.core.tracing import TRACE_FIELDS_FILTER
 
 __all__ = ["DEFAULT_PROFILE", "PROFILES", "FileOutputHandler", "Logging", "LoggingSettingsError", "RedactingFilter"]
 
@@ -490,6 +491,7 @@ class Logging:
                     target.removeHandler(handler)
             for handler in handlers:
                 handler.addFilter(self.redacting_filter)  # no-op when already there
+                handler.addFilter(TRACE_FIELDS_FILTER)  # trace_id, span_id inside a span
                 target.addHandler(handler)  # no-op when already there
             target.addHandler(DISPATCHER)
             target.setLevel(max(self.level, self.library_levels.get(name, logging.NOTSET)))

@@ -42,6 +42,7 @@ from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
@@ -49,6 +50,7 @@ from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsErr
 from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
+from tamarco.resources.io.http._tracing import ServerTracing
 
 if TYPE_CHECKING:
     from tamarco.core.contracts._schemas import SchemaRegistry
@@ -112,6 +114,8 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
+        if self.resource.tracing is not None:
+            self.resource.tracing.record_exception(request, exception)
         if isinstance(exception, RequestCancelled):
             return HTTPResponse(status=CLIENT_CLOSED_REQUEST)
         return exception_response(
@@ -175,6 +179,8 @@ class HTTPServerResource(BaseResource):
         self.port: int | None = None
         self.cache: HTTPCacheMiddleware | None = None
         self.meters: RequestMeters | None = None
+        #: The request spans, when the service traces (see ``_tracing``).
+        self.tracing: ServerTracing | None = None
         self._server: AsyncioServer | None = None
         self._socket: socket.socket | None = None
         self._drain_timeout = 15.0
@@ -246,6 +252,7 @@ class HTTPServerResource(BaseResource):
         )
         config.NOISY_EXCEPTIONS = debug
         self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
+        self._configure_tracing()
         self._configure_cache(view)
         self._configure_meters(view)
         if not self.app.router.routes:
@@ -324,7 +331,7 @@ class HTTPServerResource(BaseResource):
         if server.server is not None:
             try:
                 await asyncio.wait_for(server.server.wait_closed(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.logger.warning("HTTP server %s: the listening socket did not close in 1 s", self.name)
         try:
             await server.after_stop()
@@ -411,6 +418,12 @@ class HTTPServerResource(BaseResource):
         self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=float(ttl), header_keys=[str(k) for k in header_keys])
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
+    def _configure_tracing(self) -> None:
+        service_tracing = tracing.of(self.microservice)
+        self.tracing = ServerTracing(service_tracing) if service_tracing.enabled else None
+        if self.tracing is not None:
+            self._install_middleware("tracing", self._tracing_on_request, self._tracing_on_response)
+
     def _configure_meters(self, view: Any) -> None:
         if self.meters is not None:  # left by a start that failed
             self.meters.close()
@@ -442,6 +455,16 @@ class HTTPServerResource(BaseResource):
 
     # The installed middleware stays for the app's lifetime; it looks the feature up at each
     # request so that a restart with the feature turned off turns it off.
+
+    async def _tracing_on_request(self, request: Request) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_request(request)
+
+    async def _tracing_on_response(self, request: Request, response: Any) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_response(request, response)
 
     async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
         cache = self.cache

@@ -16,7 +16,9 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 ``keep_alive_timeout_seconds`` (default 15: how long a connection may wait for its next whole
 request head, from its opening or the previous response; bounds idle connections and slow
 clients alike, aiohttp having one timer for both), ``max_connections`` (default 100: beyond it a
-new connection gets 503 and is closed), ``asyncapi`` (default true: the service's AsyncAPI
+new connection gets 503 and is closed), ``bearer_token`` (when set, every endpoint but
+``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``), ``protect_metrics``
+(``true``: ``/metrics`` needs it too) and ``asyncapi`` (default true: the service's AsyncAPI
 document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
@@ -27,6 +29,7 @@ before its health endpoints disappear.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,7 +39,7 @@ from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._asyncapi_routes import add_asyncapi_routes
-from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
+from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, RoutesFrozenError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit, limit_aiohttp_connections
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
@@ -119,7 +122,7 @@ class ReportServerResource(BaseResource):
             view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
         )
         await self._close()  # still serving after a stop without post_stop (a restart)
-        app = web.Application()
+        app = web.Application(middlewares=_bearer_middlewares(view, self.logger))
         for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
@@ -199,6 +202,41 @@ class ReportServerResource(BaseResource):
 
     async def _index(self, request: web.Request) -> web.Response:
         return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
+
+
+def _bearer_middlewares(view: Any, logger: logging.Logger) -> list[Any]:
+    """The bearer-token check (``bearer_token``), or nothing when no token is set.
+
+    ``/health/*`` stays open for probes; ``/metrics`` needs the token only with
+    ``protect_metrics: true`` (a Prometheus job can send it with ``authorization``).
+    """
+    token = view.get_nowait("bearer_token", None)
+    if token is None:
+        return []
+    if not isinstance(token, str) or len(token) < 16:
+        raise HTTPSettingsError(view.full_key("bearer_token"), "must be a string of at least 16 characters")
+    protect_metrics = _settings.read(view, "protect_metrics", False, bool)
+    expected = f"Bearer {token}".encode()
+    open_prefixes = ("/health/",) if protect_metrics else ("/health/", "/metrics")
+    logger.info(
+        "report server: every endpoint but %s needs 'Authorization: Bearer <%s>'",
+        " and ".join(f"{prefix}*" if prefix.endswith("/") else prefix for prefix in open_prefixes),
+        view.full_key("bearer_token"),
+    )
+
+    @web.middleware
+    async def bearer(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if not any(path.startswith(prefix) for prefix in open_prefixes):
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return web.json_response(
+                    {"error": "a bearer token is required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return [bearer]
 
 
 # The contract, checked by mypy: the report server is what core's ReportServer describes.
