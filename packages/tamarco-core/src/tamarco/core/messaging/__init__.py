@@ -20,10 +20,11 @@ from tamarco.core.messaging._input import (
     ResponseHandler,
     SubscriptionInput,
 )
+from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
-from tamarco.core.messaging._transport import ConnectionListener, SendPattern, Subscription, Transport
+from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
 from tamarco.core.messaging.errors import (
     AuthenticationError,
     MessagingError,
@@ -41,6 +42,7 @@ __all__ = [
     "ERROR_HEADERS",
     "AuthenticationError",
     "ChannelDescription",
+    "ConcurrencyLimiter",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",
@@ -65,6 +67,7 @@ __all__ = [
     "ResponseHandler",
     "RetryPolicy",
     "SendPattern",
+    "SendTracker",
     "Settlement",
     "Subscription",
     "SubscriptionInput",

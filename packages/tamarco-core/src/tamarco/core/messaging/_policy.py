@@ -55,6 +55,12 @@ class DeliveryPolicy:
     dead_letter: bool = True
     ack: AckMode = "auto"
 
+    @property
+    def prefetch(self) -> int:
+        """How many messages a transport takes from the broker before they are settled: the
+        handlers' plus as many waiting for a slot (the AMQP ``basic.qos`` default)."""
+        return 2 * self.max_concurrency
+
 
 _FIELDS = ("max_concurrency", "retry", "dead_letter", "ack")
 _RETRY_FIELDS = ("attempts", "delay_seconds", "backoff", "max_delay_seconds")
