@@ -27,6 +27,7 @@ from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT
 from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
 from tamarco.core.messaging.errors import (
     AuthenticationError,
+    HandlerTimeoutError,
     MessagingError,
     MessagingSettingsError,
     NotConnectedError,
@@ -48,6 +49,7 @@ __all__ = [
     "DeadLetter",
     "Delivery",
     "DeliveryPolicy",
+    "HandlerTimeoutError",
     "InMemoryBroker",
     "InMemoryDelivery",
     "InMemoryTransport",

@@ -10,7 +10,9 @@ For each message of an input, :class:`Consumer`:
    mid-handler leaves it unacknowledged, and the broker delivers it again;
 4. when the handler raises, calls it again after the retry delay, up to ``retry.attempts``
    times in all, then dead-letters the message (error type, text and attempts in headers) and
-   acknowledges it; if dead-lettering itself fails the message is requeued, never dropped;
+   acknowledges it; a handler past ``handler_timeout_seconds`` is cancelled, and that is a
+   failure; a dead letter the broker refuses is tried again after a growing, bounded delay, the
+   message kept unsettled (see ``_stalls``): never dropped, never handled again for it;
 5. on stop (:meth:`Consumer.drain`): takes no new message, requeues those not started, lets the
    running handlers finish until the drain deadline, then cancels them and requeues their
    messages.
@@ -35,6 +37,7 @@ from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
+from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._transport import Transport
@@ -85,7 +88,10 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
-        self._decode = _decoder(input_)
+        #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
+        self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
+        self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
+        self._decode = payloads.decoder(input_.codec, input_.payload_type())
         #: The handler itself when it takes the body and the acknowledgement is automatic:
         #: :meth:`_handle_one` then runs it inline (the common case, the fast path).
         self._body_handler = (
@@ -93,6 +99,7 @@ class Consumer:
             if input_.on_message_callback is not None
             and input_.pattern != "request"
             and policy.ack == "auto"
+            and policy.handler_timeout_seconds is None
             and not input_.wants_envelope()
             else None
         )
@@ -226,11 +233,15 @@ class Consumer:
         assert call is not None
         policy = self.policy
         manual = policy.ack == "manual"
+        timer = self.timer if policy.handler_timeout_seconds is not None else None
         while True:
             if failure is None:
                 started = perf_counter()
                 try:
-                    await call(message)
+                    if timer is None:
+                        await call(message)
+                    else:
+                        await timer.run(lambda: call(message))
                 except Exception as raised:
                     failure = (raised, started)
             if failure is not None:
@@ -324,18 +335,29 @@ class Consumer:
         )
         if isinstance(error, payloads.PayloadValidationError):
             headers.update(error.headers())
-        try:
-            await self.transport.dead_letter(self.input, message.delivery, headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as dead_letter_error:
-            self.logger.error(
-                "input %s: could not dead-letter a message (%s); requeueing it instead",
-                self.input.name,
-                dead_letter_error,
-            )
-            await _quietly(message.nack(True), self.logger)
-            return message.settlement
+        # A refused dead letter is tried again after a growing delay, the message in hand (see
+        # _stalls); only a stop gives it back to the broker.
+        retries = self.dead_letters
+        refusals = 0
+        while True:
+            try:
+                await self.transport.dead_letter(self.input, message.delivery, headers)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as dead_letter_error:
+                refusals += 1
+                delay = retries.refused(dead_letter_error, refusals)
+                retries.waiting += 1
+                try:
+                    closing = await self._wait_or_closing(delay)
+                finally:
+                    retries.waiting -= 1
+                if closing:
+                    await _quietly(message.nack(True), self.logger)
+                    return message.settlement
+                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
+        retries.accepted(refusals)
         self.dead_lettered += 1
         self.meters.dead_lettered.inc()
         await message.ack()
@@ -452,21 +474,9 @@ class Consumer:
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
             "invalid": self.invalid,
+            **self.dead_letters.statistics(),
+            **self.timer.statistics(),
         }
-
-
-def _decoder(input_: MessageInput) -> Callable[[bytes], Any]:
-    """Body bytes to what the handler receives: the codec's result, or the handler's payload
-    type validated from it (from the JSON bytes at once with the JSON codec)."""
-    codec = input_.codec
-    kind = input_.payload_type()
-    if kind is None:
-        return codec.decode  # type: ignore[no-any-return]
-    if payloads.is_json_codec(codec):
-        return kind.from_json
-    from_python = kind.from_python
-    decode = codec.decode
-    return lambda raw: from_python(decode(raw))
 
 
 async def _quietly(settling: Awaitable[None], logger: logging.Logger) -> None:

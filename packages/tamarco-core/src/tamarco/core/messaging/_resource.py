@@ -334,6 +334,19 @@ class MessagingResource(IOResource):
 
     # -- status -------------------------------------------------------------------------------
 
+    def stuck_handlers(self) -> list[str]:
+        """One text per input whose handlers run past ``handler_timeout_seconds`` (they ignored
+        the cancellation): what readiness condition ``handler_stuck`` reports."""
+        found = []
+        for name, consumer in sorted(self.consumers.items()):
+            stuck = consumer.timer.stuck()
+            if stuck:
+                found.append(
+                    f"resource {self.name} input {name}: {len(stuck)} handler(s) still running past "
+                    f"handler_timeout_seconds ({consumer.timer.timeout:g} s; the longest for {stuck[0]:.1f} s)"
+                )
+        return found
+
     async def status(self) -> dict[str, Any]:
         info = await super().status()
         transport = self.transport or self._transport_override
