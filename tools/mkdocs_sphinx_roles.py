@@ -13,7 +13,10 @@ import html
 import re
 from typing import Any
 
-ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|mod|exc|data|obj|const):<code>(~?)([\w.]+)(\(\))?</code>")
+ROLE = re.compile(
+    r":(?:py:)?(class|meth|func|attr|mod|exc|data|obj|const):<code>"
+    r"(?:([^<]*?)\s+&lt;(~?)([\w.]+)&gt;|(~?)([\w.]+)(\(\))?)</code>"
+)
 
 
 def on_page_content(html_text: str, **kwargs: Any) -> str:
@@ -21,9 +24,12 @@ def on_page_content(html_text: str, **kwargs: Any) -> str:
 
 
 def _link(match: re.Match[str]) -> str:
-    role, short, target, call = match.groups()
-    shown = target.rsplit(".", 1)[-1] if short else target
-    if role in ("meth", "func") and not call:
-        call = "()"
-    title = f"<code>{html.escape(shown)}{call or ''}</code>"
-    return f'<autoref identifier="{html.escape(target)}" optional>{title}</autoref>'
+    role, title, _, titled_target, short, target, call = match.groups()
+    if titled_target is not None:  # :meth:`Title <target>`
+        target, shown = titled_target, " ".join(html.unescape(title).split())
+    else:
+        shown = target.rsplit(".", 1)[-1] if short else target
+        if role in ("meth", "func") and not call:
+            call = "()"
+        shown += call or ""
+    return f'<autoref identifier="{html.escape(target)}" optional><code>{html.escape(shown)}</code></autoref>'
