@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tamarco.core import tracing
 from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
@@ -68,6 +69,8 @@ class MessagingResource(IOResource):
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
         self._drain_timeout: float | None = None
+        self._tracing: tracing.Tracing | None = None  # the service's, while it traces
+        self._kind = self.transport_kind
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -149,6 +152,9 @@ class MessagingResource(IOResource):
         await self._connect(transport)
         transport.set_connection_listener(self._on_connection_change)
         kind = transport.kind
+        service_tracing = tracing.of(self.microservice)
+        # Traced: PRODUCER spans around send/request, CONSUMER spans per delivery (nothing when off).
+        self._tracing, self._kind = (service_tracing if service_tracing.enabled else None), kind
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
@@ -156,6 +162,7 @@ class MessagingResource(IOResource):
                 if not isinstance(input_, MessageInput):
                     continue
                 consumer = Consumer(input_, transport, policies[name], resource_name=str(self.name), logger=self.logger)
+                tracing.trace_consumer(consumer, service_tracing, kind)
                 consumer.start()
                 self.consumers[name] = consumer
                 self._subscriptions.append(await transport.consume(input_, consumer))
@@ -256,6 +263,22 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
+        if self._tracing is not None:
+            await tracing.traced_send(
+                self._tracing, self._kind, self._send, output, pattern, body, key=key, headers=headers
+            )
+            return
+        await self._send(output, pattern, body, key=key, headers=headers)
+
+    async def _send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
         transport = self._connected_transport(f"{pattern} to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         try:
@@ -275,6 +298,15 @@ class MessagingResource(IOResource):
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
     ) -> bytes:
         """Send a request through ``output`` and return the raw answer."""
+        if self._tracing is not None:
+            return await tracing.traced_request(
+                self._tracing, self._kind, self._request, output, body, timeout=timeout, headers=headers
+            )
+        return await self._request(output, body, timeout=timeout, headers=headers)
+
+    async def _request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
+    ) -> bytes:
         transport = self._connected_transport(f"send a request to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         answer = await transport.request(output, body, timeout=timeout, headers=headers)
