@@ -28,7 +28,7 @@ async def test_a_stuck_collector_fills_the_queue_drops_are_counted_work_goes_on(
         await ctx.start()
         try:
             ended = 0
-            for batch in range(6):
+            for _batch in range(6):
                 for _ in range(MAX_QUEUE_SIZE // 2):
                     with ctx.tracing.span("work"):
                         ended += 1

@@ -112,5 +112,5 @@ async def test_tracing_off_wraps_nothing():
             if "count_cow" in service.bus.consumers
             else next(iter(service.bus.consumers.values()))
         )
-        assert getattr(consumer.process, "__func__", None) is type(consumer).process
+        assert getattr(consumer._handle_one, "__func__", None) is type(consumer)._handle_one
         assert service.bus._tracing is None

@@ -42,10 +42,11 @@ def current_span_event(name: str, attributes: Mapping[str, Any] | None = None) -
 
 
 def trace_consumer(consumer: Any, tracing: Tracing, kind: str) -> None:
-    """Make ``consumer.process(delivery)`` run in a CONSUMER span (when ``tracing`` is on)."""
+    """Make each delivery of ``consumer`` (its ``_handle_one(delivery)``, what ``Consumer.handle``
+    calls per delivery) run in a CONSUMER span, when ``tracing`` is on."""
     if not tracing.enabled:
         return
-    process: Callable[[Any], Awaitable[Any]] = consumer.process
+    process: Callable[[Any], Awaitable[Any]] = consumer._handle_one
     system = messaging_system(kind)
     input_name = str(consumer.input.name)
     key_attribute = "messaging.kafka.message.key" if system == "kafka" else "messaging.rabbitmq.destination.routing_key"
@@ -80,7 +81,7 @@ def trace_consumer(consumer: Any, tracing: Tracing, kind: str) -> None:
                     tracing.fail(span, f"message {outcome}")
             return settlement
 
-    consumer.process = traced_process
+    consumer._handle_one = traced_process
 
 
 def _producer_attributes(system: str, output: Any, pattern: str, key: Any, size: int) -> dict[str, Any]:

@@ -143,7 +143,7 @@ class Tracing:
                 exporting.shutdown(timeout)
             finally:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                    loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+                    loop.call_soon_threadsafe(_resolve, done)
 
         threading.Thread(target=shutdown, name="tamarco-tracing-stop", daemon=True).start()
         try:
@@ -236,3 +236,8 @@ class Tracing:
 
     def __repr__(self) -> str:
         return f"<Tracing {'on: ' + self.config.shown_url if self.enabled else 'off'}>"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
