@@ -129,7 +129,16 @@ class MessageInput(InputBase):
         self.release_held()
         message = await self.iter_queue.get()
         self._held = message
-        return message if self.wants_envelope() else message.body
+        item = message if self.wants_envelope() else message.body
+        if self.pattern == "request":  # as in 0.1: ``async for message, response_handler in input``
+            return item, ResponseHandler(message, self.codec, self._reply)
+        return item
+
+    async def _reply(self, message: Message, body: bytes) -> None:
+        transport = getattr(self.resource, "transport", None)
+        if transport is None:
+            raise NotConnectedError(f"input {self.name!r}: cannot answer, its resource is not started")
+        await transport.reply(message.delivery, body)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"

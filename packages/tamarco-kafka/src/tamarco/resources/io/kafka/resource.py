@@ -33,9 +33,13 @@ class KafkaResource(MessagingResource):
         outputs: Sequence[OutputBase] | None = None,
         *args: Any,
         transport: Transport | None = None,
+        offset_reset: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
+        #: 0.1's ``offset_reset`` argument: the consumers' ``auto_offset_reset`` unless the setting
+        #: ``consumer.auto_offset_reset`` says otherwise.
+        self.offset_reset = _offset_reset(offset_reset)
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
 
     async def start(self) -> None:
@@ -55,6 +59,8 @@ class KafkaResource(MessagingResource):
     def create_transport(self) -> Transport:
         service = self.service_name()
         config = KafkaConfig.from_settings(self.settings, default_client_id=service)
+        if self.offset_reset is not None and self.setting("consumer.auto_offset_reset", None) is None:
+            config.auto_offset_reset = self.offset_reset
         if config.default_group is None:
             config.default_group = service
         topics: list[str] = []
@@ -103,3 +109,15 @@ class KafkaResource(MessagingResource):
         if isinstance(transport, KafkaTransport):
             info["send_failures"] = transport.send_failures
         return info
+
+
+#: 0.1 (confluent-kafka) spellings of ``auto.offset.reset``, and aiokafka's.
+_OFFSET_RESETS = {"smallest": "earliest", "earliest": "earliest", "largest": "latest", "latest": "latest"}
+
+
+def _offset_reset(value: str | None) -> str | None:
+    if value is None or value is False:  # 0.1's default was False: the broker's
+        return None
+    if value not in _OFFSET_RESETS:
+        raise ValueError(f"KafkaResource: offset_reset must be one of {', '.join(_OFFSET_RESETS)}, got {value!r}")
+    return _OFFSET_RESETS[value]
