@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,11 +35,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 pytestmark = pytest.mark.functional
 

@@ -1,14 +1,8 @@
 """The repository's promises: README commands exist and CI runs the README's test command."""
 
 import re
-import sys
+import tomllib
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,5 +36,5 @@ def test_meta_package_extras():
     assert meta["optional-dependencies"] == {
         "amqp": ["tamarco-amqp>=0.2.0,<0.3"],
         "kafka": ["tamarco-kafka>=0.2.0,<0.3"],
-        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3"],
+        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3", "tamarco-core[tracing]>=0.2.0,<0.3"],
     }

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -36,7 +37,12 @@ LOCAL_DISTRIBUTIONS = [
     "harness",
 ]
 KUBERNETES_VERSION = "v1.37.0-local-strict"
-SCHEMAS = {"Deployment": "deployment-apps-v1", "Service": "service-v1", "ConfigMap": "configmap-v1"}
+SCHEMAS = {
+    "Deployment": "deployment-apps-v1",
+    "Service": "service-v1",
+    "ConfigMap": "configmap-v1",
+    "NetworkPolicy": "networkpolicy-networking-v1",
+}
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -147,10 +153,21 @@ def kubernetes_schemas(tmp_path_factory) -> Path:
     return schemas
 
 
-def test_kubernetes_manifests_validate_and_agree(project, kubernetes_schemas):
+def rendered_manifests(project: Path) -> list[dict]:
+    """``kubectl kustomize deploy/``: the manifests with the ConfigMap generated from
+    deploy/settings.yml (the one source of the settings)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    rendered = run([kubectl, "kustomize", project / "deploy"], timeout=60).stdout
+    return [document for document in yaml.safe_load_all(rendered) if document]
+
+
+def test_kubernetes_manifests_validate_and_agree(project, kubernetes_schemas, tmp_path):
     manifests = {}
-    for path in sorted((project / "deploy/k8s").glob("*.yaml")):
-        document = yaml.safe_load(path.read_text())
+    for index, document in enumerate(rendered_manifests(project)):
+        path = tmp_path / f"{index}-{document['kind']}.yaml"
+        path.write_text(yaml.safe_dump(document))
         schema = kubernetes_schemas / f"{SCHEMAS[document['kind']]}.json"
         check = Path(sys.executable).with_name("check-jsonschema")
         run([check, "--schemafile", schema, path], timeout=60)
@@ -165,7 +182,12 @@ def test_kubernetes_manifests_validate_and_agree(project, kubernetes_schemas):
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert int(annotations["prometheus.io/port"]) == ports["report"]
-    settings = yaml.safe_load(manifests["ConfigMap"]["data"]["settings.yml"])["system"]
+    # One source: the ConfigMap holds deploy/settings.yml as it is, and the Deployment mounts it.
+    config_map = manifests["ConfigMap"]
+    assert config_map["data"]["settings.yml"] == (project / "deploy/settings.yml").read_text()
+    volumes = {volume["name"]: volume for volume in pod["spec"]["volumes"]}
+    assert volumes["settings"]["configMap"]["name"] == config_map["metadata"]["name"]
+    settings = yaml.safe_load(config_map["data"]["settings.yml"])["system"]
     assert settings["resources"]["tamarco_http_report_server"]["host"] == "0.0.0.0"
     assert settings["resources"]["api"]["port"] == ports["http"]
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
@@ -176,6 +198,44 @@ def test_kubernetes_manifests_validate_and_agree(project, kubernetes_schemas):
     assert {"name": "TAMARCO_YML_FILE", "value": f"{mount}/settings.yml"} in container["env"]
     target_ports = {port["targetPort"] for port in manifests["Service"]["spec"]["ports"]}
     assert target_ports <= set(ports)
+    assert_restricted_pod_security(pod["spec"])
+    assert_network_policy_admits_only_the_api_and_monitoring(manifests["NetworkPolicy"], pod, ports)
+
+
+def assert_restricted_pod_security(spec: dict) -> None:
+    """The Kubernetes "restricted" Pod Security Standard (v1.25+), control by control."""
+    pod = spec.get("securityContext", {})
+    assert pod.get("runAsNonRoot") is True and pod.get("runAsUser", 1) != 0
+    assert pod.get("seccompProfile", {}).get("type") in ("RuntimeDefault", "Localhost")
+    assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
+    allowed_volumes = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim"}
+    allowed_volumes |= {"projected", "secret"}
+    for volume in spec.get("volumes", []):
+        assert set(volume) - {"name"} <= allowed_volumes, volume
+    writable = set()
+    for container in spec["containers"]:
+        context = container.get("securityContext", {})
+        assert context.get("allowPrivilegeEscalation") is False
+        assert context.get("capabilities", {}).get("drop") == ["ALL"]
+        assert not context.get("capabilities", {}).get("add")
+        assert not context.get("privileged")
+        assert context.get("runAsNonRoot", True) is not False and context.get("runAsUser", 1) != 0
+        assert context.get("readOnlyRootFilesystem") is True
+        assert all("hostPort" not in port for port in container.get("ports", []))
+        writable |= {mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")}
+    assert "/tmp" in writable and {v["name"] for v in spec["volumes"] if "emptyDir" in v} == {"tmp"}
+
+
+def assert_network_policy_admits_only_the_api_and_monitoring(policy: dict, pod: dict, ports: dict) -> None:
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert spec["policyTypes"] == ["Ingress"]
+    open_ports = [rule for rule in spec["ingress"] if "from" not in rule]
+    assert [port["port"] for rule in open_ports for port in rule["ports"]] == ["http"]  # the API only
+    (report,) = [rule for rule in spec["ingress"] if "from" in rule]
+    assert [port["port"] for port in report["ports"]] == ["report"]
+    assert all(peer.get("podSelector", {}).get("matchLabels") for peer in report["from"])
+    assert {"http", "report"} <= set(ports)
 
 
 def test_app_serves_is_ready_and_stops_on_sigterm(project, venv_python):
@@ -201,3 +261,5 @@ def test_ci_workflow_is_a_valid_github_workflow_running_the_tests(project):
     jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
     steps = [step.get("run", "") for job in jobs for step in job["steps"]]
     assert "make test EXTRAS=test,docker" in steps and "make docker" in steps
+    [test] = [job for job in jobs if "matrix" in job.get("strategy", {})]
+    assert test["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13", "3.14"]

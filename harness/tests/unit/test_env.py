@@ -44,7 +44,8 @@ def test_every_service_points_env_at_its_loopback_address(make, name):
     service = make(SERVICE_CLASSES[name])
     env = service.env()
     assert all(key.startswith("TAMARCO_") for key in env)
-    assert f"TAMARCO_{'AMQP' if name == 'rabbitmq' else name.upper()}_HOST" in env
+    prefix = {"rabbitmq": "AMQP", "kafka_durable": "KAFKA"}.get(name, name.upper())
+    assert f"TAMARCO_{prefix}_HOST" in env
     assert service.host == "127.0.0.1"
     # Logstash: ``port`` is the UDP input, ``url`` the HTTP input (see its docstring).
     assert str(service.port if name != "logstash" else service.ports["http"]) in service.url

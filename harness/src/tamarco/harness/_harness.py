@@ -19,8 +19,9 @@ from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
+from ._otlp import OTLPCollectorService
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
 from ._redis import RedisService
@@ -33,14 +34,16 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
     "etcd": EtcdService,
     "rabbitmq": RabbitMQService,
     "kafka": KafkaService,
+    "kafka_durable": DurableKafkaService,
     "redis": RedisService,
     "prometheus": PrometheusService,
     "carbon": CarbonService,
     "logstash": LogstashService,
+    "otlp": OTLPCollectorService,
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
 #: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
-_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka", "carbon", "etcd", "prometheus", "redis")
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis", "otlp")
 
 
 class Harness:
@@ -161,6 +164,11 @@ class Harness:
         return self._typed("kafka", KafkaService)
 
     @property
+    def kafka_durable(self) -> DurableKafkaService:
+        """A Kafka-protocol broker whose log survives ``restart()`` (:class:`DurableKafkaService`)."""
+        return self._typed("kafka_durable", DurableKafkaService)
+
+    @property
     def redis(self) -> RedisService:
         return self._typed("redis", RedisService)
 
@@ -175,6 +183,10 @@ class Harness:
     @property
     def logstash(self) -> LogstashService:
         return self._typed("logstash", LogstashService)
+
+    @property
+    def otlp(self) -> OTLPCollectorService:
+        return self._typed("otlp", OTLPCollectorService)
 
     def env(self) -> dict[str, str]:
         """The ``TAMARCO_*`` variables of every service started so far."""

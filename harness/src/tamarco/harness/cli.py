@@ -65,7 +65,8 @@ def up(names: list[str], backend: str | None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    names = names or list(SERVICE_NAMES)
+    # The durable Kafka only when named: both brokers' env() set the same TAMARCO_KAFKA_* variables.
+    names = names or [name for name in SERVICE_NAMES if name != "kafka_durable"]
     with Harness(backend) as harness:
         started = time.monotonic()
         try:
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start services and print their TAMARCO_* variables")
     up_parser.add_argument(
-        "services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICE_NAMES)} (default: all)"
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help=f"any of {', '.join(SERVICE_NAMES)} (default: all but kafka_durable)",
     )
     up_parser.add_argument("--backend", choices=("auto", "local", "docker"), default=None)
     commands.add_parser("down", help="stop the services started by `up`")

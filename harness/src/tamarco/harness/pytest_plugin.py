@@ -1,7 +1,8 @@
 """pytest plugin (entry point ``pytest11: tamarco_harness``).
 
 Session fixtures, one per service, each yielding a started service object:
-``etcd_service``, ``rabbitmq_service``, ``kafka_service``, ``redis_service``,
+``etcd_service``, ``rabbitmq_service``, ``kafka_service``, ``kafka_durable_service`` (a
+broker whose log survives ``restart()``), ``redis_service``,
 ``prometheus_service``, ``carbon_service``, ``logstash_service``; ``etcd_cluster_service``
 (three etcd members, local backend only; function scope: members an earlier test killed are
 started again); and ``tamarco_harness``, the :class:`~tamarco.harness.Harness` behind them.
@@ -39,8 +40,9 @@ from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
 from ._harness import SERVICE_NAMES, Harness
-from ._kafka import KafkaService
+from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
+from ._otlp import OTLPCollectorService
 from ._ports import free_port as _free_port
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
@@ -52,6 +54,7 @@ _FIXTURE_SERVICES = {f"{name}_service": name for name in SERVICE_NAMES} | {
     "etcd_prefix": "etcd",
     "rabbitmq_vhost": "rabbitmq",
     "kafka_topic": "kafka",
+    "otlp_collector": "otlp",
 }
 
 
@@ -154,6 +157,12 @@ def kafka_service(tamarco_harness: Harness) -> KafkaService:
 
 
 @pytest.fixture(scope="session")
+def kafka_durable_service(tamarco_harness: Harness) -> DurableKafkaService:
+    """A running Kafka-protocol broker whose topics, log and commits survive ``restart()``."""
+    return tamarco_harness.kafka_durable
+
+
+@pytest.fixture(scope="session")
 def redis_service(tamarco_harness: Harness) -> RedisService:
     """A running Redis."""
     return tamarco_harness.redis
@@ -175,6 +184,22 @@ def carbon_service(tamarco_harness: Harness) -> CarbonService:
 def logstash_service(tamarco_harness: Harness) -> LogstashService:
     """A running Logstash input (UDP, HTTP, Redis) whose events can be read back."""
     return tamarco_harness.logstash
+
+
+@pytest.fixture(scope="session")
+def otlp_service(tamarco_harness: Harness) -> OTLPCollectorService:
+    """A running OTLP/HTTP trace receiver (same as ``otlp_collector``)."""
+    return tamarco_harness.otlp
+
+
+@pytest.fixture
+def otlp_collector(otlp_service: OTLPCollectorService) -> OTLPCollectorService:
+    """A running OTLP/HTTP trace receiver, emptied and behaving normally: point
+    ``system.tracing.endpoint`` at ``otlp_collector.url`` and read the spans back with
+    ``otlp_collector.wait_for_spans(...)``."""
+    otlp_service.set_behaviour()
+    otlp_service.clear()
+    return otlp_service
 
 
 @pytest.fixture(autouse=True)

@@ -95,3 +95,27 @@ def test_a_wrong_url_does_not_echo_the_password():
     with pytest.raises(MessagingSettingsError) as raised:
         parse(url="http://u:topsecret@h/")
     assert "topsecret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Qp@Zss/Ww:rd%",  # the shape: read as host 'Zss' and vhost 'Ww:rd%@...' otherwise
+        "Qpa?Zss",
+        "Qpa#Zss",
+        "Qp@Zss",
+        "Q50%Zoff",
+        "Qtwo Zwords",
+    ],
+)
+def test_a_url_whose_user_info_is_not_encoded_is_refused_without_echoing_any_of_it(password):
+    with pytest.raises(MessagingSettingsError, match=r"amqp.url is not a valid URL: .*percent-encode") as raised:
+        parse(url=f"amqp://probe:{password}@127.0.0.1:41449/")
+    message = str(raised.value)
+    assert "Q" not in message and "Z" not in message, "no part of the password"
+    assert "probe" not in message and "127.0.0.1" not in message and "41449" not in message
+
+
+def test_an_encoded_password_with_every_special_character_is_taken():
+    config = parse(url="amqp://probe:p%40ss%2Fw%3Ard%25%3F%23@127.0.0.1:41449/")
+    assert (config.host, config.port, config.user, config.password) == ("127.0.0.1", 41449, "probe", "p@ss/w:rd%?#")

@@ -33,7 +33,8 @@ def test_start_project_writes_a_project_whose_python_parses(tmp_path):
         "README.md",
         "deploy/k8s/deployment.yaml",
         "deploy/k8s/service.yaml",
-        "deploy/k8s/configmap.yaml",
+        "deploy/kustomization.yaml",
+        "deploy/k8s/networkpolicy.yaml",
         ".github/workflows/ci.yml",
         "tests/unit/test_greetings.py",
         "tests/functional/test_service.py",
@@ -133,3 +134,34 @@ def test_an_empty_directory_is_used_without_force(tmp_path):
 def test_start_project_rejects_bad_set_value(capsys):
     assert main(["start_project", "--no-input", "--set", "no_equals_sign"]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_the_project_name_is_taken_positionally(tmp_path):
+    """`tamarco start_project myservice` (issue 24): the name is positional; no prompt for the rest."""
+    assert main(["start_project", "myservice", "--output-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "myservice" / "myservice" / "microservice.py").read_text().count('name = "myservice"') == 1
+
+
+def test_a_positional_name_is_checked_and_not_given_twice(tmp_path, capsys):
+    assert main(["start_project", "2fa", "--output-dir", str(tmp_path)]) == 1
+    assert "not a Python identifier" in capsys.readouterr().err
+    assert main(["start_project", "one", "--set", "project_name=two", "--output-dir", str(tmp_path)]) == 1
+    assert "given twice" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_the_template_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(["start_project", "--help"])
+    out = capsys.readouterr().out
+    for key in ("project_name = my_microservice", "http_port = 8080", "report_port", "kubernetes_name"):
+        assert key in out, out
+
+
+def test_a_missing_extra_is_reported_with_one_prefix(tmp_path, capsys, monkeypatch):
+    """The message names the command once ("tamarco start_project needs cookiecutter ...")."""
+    monkeypatch.setitem(sys.modules, "cookiecutter.main", None)
+    assert main(["start_project", "x", "--output-dir", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("tamarco start_project needs cookiecutter"), error
+    assert error.count("tamarco start_project") == 1, error

@@ -21,13 +21,8 @@ def test_another_import_error_is_returned_unchanged():
 
 
 def test_the_extras_named_exist_in_the_pyproject():
-    import sys
+    import tomllib
     from pathlib import Path
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
 
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]

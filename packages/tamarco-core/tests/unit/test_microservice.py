@@ -191,9 +191,6 @@ def test_default_resources_from_entry_points(monkeypatch):
     monkeypatch.setattr(
         default_resources, "default_resource_factories", lambda: {"metrics": Ep("metrics"), "status": Ep("status")}
     )
-    monkeypatch.setattr(
-        "tamarco.core.microservice.default_resource_factories", default_resources.default_resource_factories
-    )
 
     mine = Recorder([])
 

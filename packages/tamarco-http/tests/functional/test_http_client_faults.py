@@ -97,7 +97,7 @@ async def raw_slow_client(host: str, port: int, every: float, payload: bytes, li
     sender = asyncio.create_task(trickle())
     try:
         answer = await asyncio.wait_for(reader.read(), limit)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"the connection is still open after {limit} s") from None
     finally:
         sender.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ async def read_until(process: asyncio.subprocess.Process, marker: str, seen: lis
 
     try:
         await asyncio.wait_for(scan(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"{marker!r} not printed within {timeout} s:\n{''.join(seen)}") from None
 
 
@@ -98,3 +99,21 @@ async def test_request_in_flight_during_sigterm_gets_its_response(free_port, htt
     assert code == 0, "".join(seen)
     with pytest.raises(aiohttp.ClientConnectionError):
         await http_session.get(url + "?seconds=0")
+
+
+async def test_a_taken_port_is_one_line_naming_the_key_and_no_traceback():
+    """Issue 24: the port comes from the environment (TAMARCO__...), and it is taken."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await spawn(EXAMPLE, TAMARCO__SYSTEM__RESOURCES__HTTP_SERVER__PORT=str(port), TAMARCO_YML_FILE="")
+        seen: list[str] = []
+        code = await finish(process, seen)
+    output = "".join(seen)
+    assert code == 1, output
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if f"127.0.0.1:{port}" in line]
+    assert len(lines) == 1, output
+    assert "system.resources.http_server.port" in lines[0] and "already in use" in lines[0], lines[0]
+    assert "free port" in lines[0], lines[0]

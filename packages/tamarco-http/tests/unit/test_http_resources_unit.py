@@ -83,6 +83,15 @@ async def test_bad_client_settings_name_the_key(settings, key):
         _ = client.session
 
 
+async def test_a_base_url_with_an_unencoded_password_is_refused_without_echoing_it():
+    client = bound(HTTPClientResource(), "client", {"base_url": "https://bot:Qp@Zss/Ww:rd@api.example/"})
+    with pytest.raises(HTTPSettingsError, match=r"system.resources.client.base_url.*percent-encode") as raised:
+        await client.start()
+    assert (
+        "Zss" not in str(raised.value) and "Ww:rd" not in str(raised.value) and "api.example" not in str(raised.value)
+    )
+
+
 def test_credentials_are_removed_from_urls():
     strip = _client._without_credentials
     assert strip("https://user:pa55@example.com:8443/api?x=1") == "https://example.com:8443/api?x=1"
@@ -113,7 +122,10 @@ def test_report_server_route_validation():
 def test_errors_are_specific_and_catchable_as_builtins():
     bind = ServerBindError("api", "127.0.0.1", 8080, OSError(98, "Address already in use"))
     assert isinstance(bind, OSError) and isinstance(bind, HTTPResourceError)
-    assert str(bind) == "resource 'api' cannot listen on 127.0.0.1:8080: Address already in use"
+    assert str(bind) == (
+        "resource 'api': 127.0.0.1:8080 is already in use: stop the process listening there, "
+        "or set system.resources.api.port to a free port (0 picks one)"
+    )
     assert (bind.host, bind.port, bind.errno) == ("127.0.0.1", 8080, 98)
     assert isinstance(HTTPSettingsError("k", "r"), ValueError)
     assert isinstance(RoutesFrozenError("x"), RuntimeError)

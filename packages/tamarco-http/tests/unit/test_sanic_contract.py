@@ -223,3 +223,28 @@ def test_check_timeouts_ends_a_request_older_than_request_timeout_since_self_tim
 
 def _all_slots(cls: type) -> list[str]:
     return [slot for klass in cls.__mro__ for slot in getattr(klass, "__slots__", ())]
+
+
+def test_the_body_is_read_by_http_read_until_request_body_is_falsy():
+    """The whole-request deadline notes the body's end in ``Http.read`` (``request_body`` falsy),
+    ends a late one by cancelling ``_task`` with ``exception`` set, keeps new connections in
+    ``connections`` and closes a silent one by the keep-alive path (``keep_alive_timeout``)."""
+    method = getattr(Http, "read", None)
+    require(inspect.iscoroutinefunction(method) and only_self(method), "Http.read(self)", TIMEOUTS)
+    require({"request_body", "exception", "keep_alive", "stage"} <= set(_all_slots(Http)), "Http slots", TIMEOUTS)
+    source = source_of(sanic.server.protocols.http_protocol)
+    require(
+        "stage is Stage.IDLE and duration > self.keep_alive_timeout" in source and "self._task.cancel(" in source,
+        "HttpProtocol.check_timeouts keep-alive path",
+        TIMEOUTS,
+    )
+    require("self.connections.add(self)" in source, "HttpProtocol.connection_made adds to connections", TIMEOUTS)
+
+
+def test_aiohttp_server_keeps_each_connection_through_connection_made():
+    """The report server's max_connections wraps ``web.Server.connection_made(handler, transport)``."""
+    from aiohttp import web
+
+    parameters = list(inspect.signature(web.Server.connection_made).parameters)
+    assert parameters == ["self", "handler", "transport"], parameters
+    assert isinstance(web.Server.connections, property)

@@ -86,6 +86,22 @@ def test_bad_values_name_the_full_key(values: dict[str, Any], key: str) -> None:
         KafkaConfig.from_settings(view(values))
 
 
+@pytest.mark.parametrize(
+    "servers",
+    [
+        f"kafka://bob:{SECRET}@broker:9092",
+        f"bob:{SECRET}@broker:9092",
+        f"broker:9092, sasl://bob:p@ss/{SECRET}@broker2:9092",
+    ],
+)
+def test_bootstrap_servers_with_user_info_are_refused_without_echoing_it(servers: str) -> None:
+    with pytest.raises(MessagingSettingsError, match=r"bootstrap_servers takes 'host:port' entries") as error:
+        KafkaConfig.from_settings(view({"bootstrap_servers": servers}))
+    message = str(error.value)
+    assert SECRET not in message and "bob" not in message and "p@ss" not in message
+    assert "system.resources.kafka.sasl.password" in message
+
+
 def test_a_missing_password_is_not_echoed() -> None:
     with pytest.raises(MessagingSettingsError) as error:
         KafkaConfig.from_settings(view({"sasl": {"username": "bob", "password": 12345}}))

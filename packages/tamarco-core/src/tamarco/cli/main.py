@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from tamarco.cli import etcd, start_project, version
-from tamarco.core.extras import missing_extra
+from tamarco.core.extras import MissingExtraError, missing_extra
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except ImportError as error:  # an optional dependency: name the extra that installs it
-        print(f"tamarco {args.command}: {missing_extra(error, f'tamarco {args.command}')}", file=sys.stderr)
+    except ImportError as error:  # an optional dependency: the message names the command and the extra
+        reported = missing_extra(error, f"tamarco {args.command}")
+        prefix = "" if isinstance(reported, MissingExtraError) else f"tamarco {args.command}: "
+        print(f"{prefix}{reported}", file=sys.stderr)
         return 1
     except Exception as error:  # the CLI's top level: report, do not dump a traceback
         print(f"tamarco {args.command}: {error}", file=sys.stderr)

@@ -69,8 +69,27 @@ def check_project_name(project_name: str, project_slug: str | None = None) -> st
     return slug
 
 
+def _template_keys_help() -> str:
+    """The template's keys and defaults, for ``tamarco start_project --help``."""
+    try:
+        defaults = json.loads(_read_template_file(template_path(), "cookiecutter.json"))
+    except (OSError, ValueError) as error:
+        return f"template keys: unavailable ({error})"
+    lines = ["template keys (--set KEY=VALUE; defaults shown):"]
+    lines += [f"  {key} = {value}" for key, value in defaults.items() if not key.startswith("_")]
+    return "\n".join(lines)
+
+
 def register(commands: Any) -> None:
-    parser = commands.add_parser("start_project", help="create a new microservice project")
+    parser = commands.add_parser(
+        "start_project",
+        help="create a new microservice project",
+        description="Create a new microservice project from the tamarco template. With NAME, every other "
+        "template key takes its default (or a --set value) without prompting; without NAME, each key is asked.",
+        epilog=_template_keys_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the project name (the template's project_name)")
     parser.add_argument("--output-dir", default=".", help="where to create the project (default: here)")
     parser.add_argument("--no-input", action="store_true", help="do not prompt; use defaults and --set values")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="template value, repeatable")
@@ -111,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     from cookiecutter.main import cookiecutter
 
     extra = _extra_context(args.set)
+    if args.name is not None:
+        if extra.setdefault("project_name", args.name) != args.name:
+            given = extra["project_name"]
+            raise ValueError(f"the project name is given twice: {args.name!r} and --set project_name={given!r}")
+        args.no_input = True
     source = template_path()
     overwrite = bool(args.force)
     if args.no_input:

@@ -9,6 +9,11 @@ class MicroserviceError(Exception):
     """Base class of lifecycle errors."""
 
 
+class ExpectedStartFailure(Exception):
+    """A start failure the operator fixes (a port in use, a bad setting): its message names the
+    key and says what to do. The service logs it as one line; the traceback goes to DEBUG."""
+
+
 class MicroserviceDefinitionError(MicroserviceError, TypeError):
     """The Microservice subclass is declared wrongly (no ``name``, a bad resource...)."""
 
@@ -37,7 +42,7 @@ class ResourceDependencyCycle(ResourceDependencyError):
         self.cycle = list(cycle)
 
 
-class InvalidSettingError(MicroserviceError, ValueError):
+class InvalidSettingError(MicroserviceError, ExpectedStartFailure, ValueError):
     """A setting the core reads holds a value it cannot use; the message names the key.
 
     Raised while the service starts (before any resource starts), never at first use.

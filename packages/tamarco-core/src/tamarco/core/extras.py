@@ -17,6 +17,7 @@ EXTRA_OF_MODULE = {
     "redis": "redis",
     "aiohttp": "logging-http",
     "cookiecutter": "scaffold",
+    "opentelemetry": "tracing",
 }
 
 

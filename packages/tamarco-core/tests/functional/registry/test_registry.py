@@ -54,7 +54,7 @@ class Snapshots:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 instances = await asyncio.wait_for(self.queue.get(), max(remaining, 0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"registry never matched within {timeout} s") from None
             if predicate(instances):
                 return instances

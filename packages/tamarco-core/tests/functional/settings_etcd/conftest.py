@@ -72,7 +72,7 @@ class Changes:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 seen.append(await asyncio.wait_for(self.queue.get(), max(remaining, 0)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"{wanted} not received within {timeout} s; got {seen}") from None
         return seen
 

@@ -84,6 +84,15 @@ def test_network_blocks_take_their_settings() -> None:
     assert config.http == HTTPConfig(url="https://l:8080/", user="u", password="p", max_records=7)
 
 
+def test_an_http_url_with_an_unencoded_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(
+        LoggingSettingsError, match=r"system.logging.http.url is not a valid URL.*percent-encode"
+    ) as error:
+        parse_logging_settings({"http": {"enabled": True, "url": "https://svc:Qp@Zss/Ww:rd@logs.example/in"}})
+    assert not {"Qp", "Zss", "Ww:rd", "svc", "logs.example"} & set(str(error.value).replace("'", " ").split())
+    assert "Zss" not in str(error.value)
+
+
 def test_passwords_stay_out_of_repr_and_errors() -> None:
     config = parse_logging_settings({"redis": {"enabled": True, "password": "s3cr3t"}})
     assert "s3cr3t" not in repr(config)

@@ -45,6 +45,7 @@ def test_retry_delays_grow_and_are_capped() -> None:
     [
         ({"delivery": {"max_concurrency": 0}}, "system.resources.bus.delivery.max_concurrency"),
         ({"delivery": {"max_concurrency": "ten"}}, "system.resources.bus.delivery.max_concurrency"),
+        ({"delivery": {"max_concurency": 4}}, "system.resources.bus.delivery.max_concurency is unknown"),
         (
             {"inputs": {"jobs": {"retry": {"delay_seconds": -1}}}},
             "system.resources.bus.inputs.jobs.retry.delay_seconds",

@@ -96,3 +96,15 @@ async def test_bad_timeouts_name_the_setting(value: Any) -> None:
     with pytest.raises(Exception, match=r"system\.resources\.bus\.connection_timeout"):
         async with _context(bus, {"connection_timeout": value}):
             pass
+
+
+@pytest.mark.parametrize("value", [-1, 0, "5s", False])
+async def test_a_bad_drain_timeout_fails_the_start_naming_the_setting(value: Any) -> None:
+    transport = FlakyTransport(failures=0)
+    bus = Bus(transport=transport)
+    with pytest.raises(
+        Exception, match=r"system\.resources\.bus\.drain_timeout_seconds must be a number of seconds > 0"
+    ):
+        async with _context(bus, {"drain_timeout_seconds": value}):
+            pass
+    assert transport.attempts == 0, "refused before connecting"

@@ -132,3 +132,36 @@ async def test_retries_and_dead_letters_are_logged_naming_the_input_and_the_erro
         message.startswith("input cows: handler failed 2 time(s) on a message from cows, dead-lettering it: KeyError")
         for message in messages
     ), messages
+
+
+class ReturningAnswerService(Microservice):
+    name = "answers_in_memory"
+    use_default_resources = False
+
+    bus = Bus(outputs=[MessageOutput("questions")])
+
+    def __init__(self) -> None:
+        super().__init__(environ={})
+
+    @RequestInput(resource=bus, source="questions")
+    async def answer(self, message: Any) -> Any:
+        return {"answer": message.upper()}
+
+
+async def test_a_request_handler_without_a_response_handler_answers_with_what_it_returns() -> None:
+    service = ReturningAnswerService()
+    use_in_memory(service)
+    async with serving(service):
+        answer = await service.bus.outputs["questions"].request("who?", timeout=5)
+    assert answer == {"answer": "WHO?"}
+
+
+@pytest.mark.parametrize("pattern", [RequestInput, PullInput])
+def test_a_handler_that_cannot_take_the_message_is_refused_when_decorated(pattern: Any) -> None:
+    async def no_message(self: Any) -> None: ...
+
+    async def three(self: Any, a: Any, b: Any, c: Any) -> None: ...
+
+    for handler in (no_message, three):
+        with pytest.raises(TypeError, match=rf"{pattern.__name__} 'q': handler .* must take \(self, message\)"):
+            pattern("q")(handler)

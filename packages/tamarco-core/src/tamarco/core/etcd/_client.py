@@ -76,7 +76,7 @@ class TamarcoEtcdClient(aetcd.Client):
         if self._is_connecting:  # type: ignore[has-type]
             try:
                 await within(self._connected.wait(), self.config.request_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise aetcd.exceptions.ConnectionTimeoutError(
                     f"etcd at {self.config.address}: no connection within {self.config.request_timeout:g} s "
                     "(TAMARCO_ETCD_TIMEOUT)"
@@ -131,7 +131,7 @@ class TamarcoEtcdClient(aetcd.Client):
         if watcher is not None:
             try:
                 await within(watcher.shutdown(), CLOSE_TIMEOUT)
-            except (asyncio.TimeoutError, aetcd.exceptions.ClientError, grpc.RpcError, OSError) as error:
+            except (TimeoutError, aetcd.exceptions.ClientError, grpc.RpcError, OSError) as error:
                 logger.debug("etcd at %s: the watch stream did not shut down (%s)", self.config.address, error)
                 handler = watcher._request_handler
                 if handler is not None:
@@ -143,7 +143,7 @@ class TamarcoEtcdClient(aetcd.Client):
 async def _close_channel(channel: Any) -> None:
     try:
         await within(channel.close(), CLOSE_TIMEOUT)
-    except (asyncio.TimeoutError, grpc.RpcError, OSError) as error:
+    except (TimeoutError, grpc.RpcError, OSError) as error:
         logger.debug("closing an etcd channel: %s", error)
 
 
@@ -159,7 +159,7 @@ async def request(
     bound = request_bound(config)
     try:
         return await within(awaitable, bound, discard)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise aetcd.exceptions.ConnectionTimeoutError(
             f"etcd at {config.address} did not answer {what} within {bound:g} s (TAMARCO_ETCD_TIMEOUT)"
         ) from None
@@ -178,5 +178,5 @@ async def close_quietly(client: aetcd.Client | None) -> None:
         return
     try:
         await within(client.close(), 2 * CLOSE_TIMEOUT + 1.0)
-    except (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, OSError) as error:
+    except (TimeoutError, aetcd.exceptions.ClientError, grpc.RpcError, OSError) as error:
         logger.debug("closing the etcd client: %s", error)

@@ -1,8 +1,7 @@
 """Bounded waits and backoff for etcd calls: nothing that talks to etcd waits forever.
 
-Why not ``asyncio.timeout`` or ``asyncio.wait_for``: the first does not exist on Python 3.10
-(the supported minimum), and neither holds its deadline when the awaited call ignores a
-cancellation (gRPC calls being closed can), while ``wait_for`` before 3.12 can swallow the
+Why not ``asyncio.timeout`` or ``asyncio.wait_for``: neither holds its deadline when the
+awaited call ignores a cancellation (gRPC calls being closed can), while ``wait_for`` before 3.12 can swallow the
 caller's own cancellation when it arrives as the call completes: the soak-run hang of
 ``settings.stop()`` (regression test in ``tests/unit/etcd/test_deadlines.py``). :func:`within`
 runs the call in a task of its own and waits on that task, which avoids both.
@@ -39,7 +38,7 @@ async def within(awaitable: Awaitable[T], timeout: float, discard: Callable[[T],
         raise
     if not done:
         _abandon(task, discard)
-        raise asyncio.TimeoutError
+        raise TimeoutError
     if task.cancelled():
         # Not this caller's cancellation (that one raised above): the awaitable's, such as a
         # gRPC call cancelled because another task closed its channel.

@@ -65,7 +65,7 @@ async def retry_until(
             this_bound = bound if first else max(0.1, min(bound, deadline - loop.time()))
             try:
                 return await within(operation(), this_bound)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise aetcd.exceptions.ConnectionTimeoutError(f"no answer within {this_bound:.3g} s") from None
         except EtcdError:
             raise

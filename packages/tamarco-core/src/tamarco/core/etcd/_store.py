@@ -144,12 +144,12 @@ class EtcdSettingsStore:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 event = await within(iterator.__anext__(), remaining)
                 if event.kind == "PUT" and _at_or_under(event.kv.key, base):
                     logger.info("etcd key %s exists: reading the settings", base.decode())
                     return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise EtcdCheckKeyTimeout(
                 f"etcd key {base.decode()} (ETCD_CHECK_KEY) did not appear in etcd at {config.address} "
                 f"within {configured_timeout if configured_timeout is not None else timeout:g} s "

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tamarco.core.redaction import redact_url
+from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -253,6 +254,11 @@ def parse_logging_settings(tree: Any, prefix: str = PREFIX) -> LoggingConfig:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise LoggingSettingsError(
                 f"setting {block.key('url')} must be an http:// or https:// URL, got {redact_url(url)!r}"
+            )
+        problem = authority_problem(url)
+        if problem is not None:
+            raise LoggingSettingsError(
+                f"setting {block.key('url')} is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
             )
         user = block.optional_string("user")
         password = block.optional_string("password", secret=True)

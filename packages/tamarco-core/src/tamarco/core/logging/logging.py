@@ -55,6 +55,7 @@ from tamarco.core.logging.testing import DISPATCHER
 from tamarco.core.logging.transports import HTTPTransport, RedisTransport, UDPTransport
 from tamarco.core.redaction import Redactor
 from tamarco.core.settings.settings import SettingsView
+from tamarco.core.tracing import TRACE_FIELDS_FILTER
 
 __all__ = ["DEFAULT_PROFILE", "PROFILES", "FileOutputHandler", "Logging", "LoggingSettingsError", "RedactingFilter"]
 
@@ -224,6 +225,9 @@ class Logging:
         self.instance_id: str | None = None
         self.config: LoggingConfig | None = None
         self.level = PROFILES[DEFAULT_PROFILE]
+        #: Third-party loggers (aio-pika, aiokafka...) and the lowest level they log at: their
+        #: records go through the same outputs, without their DEBUG/INFO chatter.
+        self.library_levels: dict[str, int] = {}
         #: output name ("stdout", "file", "logstash", "redis", "http") -> (key, handler)
         self._outputs: dict[str, tuple[Any, logging.Handler]] = {}
         self._attached: dict[str, list[logging.Handler]] = {}
@@ -487,9 +491,10 @@ class Logging:
                     target.removeHandler(handler)
             for handler in handlers:
                 handler.addFilter(self.redacting_filter)  # no-op when already there
+                handler.addFilter(TRACE_FIELDS_FILTER)  # trace_id, span_id inside a span
                 target.addHandler(handler)  # no-op when already there
             target.addHandler(DISPATCHER)
-            target.setLevel(self.level)
+            target.setLevel(max(self.level, self.library_levels.get(name, logging.NOTSET)))
             target.propagate = False
             self._attached[name] = handlers
 

@@ -194,7 +194,7 @@ class QueuedHandler(logging.Handler):
         try:
             await asyncio.wait_for(self._wakeup.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def _run(self) -> None:
@@ -277,7 +277,7 @@ class QueuedHandler(logging.Handler):
         assert self._closing_event is not None
         try:
             await asyncio.wait_for(self._closing_event.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     @property

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tamarco.core.redaction import MASK, SECRET_KEY_PATTERN, is_secret_key
@@ -148,7 +148,7 @@ def utc_timestamp(created: float) -> str:
     second = int(created)
     cached_second, prefix = _last_second  # one tuple: consistent even across threads
     if cached_second != second:
-        prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second = (second, prefix)
     millis = min(round((created - second) * 1_000_000) // 1000, 999)  # as datetime rounds
     return f"{prefix}{millis:03d}Z"

@@ -284,7 +284,7 @@ class Consumer:
             return self._closing.is_set()
         try:
             await asyncio.wait_for(self._closing.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -363,6 +363,15 @@ class Consumer:
                 return handler
             return lambda message: handler(message.body)
         codec = self.input.codec
+        if not self.input.wants_response_handler():
+
+            async def call_returning(message: Message) -> None:
+                # ``async def answer(self, message)``: the value it returns is the answer.
+                result = await handler(message if envelope else message.body)
+                if result is not None:
+                    await ResponseHandler(message, codec, self._reply).send_response(result)
+
+            return call_returning
 
         async def call_request(message: Message) -> None:
             response = ResponseHandler(message, codec, self._reply)

@@ -84,11 +84,29 @@ class MessageInput(InputBase):
 
     def __call__(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Decorate a service method: it becomes this input's message handler. The input keeps
-        its name (the queue/topic) rather than taking the method's."""
+        its name (the queue/topic) rather than taking the method's. A method that cannot take
+        the arguments the input gives is refused here, not on every message."""
+        shapes = (1, 2) if self.pattern == "request" else (1,)
+        if not any(takes_arguments(function, count, method=True) for count in shapes):
+            wanted = (
+                "(self, message) or (self, message, response_handler)"
+                if self.pattern == "request"
+                else "(self, message)"
+            )
+            raise TypeError(
+                f"{type(self).__name__} {self.name!r}: handler {getattr(function, '__qualname__', function)!r} "
+                f"must take {wanted}"
+            )
         name = self.name
         decorated = super().__call__(function)
         self.name = name
         return decorated
+
+    def wants_response_handler(self) -> bool:
+        """Whether the request handler takes a :class:`ResponseHandler` (its second argument);
+        otherwise the value it returns is the answer."""
+        handler = self.on_message_callback
+        return handler is not None and self.pattern == "request" and takes_arguments(handler, 2)
 
     # -- the handler ------------------------------------------------------------------------
 
@@ -142,6 +160,24 @@ class MessageInput(InputBase):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
+
+
+def takes_arguments(function: Callable[..., Any], count: int, *, method: bool = False) -> bool:
+    """Whether ``function`` can be called with ``count`` positional arguments (plus ``self`` when
+    ``method`` and its first parameter is named so: a method decorated in its class body)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True  # nothing to check against (a builtin, a C callable): let the call tell
+    arguments: list[Any] = [None] * count
+    first = next(iter(signature.parameters), None)
+    if method and first == "self":
+        arguments.append(None)
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        return False
+    return True
 
 
 class PullInput(MessageInput):

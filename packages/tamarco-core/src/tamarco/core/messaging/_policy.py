@@ -69,7 +69,15 @@ def resolve_policy(
     (the input's constructor arguments) < ``inputs.<input_name>`` settings."""
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if resource_settings is not None:
-        layers.append((resource_settings.full_key("delivery"), _mapping(resource_settings, "delivery")))
+        delivery = _mapping(resource_settings, "delivery")
+        # ``delivery`` holds the policy only (an input's settings may hold its transport's keys too).
+        unknown = sorted(str(name) for name in delivery if name not in _FIELDS)
+        if unknown:
+            raise MessagingSettingsError(
+                f"setting {resource_settings.full_key('delivery.' + unknown[0])} is unknown "
+                f"(known: {', '.join(_FIELDS)})"
+            )
+        layers.append((resource_settings.full_key("delivery"), delivery))
     layers.append((f"input {input_name!r} argument", overrides))
     if resource_settings is not None:
         key = f"inputs.{input_name}"

@@ -67,6 +67,7 @@ class MessagingResource(IOResource):
         self.consumers: dict[str, Consumer] = {}
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
+        self._drain_timeout: float | None = None
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -135,6 +136,8 @@ class MessagingResource(IOResource):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Read at start, so that a wrong value fails the start naming the key, not the stop.
+        self._drain_timeout = self.drain_timeout()
         transport = self._transport_override or self.create_transport()
         self.transport = transport
         policies = {
@@ -180,7 +183,7 @@ class MessagingResource(IOResource):
             except AuthenticationError as error:
                 self.set_status(StatusCodes.FAILED, error)
                 raise
-            except (asyncio.TimeoutError, Exception) as error:
+            except (TimeoutError, Exception) as error:
                 reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
                 if loop.time() + delay >= deadline:
                     failure = NotConnectedError(
@@ -215,7 +218,8 @@ class MessagingResource(IOResource):
             self.set_status(StatusCodes.CONNECTING, reason)
 
     async def stop(self) -> None:
-        await self._shutdown(drain=self.drain_timeout())
+        drain = self._drain_timeout if self._drain_timeout is not None else self.drain_timeout()
+        await self._shutdown(drain=drain)
         await super().stop()
 
     async def _shutdown(self, drain: float) -> None:
@@ -256,7 +260,7 @@ class MessagingResource(IOResource):
         meters = self._output_meters.get(str(output.name))
         try:
             await transport.send(output, pattern, body, key=key, headers=headers)
-        except (MessagingError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, MessagingError, ConnectionError):
             if meters is not None:
                 meters.failed.inc()
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tamarco.core.errors import ExpectedStartFailure
+
 __all__ = [
     "AuthenticationError",
     "MessagingError",
@@ -16,7 +18,7 @@ class MessagingError(Exception):
     """Base class of messaging failures."""
 
 
-class MessagingSettingsError(MessagingError, ValueError):
+class MessagingSettingsError(MessagingError, ExpectedStartFailure, ValueError):
     """A messaging setting has a wrong value (the message names the full key)."""
 
 

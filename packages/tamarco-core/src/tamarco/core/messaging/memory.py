@@ -209,7 +209,7 @@ class InMemoryBroker:
         )
         try:
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeoutError(f"no answer to a request to {destination!r} within {timeout:g} s") from None
         finally:
             self._replies.pop(correlation_id, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tamarco.core.errors import ExpectedStartFailure
 from tamarco.core.redaction import is_secret_key
 
 
@@ -26,7 +27,7 @@ class SettingsNotLoadedYet(SettingsError):
     """A promised setting was read before the settings were loaded."""
 
 
-class SettingTypeError(SettingsError, TypeError):
+class SettingTypeError(SettingsError, ExpectedStartFailure, TypeError):
     """A setting holds a value of the wrong type."""
 
     def __init__(self, key: str, expected: Any, value: Any) -> None:
@@ -38,7 +39,7 @@ class SettingTypeError(SettingsError, TypeError):
         self.value = value
 
 
-class SettingsFileError(SettingsError):
+class SettingsFileError(SettingsError, ExpectedStartFailure):
     """The settings file is missing or malformed. The message names the file (and line)."""
 
     def __init__(self, path: str, reason: str, line: int | None = None) -> None:

@@ -4,9 +4,12 @@ Layers, lowest precedence first:
 
 1. the internal dict (defaults given in code with :meth:`Settings.update_internal`);
 2. the external source: a YAML/JSON file (``TAMARCO_YML_FILE``) or etcd
-   (``TAMARCO_ETCD_HOST``), loaded by :meth:`Settings.start`.
+   (``TAMARCO_ETCD_HOST``), loaded by :meth:`Settings.start`;
+3. the environment: ``TAMARCO__SYSTEM__RESOURCES__HTTP__PORT=8081`` sets
+   ``system.resources.http.port`` (:mod:`tamarco.core.settings.environment`), read by
+   :meth:`Settings.start`.
 
-The two are deep-merged (the external value wins at every depth). Then, for the service named
+They are deep-merged (the later layer wins at every depth). Then, for the service named
 ``name``, everything under ``system.microservices.<name>`` is merged over ``system``, so
 ``system.microservices.dog.logging.profile`` is what ``system.logging.profile`` reads in the
 service ``dog``. A per-service key wins over a general key whichever layer each comes from:
@@ -31,6 +34,7 @@ from tamarco.core.patterns.proxy import Proxy
 from tamarco.core.settings import keys
 from tamarco.core.settings.backends.file import FileSettingsBackend
 from tamarco.core.settings.backends.interface import SettingsBackend, _EmptyArg
+from tamarco.core.settings.environment import settings_from_environment
 from tamarco.core.settings.errors import (
     SettingNotFound,
     SettingsError,
@@ -59,6 +63,7 @@ class Settings:
         self._environ = environ
         self._internal: dict[str, Any] = {}
         self._external: dict[str, Any] = {}
+        self._environment: dict[str, Any] = {}
         self._effective: dict[str, Any] | None = None
         self._watchers: dict[str, list[WatchCallback]] = {}
         self._promised: list[tuple[str, SettingProxy]] = []
@@ -71,8 +76,10 @@ class Settings:
 
     async def start(self) -> None:
         """Load the external source, resolve promised settings, start watching for changes."""
+        self._environment = settings_from_environment(self.environ)
+        self._effective = None
         if self.backend is None:
-            self.backend = backend_from_environment(self._environ if self._environ is not None else os.environ)
+            self.backend = backend_from_environment(self.environ)
         if self.backend is not None:
             logger.debug("loading settings from %s", self.backend.description)
             tree = await self.backend.load()
@@ -83,6 +90,11 @@ class Settings:
             self._resolve_promise(key, proxy)
         if self.backend is not None:
             await self.backend.watch(self)
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment these settings read (``os.environ`` unless one was given)."""
+        return self._environ if self._environ is not None else os.environ
 
     def source_status(self) -> dict[str, Any]:
         """The external source and whether it is followed: ``{"source", "state"}``, ``state``
@@ -115,7 +127,7 @@ class Settings:
         return self._effective
 
     def _compute_effective(self, internal: Mapping[str, Any], external: Mapping[str, Any]) -> dict[str, Any]:
-        merged = keys.deep_merge(internal, external)
+        merged = keys.deep_merge(keys.deep_merge(internal, external), self._environment)
         system = merged.get(ROOT_SETTINGS)
         if self.microservice_name and isinstance(system, dict):
             override = keys.get_in(system, ["microservices", self.microservice_name])

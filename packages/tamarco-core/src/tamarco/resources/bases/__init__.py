@@ -12,7 +12,7 @@ import asyncio
 import enum
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.codecs import BytesCodec, JsonCodec
@@ -59,6 +59,9 @@ class BaseResource:
     depends_on: ClassVar[Sequence[str | type]] = ()
     #: Extra logger names this resource logs to; configured like the service's logger.
     loggers_names: ClassVar[Sequence[str]] = ()
+    #: Third-party loggers this resource's library logs to, and the lowest level let through:
+    #: they go to the service's outputs (timestamps, JSON, Logstash) instead of bare stderr.
+    library_loggers: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Subclasses take their own arguments and pass the rest here: what is left was not
@@ -71,6 +74,8 @@ class BaseResource:
         self.settings: SettingsView | None = None
         self.logger = logging.getLogger(f"tamarco.{type(self).__name__}")
         self.last_error: str | None = None
+        #: The exception behind ``last_error``, when one was given.
+        self.last_exception: BaseException | None = None
         self._status_code = StatusCodes.NOT_STARTED
         self._status_listeners: list[StatusListener] = []
 
@@ -95,6 +100,7 @@ class BaseResource:
         previous, self._status_code = self._status_code, StatusCodes(status)
         if error is not None:
             self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            self.last_exception = None if isinstance(error, str) else error
         if previous != self._status_code:
             for listener in list(self._status_listeners):
                 try:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tamarco.core.messaging import MessagingSettingsError
+from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from yarl import URL
 
 __all__ = ["AMQPConfig"]
@@ -154,6 +155,10 @@ class AMQPConfig:
 def _parse_url(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, str) or not value:
         raise MessagingSettingsError(f"setting {key} must be an amqp:// or amqps:// URL")
+    # Checked before parsing: a wrongly split URL shows a password's tail as host or vhost.
+    problem = authority_problem(value)
+    if problem is not None:
+        raise MessagingSettingsError(f"setting {key} is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}")
     try:
         url = URL(value)
     except ValueError:

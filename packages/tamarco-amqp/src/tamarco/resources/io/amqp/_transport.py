@@ -381,6 +381,7 @@ class AMQPTransport:
         channel = await connection.channel(publisher_confirms=False)
         prefetch = self.config.prefetch or 2 * consumer.policy.max_concurrency
         await channel.set_qos(prefetch_count=prefetch)
+        queue: AbstractQueue
         if input_.pattern == "subscribe":
             exchange = await channel.declare_exchange(names.exchange(source), ExchangeType.FANOUT, durable=True)
             queue = await channel.declare_queue(
@@ -523,7 +524,7 @@ class AMQPTransport:
             )
             await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeoutError(
                 f"no answer to a request to {destination!r} (queue {queue!r}) within {timeout:g} s"
             ) from None

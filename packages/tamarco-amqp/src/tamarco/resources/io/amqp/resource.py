@@ -17,17 +17,22 @@ Settings live under ``system.resources.<attribute name>`` (``amqp`` above); see
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import MessagingResource, MessagingSettingsError, Transport
+from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.amqp._config import AMQPConfig
 from tamarco.resources.io.amqp._transport import DEFAULT_MAX_MESSAGE_SIZE, AMQPTransport
 
 __all__ = ["AMQPResource"]
+
+#: Settings that say where the broker is; with none of them, TAMARCO_AMQP_URL is used if set.
+ADDRESS_KEYS = ("url", "host", "port", "vhost", "user", "password")
 
 
 class AMQPResource(MessagingResource):
@@ -39,6 +44,8 @@ class AMQPResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "amqp"
+    #: aio-pika and aiormq log through the service's outputs, warnings and errors only.
+    library_loggers: ClassVar[Mapping[str, int]] = {"aio_pika": logging.WARNING, "aiormq": logging.WARNING}
 
     def __init__(
         self,
@@ -55,6 +62,13 @@ class AMQPResource(MessagingResource):
         settings = self.settings
         if settings is None:
             return AMQPConfig()
+        # No address settings: the broker `tamarco-harness up` printed (TAMARCO_AMQP_URL), if any.
+        url = address_from_environment(settings, ADDRESS_KEYS, "TAMARCO_AMQP_URL")
+        if url is not None:
+            return AMQPConfig.from_settings(
+                lambda key, default: url if key == "url" else settings.get_nowait(key, default),
+                lambda key: "TAMARCO_AMQP_URL" if key == "url" else settings.full_key(key),
+            )
         return AMQPConfig.from_settings(
             lambda key, default: settings.get_nowait(key, default), lambda key: settings.full_key(key)
         )

@@ -44,6 +44,7 @@ def load_settings_file(path: str) -> dict[str, Any]:
 
         try:
             data = yaml.safe_load(text)
+            _refuse_empty_values(path, yaml.compose(text, Loader=yaml.SafeLoader), [])
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
@@ -54,3 +55,25 @@ def load_settings_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsFileError(path, f"the top level must be a mapping, not {type(data).__name__}")
     return data
+
+
+def _refuse_empty_values(path: str, node: Any, parents: list[str]) -> None:
+    """An empty value (``port:`` with nothing after it) is a mistake, not "unset": name its key.
+
+    An explicit ``null`` or ``~`` stays allowed (it says "no value" on purpose).
+    """
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = [*parents, str(key_node.value)]
+            if isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":null") and value_node.value == "":
+                raise SettingsFileError(
+                    path,
+                    f"setting {'.'.join(key)} is empty: give it a value, or remove the line to use the default",
+                    key_node.start_mark.line + 1,
+                )
+            _refuse_empty_values(path, value_node, key)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_empty_values(path, item, [*parents, str(index)])

@@ -6,9 +6,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from tamarco.core import tracing
+from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
+from tamarco.resources.io.http._tracing import client_trace_config
 
 __all__ = ["HTTPClientResource"]
 
@@ -23,6 +26,9 @@ class HTTPClientResource(BaseResource):
       ``read_timeout`` (seconds between two reads of the response);
     - ``limit`` (open connections, default 100; 0 = no limit), ``limit_per_host`` (default 0);
     - ``headers``: a dict of headers sent with every request.
+
+    When the service traces (``system.tracing``), each request is a CLIENT span and carries
+    the ``traceparent`` of it.
 
     ``status()`` shows the base URL without credentials.
     """
@@ -55,6 +61,11 @@ class HTTPClientResource(BaseResource):
                 raise HTTPSettingsError(
                     view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
                 )
+            problem = authority_problem(base_url)
+            if problem is not None:
+                raise HTTPSettingsError(
+                    view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
+                )
         timeout = aiohttp.ClientTimeout(
             total=_settings.read_positive(view, "timeout", 300.0),
             connect=_settings.read_positive(view, "connect_timeout", None),
@@ -68,7 +79,12 @@ class HTTPClientResource(BaseResource):
         headers = _settings.read(view, "headers", None, (dict, type(None)))
         self.set_status(StatusCodes.CONNECTING)
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
-        self._session = aiohttp.ClientSession(base_url=base_url, timeout=timeout, connector=connector, headers=headers)
+        service_tracing = tracing.of(self.microservice)
+        # Traced: a CLIENT span per request, its traceparent injected (nothing when off).
+        trace_configs = [client_trace_config(service_tracing)] if service_tracing.enabled else None
+        self._session = aiohttp.ClientSession(
+            base_url=base_url, timeout=timeout, connector=connector, headers=headers, trace_configs=trace_configs
+        )
         self.base_url = base_url
         await super().start()
 

@@ -42,12 +42,15 @@ from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
+from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
+from tamarco.resources.io.http._tracing import ServerTracing
 
 __all__ = ["HTTPServerResource"]
 
@@ -58,6 +61,12 @@ _DRAIN_POLL_SECONDS = 0.02
 CLIENT_CLOSED_REQUEST = 499
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
+#: Seconds for a whole request, head and body, from its first byte.
+DEFAULT_REQUEST_DEADLINE = 60.0
+#: Seconds a new connection may stay silent before it is closed.
+DEFAULT_FIRST_BYTE_TIMEOUT = 10.0
+#: Open connections beyond which a new one gets 503 and is closed.
+DEFAULT_MAX_CONNECTIONS = 1000
 
 logger = logging.getLogger("tamarco.http")
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -102,6 +111,8 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
+        if self.resource.tracing is not None:
+            self.resource.tracing.record_exception(request, exception)
         if isinstance(exception, RequestCancelled):
             return HTTPResponse(status=CLIENT_CLOSED_REQUEST)
         return exception_response(
@@ -136,7 +147,8 @@ class HTTPServerResource(BaseResource):
     Routes go on :attr:`app` (``@ms.http_server.app.route("/")``, blueprints...) or through
     :meth:`add_endpoint`. Settings are read at each start from ``system.resources.<name>``:
     ``host`` (default 127.0.0.1), ``port`` (required; 0 = a free port), ``debug``,
-    ``keep_alive``, ``keep_alive_timeout_seconds``, ``request_timeout_seconds``, ``access_log``, ``backlog``,
+    ``keep_alive``, ``keep_alive_timeout_seconds``, ``request_timeout_seconds``,
+    ``request_deadline_seconds``, ``first_byte_timeout_seconds``, ``max_connections``, ``access_log``, ``backlog``,
     ``graceful_shutdown_timeout``, ``metrics`` and ``cache.{enabled,maxsize,ttl,header_keys}``
     (see docs/http.md). After start, :attr:`host`, :attr:`port` and :attr:`url` say where it
     listens.
@@ -145,6 +157,8 @@ class HTTPServerResource(BaseResource):
     #: ``sanic.access`` carries the access log (``access_log: true``) and ``sanic.error``
     #: Sanic's own errors: both are configured like the service's loggers.
     loggers_names = ("tamarco.http", _access_log.ACCESS_LOGGER, "sanic.error")
+    #: Sanic's other loggers: through the service's outputs, warnings and errors only.
+    library_loggers = {"sanic.root": logging.WARNING, "sanic.server": logging.WARNING}
 
     #: Applied without a restart when they change (etcd, ``settings.set``): new connections
     #: log accesses or not, the next request exception is logged by the new ``debug``.
@@ -162,9 +176,14 @@ class HTTPServerResource(BaseResource):
         self.port: int | None = None
         self.cache: HTTPCacheMiddleware | None = None
         self.meters: RequestMeters | None = None
+        #: The request spans, when the service traces (see ``_tracing``).
+        self.tracing: ServerTracing | None = None
         self._server: AsyncioServer | None = None
         self._socket: socket.socket | None = None
         self._drain_timeout = 15.0
+        self._request_deadline: float | None = DEFAULT_REQUEST_DEADLINE
+        self._first_byte_timeout: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
+        self._limit: ConnectionLimit | None = None
         self._installed_middleware: set[str] = set()
 
     # -- routes ---------------------------------------------------------------------------
@@ -213,8 +232,19 @@ class HTTPServerResource(BaseResource):
         config.REQUEST_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
             view, ("request_timeout_seconds",), DEFAULT_REQUEST_TIMEOUT
         )
+        self._request_deadline = _settings.read_positive(view, "request_deadline_seconds", DEFAULT_REQUEST_DEADLINE)
+        self._first_byte_timeout = _settings.read_positive(
+            view, "first_byte_timeout_seconds", DEFAULT_FIRST_BYTE_TIMEOUT
+        )
+        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        self._limit = (
+            None
+            if max_connections is None
+            else ConnectionLimit(f"HTTP server {self.name}", int(max_connections), self.logger)
+        )
         config.NOISY_EXCEPTIONS = debug
         self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
+        self._configure_tracing()
         self._configure_cache(view)
         self._configure_meters(view)
         if not self.app.router.routes:
@@ -291,7 +321,7 @@ class HTTPServerResource(BaseResource):
         if server.server is not None:
             try:
                 await asyncio.wait_for(server.server.wait_closed(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.logger.warning("HTTP server %s: the listening socket did not close in 1 s", self.name)
         try:
             await server.after_stop()
@@ -347,7 +377,7 @@ class HTTPServerResource(BaseResource):
             sock.setblocking(False)
         except OSError as error:
             sock.close()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, self._settings_view().full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         return sock
@@ -378,6 +408,12 @@ class HTTPServerResource(BaseResource):
         self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=float(ttl), header_keys=[str(k) for k in header_keys])
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
+    def _configure_tracing(self) -> None:
+        service_tracing = tracing.of(self.microservice)
+        self.tracing = ServerTracing(service_tracing) if service_tracing.enabled else None
+        if self.tracing is not None:
+            self._install_middleware("tracing", self._tracing_on_request, self._tracing_on_response)
+
     def _configure_meters(self, view: Any) -> None:
         if self.meters is not None:  # left by a start that failed
             self.meters.close()
@@ -387,7 +423,12 @@ class HTTPServerResource(BaseResource):
 
     def _protocol(self) -> type[HttpProtocol]:
         """Sanic's protocol with the request head deadline, recording the meters when they are on."""
-        base = bounded_protocol(WebSocketProtocol if self.app.websocket_enabled else HttpProtocol)
+        base = bounded_protocol(
+            WebSocketProtocol if self.app.websocket_enabled else HttpProtocol,
+            request_deadline=self._request_deadline,
+            first_byte_timeout=self._first_byte_timeout,
+            limit=self._limit,
+        )
         if self.meters is None:
             return base
         return metered_protocol(base, self.meters)
@@ -404,6 +445,16 @@ class HTTPServerResource(BaseResource):
 
     # The installed middleware stays for the app's lifetime; it looks the feature up at each
     # request so that a restart with the feature turned off turns it off.
+
+    async def _tracing_on_request(self, request: Request) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_request(request)
+
+    async def _tracing_on_response(self, request: Request, response: Any) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_response(request, response)
 
     async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
         cache = self.cache

@@ -13,8 +13,20 @@ An idle keep-alive connection (no request under way) is closed by Sanic's
 ``KEEP_ALIVE_TIMEOUT`` (the ``keep_alive_timeout_seconds`` setting); the body of a request is
 read by the handler, under Sanic's ``RESPONSE_TIMEOUT``.
 
-Relies on Sanic internals (``Http.http1_request_header``, ``HttpProtocol.check_timeouts``,
-``_http``, ``_time``): ``tests/unit/test_sanic_contract.py`` names them.
+The whole request, head and body, must arrive within ``request_deadline_seconds`` of its first
+byte (default 60): a body trickled one byte a second is answered ``408`` and the connection
+closed, whatever the handler does meanwhile. :class:`BoundedHttp` notes when the body has been
+read to its end (``read``).
+
+A connection that has sent nothing at all is closed after ``first_byte_timeout_seconds``
+(default 10), much sooner than an idle keep-alive connection that already made requests.
+
+Beyond ``max_connections`` (default 1000) a new connection gets ``503`` and is closed
+(:mod:`._limits`).
+
+Relies on Sanic internals (``Http.http1_request_header``, ``Http.read``, ``request_body``,
+``HttpProtocol.check_timeouts``, ``connections``, ``_http``, ``_task``, ``_time``):
+``tests/unit/test_sanic_contract.py`` names them.
 """
 
 from __future__ import annotations
@@ -22,41 +34,99 @@ from __future__ import annotations
 from time import monotonic
 from typing import Any
 
+from sanic.exceptions import RequestTimeout
 from sanic.http import Http, Stage
 from sanic.server.protocols.http_protocol import HttpProtocol
+from tamarco.resources.io.http._limits import ConnectionLimit
 
 __all__ = ["BoundedHttp", "bounded_protocol"]
 
 
 class BoundedHttp(Http):
-    """Sanic's HTTP/1 connection handler, noting on its protocol when a request head began."""
+    """Sanic's HTTP/1 connection handler, noting on its protocol when a request head began and
+    until when its body is still being received."""
 
     __slots__ = ()
 
     async def http1_request_header(self) -> None:
         protocol: Any = self.protocol
-        protocol.tamarco_head_since = monotonic()
+        protocol.tamarco_head_since = protocol.tamarco_request_since = monotonic()
         try:
             await super().http1_request_header()
         finally:
             protocol.tamarco_head_since = None
+            if not self.request_body:
+                protocol.tamarco_request_since = None
+
+    async def read(self) -> bytes | None:
+        data = await super().read()
+        if not self.request_body:  # the body was read to its end
+            protocol: Any = self.protocol
+            protocol.tamarco_request_since = None
+        return data
 
 
-def bounded_protocol(base: type[HttpProtocol]) -> type[HttpProtocol]:
-    """``base`` (Sanic's ``HttpProtocol`` or ``WebSocketProtocol``) with the head deadline."""
+def bounded_protocol(
+    base: type[HttpProtocol],
+    *,
+    request_deadline: float | None = None,
+    first_byte_timeout: float | None = None,
+    limit: ConnectionLimit | None = None,
+) -> type[HttpProtocol]:
+    """``base`` (Sanic's ``HttpProtocol`` or ``WebSocketProtocol``) with the head deadline, the
+    whole-request deadline, the first-byte timeout and the connection limit."""
+
+    def connection_made(self: Any, transport: Any) -> None:
+        self.tamarco_opened = monotonic()
+        self.tamarco_received = False
+        self.tamarco_head_since = self.tamarco_request_since = None
+        base.connection_made(self, transport)
+        if limit is not None and len(self.connections) > limit.maximum:
+            limit.refuse(transport, len(self.connections))
+
+    def data_received(self: Any, data: bytes) -> None:
+        self.tamarco_received = True
+        base.data_received(self, data)
 
     def check_timeouts(self: Any) -> None:
-        since = getattr(self, "tamarco_head_since", None)
+        now = monotonic()
         http = self._http
+        since = getattr(self, "tamarco_head_since", None)
         if since is not None and http is not None and http.stage is Stage.REQUEST:
-            if monotonic() - since > self.request_timeout:
+            if now - since > self.request_timeout:
                 self._time = since  # Sanic's own path: "Request Timeout", 408, close
+        request_since = getattr(self, "tamarco_request_since", None)
+        if (
+            request_deadline is not None
+            and request_since is not None
+            and http is not None
+            and http.stage is Stage.HANDLER
+            and now - request_since > request_deadline
+            and self._task
+        ):
+            # The body is still arriving: end it as Sanic ends a slow head (408, then close).
+            self.tamarco_request_since = None
+            http.exception = RequestTimeout("Request Timeout: the whole request took too long")
+            http.keep_alive = False
+            http.request_body = None  # Sanic would otherwise read the rest before closing
+            self._task.cancel("the request deadline passed")
+            return
+        if (
+            first_byte_timeout is not None
+            and not getattr(self, "tamarco_received", True)
+            and http is not None
+            and http.stage is Stage.IDLE
+            and now - self.tamarco_opened > first_byte_timeout
+        ):
+            self._time = now - self.keep_alive_timeout - 1  # Sanic's keep-alive path closes it
         base.check_timeouts(self)
 
     namespace: dict[str, Any] = {
-        "__slots__": ("tamarco_head_since",),
+        "__slots__": ("tamarco_head_since", "tamarco_request_since", "tamarco_opened", "tamarco_received"),
         "HTTP_CLASS": BoundedHttp,
         "check_timeouts": check_timeouts,
+        "connection_made": connection_made,
+        "data_received": data_received,
         "__module__": __name__,
     }
     return type(f"Bounded{base.__name__}", (base,), namespace)

@@ -15,7 +15,10 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 ``port`` (default 5747; 0 = a free port), ``shutdown_timeout`` (seconds, default 5),
 ``keep_alive_timeout_seconds`` (default 15: how long a connection may wait for its next whole
 request head, from its opening or the previous response; bounds idle connections and slow
-clients alike, aiohttp having one timer for both).
+clients alike, aiohttp having one timer for both), ``max_connections`` (default 100: beyond it a
+new connection gets 503 and is closed), ``bearer_token`` (when set, every endpoint but
+``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``) and ``protect_metrics``
+(``true``: ``/metrics`` needs it too).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
 runs once every resource has stopped. So while the service drains (the HTTP server finishing
@@ -25,6 +28,8 @@ before its health endpoints disappear.
 
 from __future__ import annotations
 
+import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,13 +37,16 @@ from aiohttp import web
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
-from tamarco.resources.io.http._errors import HTTPResourceError, RoutesFrozenError, ServerBindError
+from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, RoutesFrozenError, ServerBindError
+from tamarco.resources.io.http._limits import ConnectionLimit, limit_aiohttp_connections
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5747
 DEFAULT_KEEP_ALIVE_TIMEOUT = 15.0
+#: Open connections beyond which a new one gets 503 and is closed (scrapers and probes need few).
+DEFAULT_MAX_CONNECTIONS = 100
 #: The 0.1 documentation showed the report server's settings nested under ``metrics``.
 _MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
 
@@ -50,6 +58,9 @@ class ReportServerResource(BaseResource):
 
     ``GET /`` lists the mounted routes (unless a resource mounts its own ``/``).
     """
+
+    #: aiohttp's server errors go through the service's outputs.
+    library_loggers = {"aiohttp.server": logging.WARNING}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,7 +120,7 @@ class ReportServerResource(BaseResource):
             view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
         )
         await self._close()  # still serving after a stop without post_stop (a restart)
-        app = web.Application()
+        app = web.Application(middlewares=_bearer_middlewares(view, self.logger))
         for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
@@ -123,11 +134,15 @@ class ReportServerResource(BaseResource):
         )
         self.set_status(StatusCodes.CONNECTING)
         await runner.setup()
+        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        if max_connections is not None and runner.server is not None:
+            limit = ConnectionLimit(f"report server {self.name}", int(max_connections), self.logger)
+            limit_aiohttp_connections(runner.server, limit)
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            bind_error = ServerBindError(str(self.name), host, port, error)
+            bind_error = ServerBindError(str(self.name), host, port, error, view.full_key("port"))
             self.set_status(StatusCodes.FAILED, bind_error)
             raise bind_error from error
         self._runner = runner
@@ -183,6 +198,41 @@ class ReportServerResource(BaseResource):
 
     async def _index(self, request: web.Request) -> web.Response:
         return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
+
+
+def _bearer_middlewares(view: Any, logger: logging.Logger) -> list[Any]:
+    """The bearer-token check (``bearer_token``), or nothing when no token is set.
+
+    ``/health/*`` stays open for probes; ``/metrics`` needs the token only with
+    ``protect_metrics: true`` (a Prometheus job can send it with ``authorization``).
+    """
+    token = view.get_nowait("bearer_token", None)
+    if token is None:
+        return []
+    if not isinstance(token, str) or len(token) < 16:
+        raise HTTPSettingsError(view.full_key("bearer_token"), "must be a string of at least 16 characters")
+    protect_metrics = _settings.read(view, "protect_metrics", False, bool)
+    expected = f"Bearer {token}".encode()
+    open_prefixes = ("/health/",) if protect_metrics else ("/health/", "/metrics")
+    logger.info(
+        "report server: every endpoint but %s needs 'Authorization: Bearer <%s>'",
+        " and ".join(f"{prefix}*" if prefix.endswith("/") else prefix for prefix in open_prefixes),
+        view.full_key("bearer_token"),
+    )
+
+    @web.middleware
+    async def bearer(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if not any(path.startswith(prefix) for prefix in open_prefixes):
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return web.json_response(
+                    {"error": "a bearer token is required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return [bearer]
 
 
 # The contract, checked by mypy: the report server is what core's ReportServer describes.

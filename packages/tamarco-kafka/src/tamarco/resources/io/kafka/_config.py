@@ -183,6 +183,14 @@ class _Reader:
             raise MessagingSettingsError(
                 f"setting {self.key(key)} must be 'host:port' or a comma-separated list of them, got {value!r}"
             )
+        for server in servers:
+            # A URL here may carry credentials: refuse it without quoting any of it.
+            if "@" in server or "/" in server or any(char.isspace() for char in server):
+                raise MessagingSettingsError(
+                    f"setting {self.key(key)} takes 'host:port' entries, not URLs or user info (entry "
+                    f"{servers.index(server) + 1} is not one); credentials go in {self.key('sasl.username')} "
+                    f"and {self.key('sasl.password')}"
+                )
         return servers
 
     def text(self, key: str, default: str) -> str:

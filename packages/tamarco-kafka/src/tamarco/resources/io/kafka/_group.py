@@ -134,7 +134,7 @@ class GroupConsumer:
         up to ``timeout`` seconds; past that, a warning (the join goes on in the background)."""
         try:
             await asyncio.wait_for(self.joined.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.logger.warning(
                 "resource %s: input %s has not joined consumer group %r within %g s; it keeps trying",
                 self.resource_name,
@@ -277,7 +277,7 @@ class GroupConsumer:
             # aiokafka retries a commit for as long as the error is retriable: bounded here, so
             # a broker outage does not stall fetching (or the stop) behind it.
             await asyncio.wait_for(kafka.commit(offsets), _COMMIT_TIMEOUT)
-        except (KafkaError, asyncio.TimeoutError) as error:
+        except (TimeoutError, KafkaError) as error:
             self.logger.warning(
                 "resource %s: input %s: committing offsets of group %r failed (%s: %s); "
                 "the messages after the last commit will be delivered again",

@@ -158,7 +158,7 @@ class KafkaTransport:
                     f"resource {self.resource_name}: {server} refused the credentials of user "
                     f"{config.sasl_username!r} ({config.sasl_mechanism}; {type(error).__name__})"
                 ) from None
-            except (OSError, KafkaError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, OSError, KafkaError, ValueError):
                 continue  # unreachable: the producer's bootstrap reports it
             connection.close()
             return
@@ -191,7 +191,7 @@ class KafkaTransport:
             try:
                 await asyncio.wait_for(producer.client.fetch_all_metadata(), max(interval, 1.0))
                 ok = True
-            except (KafkaError, OSError, asyncio.TimeoutError) as error:
+            except (TimeoutError, KafkaError, OSError) as error:
                 ok = False
                 reason = f"{self.config.address} does not answer ({type(error).__name__})"
             if ok != healthy:
@@ -221,7 +221,7 @@ class KafkaTransport:
                 # Sends still in the producer's batches get a bounded time to be delivered (a
                 # broker that is gone would hold the stop up to the request timeout otherwise).
                 await asyncio.wait_for(producer.flush(), _FLUSH_TIMEOUT)
-            except (asyncio.TimeoutError, KafkaError) as error:
+            except (TimeoutError, KafkaError) as error:
                 stop_timeout = 1.0  # the broker is not answering: do not wait for it twice
                 self.logger.warning(
                     "resource %s: messages sent but not yet acknowledged by %s may be lost (%s)",

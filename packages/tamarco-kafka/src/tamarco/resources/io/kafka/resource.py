@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._transport import KafkaTransport, SendTracker
@@ -26,6 +28,8 @@ class KafkaResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "kafka"
+    #: aiokafka logs through the service's outputs, warnings and errors only.
+    library_loggers: ClassVar[Mapping[str, int]] = {"aiokafka": logging.WARNING}
 
     def __init__(
         self,
@@ -61,6 +65,10 @@ class KafkaResource(MessagingResource):
         config = KafkaConfig.from_settings(self.settings, default_client_id=service)
         if self.offset_reset is not None and self.setting("consumer.auto_offset_reset", None) is None:
             config.auto_offset_reset = self.offset_reset
+        # No bootstrap_servers setting: the broker `tamarco-harness up` printed, if any.
+        servers = address_from_environment(self.settings, ("bootstrap_servers",), "TAMARCO_KAFKA_BOOTSTRAP_SERVERS")
+        if servers is not None:
+            config.bootstrap_servers = [server.strip() for server in servers.split(",") if server.strip()]
         if config.default_group is None:
             config.default_group = service
         topics: list[str] = []

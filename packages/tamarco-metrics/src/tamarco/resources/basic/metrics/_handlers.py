@@ -99,7 +99,7 @@ class CarbonHandler(LinesHandler):
                 writer = await self._connect()
             writer.write(payload)
             await asyncio.wait_for(writer.drain(), self.timeout)
-        except (OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError) as error:
             await self._disconnect()
             self.last_error = f"{type(error).__name__}: {error}"
             if not self.in_outage:

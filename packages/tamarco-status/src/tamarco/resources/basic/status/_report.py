@@ -34,7 +34,7 @@ async def resource_status(resource: BaseResource, timeout: float) -> dict[str, A
     """
     try:
         info = await asyncio.wait_for(resource.status(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return _failed(f"status() did not answer within {timeout:g} s")
     except Exception as error:
         return _failed(f"status() raised {type(error).__name__}: {error}")

@@ -243,6 +243,7 @@ class StatusResource(BaseResource):
             "resources": resources,
             "tasks": self._tasks_report(),
             "settings_source": self._settings_source(),
+            "tracing": self._tracing_report(),
             "problems": [text for texts in self.findings().values() for text in texts],
             "versions": installed_distributions(),
         }
@@ -252,6 +253,11 @@ class StatusResource(BaseResource):
         tasks = getattr(self._microservice(), "tasks", None)
         report = getattr(tasks, "report", None)
         return report() if callable(report) else {}
+
+    def _tracing_report(self) -> dict[str, Any]:
+        """On or off, and the exporter's health (spans exported, dropped, last error)."""
+        report = getattr(getattr(self._microservice(), "tracing", None), "report", None)
+        return report() if callable(report) else {"enabled": False}
 
     def _settings_source(self) -> dict[str, Any]:
         settings = getattr(self._microservice(), "settings", None)

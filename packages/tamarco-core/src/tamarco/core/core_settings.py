@@ -1,0 +1,66 @@
+"""The settings the core reads itself, and how changes reach the resources while running.
+
+``system.shutdown_timeout_seconds`` (the grace period of the stop) and ``system.deploy_name``
+are checked when the service starts, before any resource starts (:class:`InvalidSettingError`
+naming the key). Every resource's subtree (``system.resources.<name>``) is watched: a change
+under one of its ``live_settings`` is applied with ``apply_settings``, any other change is
+logged as needing a restart, naming the resource.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tamarco.core.errors import InvalidSettingError
+from tamarco.core.settings.settings import ROOT_SETTINGS, SettingsView
+from tamarco.resources.bases import BaseResource
+
+__all__ = [
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "DEPLOY_NAME_KEY",
+    "SHUTDOWN_TIMEOUT_KEY",
+    "check_deploy_name",
+    "check_shutdown_timeout",
+    "resource_settings_watcher",
+]
+
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT_KEY = f"{ROOT_SETTINGS}.shutdown_timeout_seconds"
+DEPLOY_NAME_KEY = f"{ROOT_SETTINGS}.deploy_name"
+
+
+def check_shutdown_timeout(value: Any) -> float:
+    """``value`` as a grace period in seconds; :class:`InvalidSettingError` unless a number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise InvalidSettingError(SHUTDOWN_TIMEOUT_KEY, "a number of seconds greater than 0", value)
+    return float(value)
+
+
+def check_deploy_name(value: Any) -> str | None:
+    """``value`` as the deploy name (None when unset); :class:`InvalidSettingError` unless a string."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidSettingError(DEPLOY_NAME_KEY, "a string", value)
+    return value
+
+
+def resource_settings_watcher(
+    resource: BaseResource, view: SettingsView, logger: logging.Logger
+) -> Callable[[str, Any], Awaitable[None]]:
+    """The watch callback of ``resource``'s settings: live settings applied, others reported."""
+
+    async def on_change(key: str, value: Any) -> None:
+        relative = key[len(view.prefix) + 1 :]
+        top = relative.split(".", 1)[0]
+        if top in resource.live_settings:
+            try:
+                await resource.apply_settings({relative: value})
+                logger.info("resource %s applied setting %s live", resource.name, key)
+            except Exception:
+                logger.exception("resource %s failed to apply setting %s", resource.name, key)
+        else:
+            logger.warning("setting %s changed; resource %s needs a restart to apply it", key, resource.name)
+
+    on_change.__qualname__ = f"settings of resource {resource.name}"
+    return on_change
