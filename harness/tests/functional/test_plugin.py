@@ -36,9 +36,16 @@ def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_downstream_example_passes_with_the_installed_plugin(tmp_path):
     project = tmp_path / "downstream_project"
     shutil.copytree(EXAMPLE, project)
-    # A project of its own: its own pytest config (asyncio mode), outside this repository.
-    (project / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
-    result = run_pytest(project, "-W", "error::pytest.PytestUnraisableExceptionWarning")
+    # A project of its own, outside this repository, with the pytest config the README gives
+    # (asyncio mode and loop scope): pytest-asyncio has nothing to warn about.
+    assert "asyncio_default_fixture_loop_scope" in (project / "pytest.ini").read_text()
+    result = run_pytest(
+        project,
+        "-W",
+        "error::pytest.PytestUnraisableExceptionWarning",
+        "-W",
+        "error::pytest.PytestDeprecationWarning",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
     assert not list((project / "tmp").glob("tamarco-harness-*"))

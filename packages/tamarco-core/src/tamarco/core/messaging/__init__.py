@@ -18,12 +18,14 @@ from tamarco.core.messaging._input import (
     ResponseHandler,
     SubscriptionInput,
 )
+from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
-from tamarco.core.messaging._transport import ConnectionListener, SendPattern, Subscription, Transport
+from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
 from tamarco.core.messaging.errors import (
     AuthenticationError,
+    HandlerTimeoutError,
     MessagingError,
     MessagingSettingsError,
     NotConnectedError,
@@ -38,11 +40,13 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ERROR_HEADERS",
     "AuthenticationError",
+    "ConcurrencyLimiter",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",
     "Delivery",
     "DeliveryPolicy",
+    "HandlerTimeoutError",
     "InMemoryBroker",
     "InMemoryDelivery",
     "InMemoryTransport",
@@ -61,6 +65,7 @@ __all__ = [
     "ResponseHandler",
     "RetryPolicy",
     "SendPattern",
+    "SendTracker",
     "Settlement",
     "Subscription",
     "SubscriptionInput",

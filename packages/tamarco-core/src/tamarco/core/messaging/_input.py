@@ -45,9 +45,15 @@ class MessageInput(InputBase):
     ``max_concurrency``, ``retry`` (a :class:`RetryPolicy` or a mapping), ``dead_letter`` and
     ``ack`` (``"auto"`` or ``"manual"``) are the input's delivery policy in code; settings can
     override them (see ``_policy``).
+
+    ``group_id`` names the consumer group of a ``pull`` input: the inputs of one group share
+    the messages of the source (each goes to one of them), each group gets all of them. ``None``
+    is the transport's default group (the queue itself on AMQP, the service's name on Kafka).
     """
 
     pattern: ClassVar[InputPattern] = "pull"
+    #: The consumer group (see the class doc); set by the transports' inputs that take one.
+    group_id: str | None = None
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
 from tamarco.core.messaging._policy import resolve_policy
+from tamarco.core.messaging._transport import SendTracker
 from tamarco.core.messaging.errors import (
     AuthenticationError,
     MessagingError,
@@ -67,13 +68,14 @@ class MessagingResource(IOResource):
         self.consumers: dict[str, Consumer] = {}
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
+        self._send_trackers: dict[MessageOutput, SendTracker] = {}
         self._drain_timeout: float | None = None
 
     # -- configuration ------------------------------------------------------------------------
 
     def add_input(self, input_to_add: InputBase) -> None:
-        """Add one input; two inputs on one queue/topic of the same pattern (and the same consumer
-        group, where the input has a ``group_id``) are an error."""
+        """Add one input; two inputs on one queue/topic of the same pattern and consumer group
+        are an error."""
         if isinstance(input_to_add, MessageInput):
             for existing in self.inputs.values():
                 if (
@@ -81,7 +83,7 @@ class MessagingResource(IOResource):
                     and isinstance(existing, MessageInput)
                     and existing.source == input_to_add.source
                     and existing.pattern == input_to_add.pattern
-                    and getattr(existing, "group_id", None) == getattr(input_to_add, "group_id", None)
+                    and existing.group_id == input_to_add.group_id
                 ):
                     raise MessagingSettingsError(
                         f"resource {self.name or type(self).__name__}: inputs {existing.name!r} and "
@@ -149,6 +151,7 @@ class MessagingResource(IOResource):
         await self._connect(transport)
         transport.set_connection_listener(self._on_connection_change)
         kind = transport.kind
+        self._send_trackers.clear()  # their meters belong to the previous start
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
@@ -256,20 +259,52 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
-        transport = self._connected_transport(f"{pattern} to {output.destination!r}")
+        what = f"{pattern} to {output.destination!r}"
+        transport = self._connected_transport(what)
         meters = self._output_meters.get(str(output.name))
         try:
             await transport.send(output, pattern, body, key=key, headers=headers)
-        except (TimeoutError, MessagingError, ConnectionError):
-            if meters is not None:
-                meters.failed.inc()
-            raise
         except Exception as error:
             if meters is not None:
                 meters.failed.inc()
-            raise PublishError(f"resource {self.name}: {pattern} to {output.destination!r} failed: {error}") from error
+            failure = self._send_error(error, what)
+            if failure is error:
+                raise
+            raise failure from error
         if meters is not None:
             meters.published.inc()
+
+    async def enqueue(
+        self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """Fire-and-forget send of ``body`` through ``output`` (what ``KafkaOutput.send`` calls):
+        into the transport's buffer, not waiting for the broker; the outcome reaches the output's
+        meters when the broker answered (failures are logged by the transport)."""
+        what = f"send to {output.destination!r}"
+        transport = self._connected_transport(what)
+        tracker = self._send_trackers.get(output)
+        if tracker is None:
+            meters = self._output_meters.get(str(output.name))
+            tracker = self._send_trackers[output] = SendTracker(
+                output.destination,
+                meters.published.inc if meters is not None else None,
+                meters.failed.inc if meters is not None else None,
+            )
+        try:
+            await transport.enqueue(output, body, key=key, headers=headers, tracker=tracker)
+        except Exception as error:
+            tracker.failed()
+            failure = self._send_error(error, what)
+            if failure is error:
+                raise
+            raise failure from error
+
+    def _send_error(self, error: Exception, what: str) -> Exception:
+        """``error`` as a sender sees it: the seam's errors as they are, anything else a
+        :class:`PublishError` naming the resource and the destination."""
+        if isinstance(error, (MessagingError, ConnectionError, TimeoutError)):
+            return error
+        return PublishError(f"resource {self.name}: {what} failed: {error}")
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
@@ -283,6 +318,19 @@ class MessagingResource(IOResource):
         return answer
 
     # -- status -------------------------------------------------------------------------------
+
+    def stuck_handlers(self) -> list[str]:
+        """One text per input whose handlers run past ``handler_timeout_seconds`` (they ignored
+        the cancellation): what readiness condition ``handler_stuck`` reports."""
+        found = []
+        for name, consumer in sorted(self.consumers.items()):
+            stuck = consumer.timer.stuck()
+            if stuck:
+                found.append(
+                    f"resource {self.name} input {name}: {len(stuck)} handler(s) still running past "
+                    f"handler_timeout_seconds ({consumer.timer.timeout:g} s; the longest for {stuck[0]:.1f} s)"
+                )
+        return found
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()

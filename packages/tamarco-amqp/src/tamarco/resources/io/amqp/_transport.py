@@ -50,7 +50,15 @@ from tamarco.resources.io.amqp._config import AMQPConfig
 from tamarco.resources.io.amqp._naming import AMQPNames
 
 if TYPE_CHECKING:
-    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
+    from tamarco.core.messaging import (
+        ConnectionListener,
+        Consumer,
+        Delivery,
+        MessageInput,
+        MessageOutput,
+        SendPattern,
+        SendTracker,
+    )
 
 __all__ = ["DIRECT_REPLY_TO", "AMQPDelivery", "AMQPTransport"]
 
@@ -71,20 +79,21 @@ _CHANNEL_REOPEN_WAIT = 5.0
 class AMQPDelivery:
     """One message as an input's queue delivered it (see :class:`~tamarco.core.messaging.Delivery`)."""
 
-    __slots__ = ("_logger", "_message", "channel", "settled", "source")
+    __slots__ = ("_channel", "_logger", "_message", "_transport", "settled", "source")
 
     def __init__(
         self,
         message: AbstractIncomingMessage,
         source: str,
-        logger: logging.Logger,
-        channel: AbstractChannel | None = None,
+        transport: AMQPTransport,
+        channel: AbstractChannel,
     ) -> None:
         self._message = message
         self.source = source
-        self._logger = logger
+        self._transport = transport
+        self._logger = transport.logger
         #: The input's channel: answers to requests go out on it.
-        self.channel = channel
+        self._channel = channel
         self.settled = False
 
     @property
@@ -137,6 +146,9 @@ class AMQPDelivery:
             await self._message.nack(requeue=requeue)
         except _CONNECTION_ERRORS as error:
             self._lost(error)
+
+    async def reply(self, body: bytes) -> None:
+        await self._transport.reply(self, self._channel, body)
 
     def _lost(self, error: BaseException) -> None:
         self._logger.info(
@@ -379,7 +391,7 @@ class AMQPTransport:
         source = input_.source
         names = self.names
         channel = await connection.channel(publisher_confirms=False)
-        prefetch = self.config.prefetch or 2 * consumer.policy.max_concurrency
+        prefetch = self.config.prefetch or consumer.policy.prefetch
         await channel.set_qos(prefetch_count=prefetch)
         queue: AbstractQueue
         if input_.pattern == "subscribe":
@@ -394,14 +406,13 @@ class AMQPTransport:
             queue = await self._declare_queue(channel, names.push_queue(source), durable=True)
         if consumer.policy.dead_letter:
             await self._dead_letter_queue(channel, source)
-        logger = self.logger
         handle = consumer.handle
         # aiormq runs each delivery in a task of its own, and the prefetch bounds how many there
         # are: the handler runs in that task (no hand-over to a worker), at most max_concurrency
         # at a time (Consumer.handle); the others wait, unacknowledged (backpressure).
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await handle(AMQPDelivery(message, source, logger, channel))
+            await handle((AMQPDelivery(message, source, self, channel),))
 
         tag = await queue.consume(on_message, no_ack=False)
         subscription = _AMQPSubscription(self, channel, queue, tag)
@@ -533,7 +544,21 @@ class AMQPTransport:
         finally:
             self._replies.pop(correlation_id, None)
 
-    async def reply(self, delivery: Delivery, body: bytes) -> None:
+    async def enqueue(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        tracker: SendTracker,
+    ) -> None:
+        """No unconfirmed path on AMQP: a confirmed ``push``, reported at once."""
+        await self.send(output, "push", body, key=key, headers=headers)
+        tracker.published(1)
+
+    async def reply(self, delivery: Delivery, channel: AbstractChannel | None, body: bytes) -> None:
+        """Answer the request ``delivery`` carried (what :meth:`AMQPDelivery.reply` calls)."""
         reply_to = delivery.reply_to
         if not reply_to:
             raise PublishError(f"message from {delivery.source!r} is not a request: it has no reply_to")
@@ -542,7 +567,7 @@ class AMQPTransport:
         message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
         # On the request input's channel, not the one this resource's own requests use: a channel
         # writes one message at a time, so answers and requests would wait for each other.
-        channel = getattr(delivery, "channel", None) or self._rpc_channel
+        channel = channel or self._rpc_channel
         if channel is not None and self._connected and not channel.is_closed:
             try:
                 await channel.default_exchange.publish(message, routing_key=reply_to, mandatory=False)

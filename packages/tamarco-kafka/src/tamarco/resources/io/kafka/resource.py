@@ -8,13 +8,12 @@ from typing import Any, ClassVar
 
 from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
-from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
+from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.kafka._config import KafkaConfig
-from tamarco.resources.io.kafka._transport import KafkaTransport, SendTracker
+from tamarco.resources.io.kafka._transport import KafkaTransport
+from tamarco.resources.io.kafka.input import KafkaInput
 
 __all__ = ["KafkaResource"]
-
-_SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
 class KafkaResource(MessagingResource):
@@ -44,12 +43,10 @@ class KafkaResource(MessagingResource):
         #: 0.1's ``offset_reset`` argument: the consumers' ``auto_offset_reset`` unless the setting
         #: ``consumer.auto_offset_reset`` says otherwise.
         self.offset_reset = _offset_reset(offset_reset)
-        self._send_trackers: dict[MessageOutput, SendTracker] = {}
 
     async def start(self) -> None:
         """Connect and start the inputs (the core's start), then wait until every input joined
         its consumer group (up to ``connection_timeout``), so the service consumes once started."""
-        self._send_trackers.clear()  # their meters belong to the previous start
         await super().start()
         transport = self.transport
         if isinstance(transport, KafkaTransport):
@@ -73,8 +70,10 @@ class KafkaResource(MessagingResource):
             config.default_group = service
         topics: list[str] = []
         for input_ in self.inputs.values():
-            if isinstance(input_, MessageInput) and getattr(input_, "topic_pattern", None) is None:
-                topics.extend(getattr(input_, "topics", ()) or (input_.source,))
+            if isinstance(input_, KafkaInput):
+                topics.extend(input_.topics)
+            elif isinstance(input_, MessageInput):
+                topics.append(input_.source)
         for output in self.outputs.values():
             if isinstance(output, MessageOutput):
                 topics.append(output.destination)
@@ -85,24 +84,6 @@ class KafkaResource(MessagingResource):
             join_timeout=self.connection_timeout(),
             logger=self.logger,
         )
-
-    async def enqueue(
-        self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
-    ) -> None:
-        """What :meth:`KafkaOutput.send` calls: into the producer's batch, not waiting for the broker."""
-        transport = self.transport
-        if type(transport) is not KafkaTransport or self.status_code not in _SENDING:
-            if isinstance(transport, KafkaTransport) or transport is None:
-                self._connected_transport(f"send to {output.destination!r}")  # raises NotConnectedError
-            await self.send(output, "push", body, key=key, headers=headers)  # another transport (in-memory)
-            return
-        tracker = self._send_trackers.get(output)
-        if tracker is None:
-            meters = self._output_meters.get(str(output.name))
-            published = meters.published.inc if meters is not None else None
-            failed = meters.failed.inc if meters is not None else None
-            tracker = self._send_trackers[output] = SendTracker(output.destination, published, failed)
-        await transport.enqueue(output.destination, body, key, headers, tracker)
 
     async def status(self) -> dict[str, Any]:
         transport = self.transport
