@@ -158,11 +158,9 @@ class MessageInput(InputBase):
             return item, ResponseHandler(message, self.codec, self._reply)
         return item
 
-    async def _reply(self, message: Message, body: bytes) -> None:
-        transport = getattr(self.resource, "transport", None)
-        if transport is None:
-            raise NotConnectedError(f"input {self.name!r}: cannot answer, its resource is not started")
-        await transport.reply(message.delivery, body)
+    @staticmethod
+    async def _reply(message: Message, body: bytes) -> None:
+        await message.delivery.reply(body)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
