@@ -9,10 +9,12 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 """
 
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import (
     InputPattern,
     MessageInput,
     MessageOutput,
+    PayloadT,
     PullInput,
     RequestInput,
     ResponseHandler,
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ERROR_HEADERS",
     "AuthenticationError",
+    "ChannelDescription",
     "ConcurrencyLimiter",
     "ConnectionListener",
     "Consumer",
@@ -58,6 +61,7 @@ __all__ = [
     "MessagingResource",
     "MessagingSettingsError",
     "NotConnectedError",
+    "PayloadT",
     "PublishError",
     "PullInput",
     "RequestInput",

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core import payloads
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
@@ -79,6 +80,8 @@ class Consumer:
         self.handled = 0
         self.failed = 0
         self.dead_lettered = 0
+        #: Messages that decoded but did not validate against the handler's payload type.
+        self.invalid = 0
         #: The concurrency bound (``max_concurrency``), the same for every transport.
         self.limiter = ConcurrencyLimiter(policy.max_concurrency)
         self._closing = asyncio.Event()
@@ -88,7 +91,7 @@ class Consumer:
         #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
         self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
         self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
-        self._decode = input_.codec.decode
+        self._decode = payloads.decoder(input_.codec, input_.payload_type())
         #: The handler itself when it takes the body and the acknowledgement is automatic:
         #: :meth:`_handle_one` then runs it inline (the common case, the fast path).
         self._body_handler = (
@@ -185,12 +188,22 @@ class Consumer:
     async def _undecodable(self, delivery: Delivery, error: Exception) -> Settlement | None:
         self.failed += 1
         self.meters.failed.inc()
-        self.logger.error(
-            "input %s: message from %s is undecodable (%s), dead-lettering it",
-            self.input.name,
-            delivery.source,
-            error,
-        )
+        if isinstance(error, payloads.PayloadValidationError):
+            self.invalid += 1
+            self.meters.invalid.inc()
+            self.logger.warning(
+                "input %s: message from %s is invalid (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
+        else:
+            self.logger.error(
+                "input %s: message from %s is undecodable (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
         message = Message(delivery, None, self.input, 1)
         return await self._guarded(self._dead_letter(message, error), message)
 
@@ -320,6 +333,8 @@ class Consumer:
                 "x-tamarco-dead-lettered-at": time.time(),
             }
         )
+        if isinstance(error, payloads.PayloadValidationError):
+            headers.update(error.headers())
         # A refused dead letter is tried again after a growing delay, the message in hand (see
         # _stalls); only a stop gives it back to the broker.
         retries = self.dead_letters
@@ -446,6 +461,7 @@ class Consumer:
             released = message.released
             if released is not None and not released.done():
                 released.set_result(False)
+        input_._iter_queue = None  # bound to this loop; the next start (maybe another loop) makes its own
 
     def statistics(self) -> dict[str, Any]:
         """For ``/status``: the policy and counts of this input."""
@@ -457,6 +473,7 @@ class Consumer:
             "handled": self.handled,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            "invalid": self.invalid,
             **self.dead_letters.statistics(),
             **self.timer.statistics(),
         }

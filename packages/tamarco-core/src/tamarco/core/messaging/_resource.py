@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.messaging._consumer import Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
 from tamarco.core.messaging._policy import resolve_policy
@@ -316,6 +317,20 @@ class MessagingResource(IOResource):
         if meters is not None:
             meters.published.inc()
         return answer
+
+    # -- contract (AsyncAPI) ------------------------------------------------------------------
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        """AsyncAPI server objects of the broker(s) the settings name, never credentials
+        (transport resources implement it; the base has none)."""
+        return {}
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        """The channels ``io`` reads or writes (transport resources give the real broker names
+        and bindings; the base: the logical queue/topic)."""
+        if isinstance(io, MessageInput):
+            return [ChannelDescription(io.pattern, io.source, "receive", reply=io.pattern == "request")]
+        return [ChannelDescription("send", io.destination, "send")]
 
     # -- status -------------------------------------------------------------------------------
 
