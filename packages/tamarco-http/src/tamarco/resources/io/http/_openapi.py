@@ -96,12 +96,13 @@ def _operation(route: Any, method: str, parameters: list[dict[str, Any]], schema
 
 def add_openapi_routes(app: Sanic, service: Any, resource: str) -> None:
     """Serve ``GET /openapi.json`` (this resource's document) and ``GET /docs`` (an offline
-    HTML page of it) on ``app``, built at the first request."""
-    from tamarco.core import contracts
-
+    HTML page of it) on ``app``, built at the first request (``tamarco.core.contracts`` is
+    imported then, not at every service's start: tests/test_start_imports.py)."""
     cache: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:
+        from tamarco.core import contracts
+
         if "document" not in cache:
             cache["document"] = contracts.openapi_document(service, resource)
         return cache["document"]  # type: ignore[no-any-return]
@@ -110,6 +111,8 @@ def add_openapi_routes(app: Sanic, service: Any, resource: str) -> None:
         return json(document())
 
     async def openapi_docs(request: Request) -> HTTPResponse:
+        from tamarco.core import contracts
+
         return html(contracts.openapi_html(document()))
 
     app.add_route(openapi_json, "/openapi.json", methods=["GET"], name="tamarco_openapi_json")
