@@ -40,6 +40,7 @@ from aio_pika.abc import (
     DeliveryMode,
     ExchangeType,
 )
+from tamarco.core.deadlines import Backoff, within
 from tamarco.core.messaging import (
     AuthenticationError,
     NotConnectedError,
@@ -171,7 +172,7 @@ class _AMQPSubscription:
         """Stop the deliveries (``basic.cancel``). The channel stays open until the transport
         closes, so the running handlers can still acknowledge what they hold."""
         with contextlib.suppress(*_CONNECTION_ERRORS, aiormq.exceptions.AMQPError, asyncio.TimeoutError):
-            await asyncio.wait_for(self.queue.cancel(self.tag), 5)
+            await within(self.queue.cancel(self.tag), 5)
 
 
 class AMQPTransport:
@@ -276,11 +277,10 @@ class AMQPTransport:
         connection = self.connection
         if connection is None:
             return
-        interval = self.config.reconnect_interval_seconds
+        backoff = Backoff(self.config.reconnect_interval_seconds, self.config.max_reconnect_interval_seconds)
         while not self._connected and not self._closing:
-            await asyncio.sleep(interval)
-            interval = min(interval * 2, self.config.max_reconnect_interval_seconds)
-            connection.reconnect_interval = interval  # type: ignore[attr-defined]
+            await backoff.sleep()
+            connection.reconnect_interval = backoff.delay  # type: ignore[attr-defined]
 
     def _on_reconnect(self, _sender: Any) -> None:
         self.reconnects += 1
