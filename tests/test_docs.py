@@ -1,15 +1,18 @@
-"""The documentation site: it builds with warnings as errors, and every code block marked
-runnable runs.
+"""The documentation site: it builds with warnings as errors, and every Python block of the
+docs and of the READMEs runs as pasted.
 
-A block is runnable when its fence reads ```` ```{.python .runnable} ````; the other ``python``
-blocks are fragments (they name a service defined elsewhere, or need a broker). Sybil
-parses the pages and runs the runnable blocks of one page in order, in one namespace, so a
-later block can use what an earlier one defined. Code needing real services is not marked.
+Every ```` ```python ```` block runs (Sybil), the blocks of one page in order and in one
+namespace, so a later block can use what an earlier one defined. A block that cannot run on
+its own (a method shown out of its class, code needing a running broker) says so: its fence
+reads ```` ```{.python .fragment} ````. No other spelling of a Python fence is allowed, so a
+block cannot be skipped by accident. A service's ``run()`` sits under
+``if __name__ == "__main__":`` and is not called here (the examples/ tests run the services).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +24,19 @@ from sybil.parsers.markdown import CodeBlockParser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-RUNNABLE = "{.python .runnable}"
+FRAGMENT = "{.python .fragment}"
 
-sybil = Sybil(parsers=[CodeBlockParser(language=RUNNABLE, evaluator=PythonEvaluator())], path=str(DOCS))
-PAGES = sorted(DOCS.rglob("*.md"))
-RUNNABLE_PAGES = [page for page in PAGES if f"```{RUNNABLE}\n" in page.read_text()]
+sybil = Sybil(parsers=[CodeBlockParser(language="python", evaluator=PythonEvaluator())], path=str(ROOT))
+PAGES = sorted(
+    [
+        *DOCS.rglob("*.md"),
+        ROOT / "README.md",
+        *ROOT.glob("packages/*/README.md"),
+        ROOT / "harness" / "README.md",
+    ]
+)
+RUNNABLE_PAGES = [page for page in PAGES if "```python\n" in page.read_text()]
+FENCE = re.compile(r"^[ \t]*`{3,}[ \t]*([^`\s][^\n]*)$", re.MULTILINE)
 
 
 def test_the_site_builds_without_warnings(tmp_path):
@@ -44,17 +55,35 @@ def test_the_site_builds_without_warnings(tmp_path):
         assert (tmp_path / "site" / page).is_file(), page
     reference = (tmp_path / "site" / "reference" / "core" / "index.html").read_text()
     assert "tamarco.core.microservice.Microservice" in reference  # generated from docstrings
+    # The docstrings' Sphinx roles are rendered, as links where the reference has the object.
+    for page in (tmp_path / "site" / "reference").rglob("index.html"):
+        raw = re.findall(r":(?:class|meth|func|attr|mod|exc|data|obj):<code>", page.read_text())
+        assert not raw, f"{page}: {len(raw)} Sphinx roles shown raw"
+    assert re.search(r'<a class="autorefs[^"]*"[^>]*href="[^"]*#tamarco\.[^"]+"[^>]*><code>\w+', reference)
+    # The home page: the install line and a service; long code lines wrap.
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "pip install tamarco" in home and "class Hello(Microservice)" in re.sub(r"<[^>]+>", "", home)
+    css = (tmp_path / "site" / "stylesheets" / "extra.css").read_text()
+    assert "pre-wrap" in css and "stylesheets/extra.css" in home
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_python_block_runs_or_is_marked_a_fragment(page):
+    """A fence like ```py or ```python3 would be skipped silently: only two spellings."""
+    for info in FENCE.findall(page.read_text()):
+        if "py" in info.lower():
+            assert info.strip() in ("python", FRAGMENT), f"{page.relative_to(ROOT)}: ```{info}"
 
 
 def test_runnable_blocks_are_found():
     """A typo in the marker would silently run nothing."""
-    assert len(RUNNABLE_PAGES) >= 5, RUNNABLE_PAGES
+    assert len(RUNNABLE_PAGES) >= 10, RUNNABLE_PAGES
     for page in RUNNABLE_PAGES:
         assert list(sybil.parse(page)), page
 
 
-@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=lambda page: str(page.relative_to(DOCS)))
-def test_runnable_blocks_run(page, monkeypatch):
+@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_python_blocks_run(page, monkeypatch, tmp_path):
     monkeypatch.delenv("TAMARCO_YML_FILE", raising=False)
     monkeypatch.delenv("TAMARCO_ETCD_HOST", raising=False)
     monkeypatch.chdir(ROOT)

@@ -18,6 +18,7 @@ EXTRA_OF_MODULE = {
     "aiohttp": "logging-http",
     "cookiecutter": "scaffold",
     "opentelemetry": "tracing",
+    "pydantic": "pydantic",
 }
 
 

@@ -9,10 +9,12 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 """
 
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import (
     InputPattern,
     MessageInput,
     MessageOutput,
+    PayloadT,
     PullInput,
     RequestInput,
     ResponseHandler,
@@ -25,6 +27,7 @@ from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT
 from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
 from tamarco.core.messaging.errors import (
     AuthenticationError,
+    HandlerTimeoutError,
     MessagingError,
     MessagingSettingsError,
     NotConnectedError,
@@ -39,12 +42,14 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ERROR_HEADERS",
     "AuthenticationError",
+    "ChannelDescription",
     "ConcurrencyLimiter",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",
     "Delivery",
     "DeliveryPolicy",
+    "HandlerTimeoutError",
     "InMemoryBroker",
     "InMemoryDelivery",
     "InMemoryTransport",
@@ -56,6 +61,7 @@ __all__ = [
     "MessagingResource",
     "MessagingSettingsError",
     "NotConnectedError",
+    "PayloadT",
     "PublishError",
     "PullInput",
     "RequestInput",

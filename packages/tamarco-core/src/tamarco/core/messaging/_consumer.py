@@ -10,7 +10,9 @@ For each message of an input, :class:`Consumer`:
    mid-handler leaves it unacknowledged, and the broker delivers it again;
 4. when the handler raises, calls it again after the retry delay, up to ``retry.attempts``
    times in all, then dead-letters the message (error type, text and attempts in headers) and
-   acknowledges it; if dead-lettering itself fails the message is requeued, never dropped;
+   acknowledges it; a handler past ``handler_timeout_seconds`` is cancelled, and that is a
+   failure; a dead letter the broker refuses is tried again after a growing, bounded delay, the
+   message kept unsettled (see ``_stalls``): never dropped, never handled again for it;
 5. on stop (:meth:`Consumer.drain`): takes no new message, requeues those not started, lets the
    running handlers finish until the drain deadline, then cancels them and requeues their
    messages.
@@ -29,11 +31,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core import payloads
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
+from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._transport import Transport
@@ -76,13 +80,18 @@ class Consumer:
         self.handled = 0
         self.failed = 0
         self.dead_lettered = 0
+        #: Messages that decoded but did not validate against the handler's payload type.
+        self.invalid = 0
         #: The concurrency bound (``max_concurrency``), the same for every transport.
         self.limiter = ConcurrencyLimiter(policy.max_concurrency)
         self._closing = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
-        self._decode = input_.codec.decode
+        #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
+        self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
+        self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
+        self._decode = payloads.decoder(input_.codec, input_.payload_type())
         #: The handler itself when it takes the body and the acknowledgement is automatic:
         #: :meth:`_handle_one` then runs it inline (the common case, the fast path).
         self._body_handler = (
@@ -90,6 +99,7 @@ class Consumer:
             if input_.on_message_callback is not None
             and input_.pattern != "request"
             and policy.ack == "auto"
+            and policy.handler_timeout_seconds is None
             and not input_.wants_envelope()
             else None
         )
@@ -178,12 +188,22 @@ class Consumer:
     async def _undecodable(self, delivery: Delivery, error: Exception) -> Settlement | None:
         self.failed += 1
         self.meters.failed.inc()
-        self.logger.error(
-            "input %s: message from %s is undecodable (%s), dead-lettering it",
-            self.input.name,
-            delivery.source,
-            error,
-        )
+        if isinstance(error, payloads.PayloadValidationError):
+            self.invalid += 1
+            self.meters.invalid.inc()
+            self.logger.warning(
+                "input %s: message from %s is invalid (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
+        else:
+            self.logger.error(
+                "input %s: message from %s is undecodable (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
         message = Message(delivery, None, self.input, 1)
         return await self._guarded(self._dead_letter(message, error), message)
 
@@ -213,11 +233,15 @@ class Consumer:
         assert call is not None
         policy = self.policy
         manual = policy.ack == "manual"
+        timer = self.timer if policy.handler_timeout_seconds is not None else None
         while True:
             if failure is None:
                 started = perf_counter()
                 try:
-                    await call(message)
+                    if timer is None:
+                        await call(message)
+                    else:
+                        await timer.run(lambda: call(message))
                 except Exception as raised:
                     failure = (raised, started)
             if failure is not None:
@@ -309,18 +333,31 @@ class Consumer:
                 "x-tamarco-dead-lettered-at": time.time(),
             }
         )
-        try:
-            await self.transport.dead_letter(self.input, message.delivery, headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as dead_letter_error:
-            self.logger.error(
-                "input %s: could not dead-letter a message (%s); requeueing it instead",
-                self.input.name,
-                dead_letter_error,
-            )
-            await _quietly(message.nack(True), self.logger)
-            return message.settlement
+        if isinstance(error, payloads.PayloadValidationError):
+            headers.update(error.headers())
+        # A refused dead letter is tried again after a growing delay, the message in hand (see
+        # _stalls); only a stop gives it back to the broker.
+        retries = self.dead_letters
+        refusals = 0
+        while True:
+            try:
+                await self.transport.dead_letter(self.input, message.delivery, headers)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as dead_letter_error:
+                refusals += 1
+                delay = retries.refused(dead_letter_error, refusals)
+                retries.waiting += 1
+                try:
+                    closing = await self._wait_or_closing(delay)
+                finally:
+                    retries.waiting -= 1
+                if closing:
+                    await _quietly(message.nack(True), self.logger)
+                    return message.settlement
+                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
+        retries.accepted(refusals)
         self.dead_lettered += 1
         self.meters.dead_lettered.inc()
         await message.ack()
@@ -424,6 +461,7 @@ class Consumer:
             released = message.released
             if released is not None and not released.done():
                 released.set_result(False)
+        input_._iter_queue = None  # bound to this loop; the next start (maybe another loop) makes its own
 
     def statistics(self) -> dict[str, Any]:
         """For ``/status``: the policy and counts of this input."""
@@ -435,6 +473,9 @@ class Consumer:
             "handled": self.handled,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            "invalid": self.invalid,
+            **self.dead_letters.statistics(),
+            **self.timer.statistics(),
         }
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.deadlines import Backoff, within
 from tamarco.core.messaging._consumer import Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
 from tamarco.core.messaging._policy import resolve_policy
@@ -317,7 +318,34 @@ class MessagingResource(IOResource):
             meters.published.inc()
         return answer
 
+    # -- contract (AsyncAPI) ------------------------------------------------------------------
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        """AsyncAPI server objects of the broker(s) the settings name, never credentials
+        (transport resources implement it; the base has none)."""
+        return {}
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        """The channels ``io`` reads or writes (transport resources give the real broker names
+        and bindings; the base: the logical queue/topic)."""
+        if isinstance(io, MessageInput):
+            return [ChannelDescription(io.pattern, io.source, "receive", reply=io.pattern == "request")]
+        return [ChannelDescription("send", io.destination, "send")]
+
     # -- status -------------------------------------------------------------------------------
+
+    def stuck_handlers(self) -> list[str]:
+        """One text per input whose handlers run past ``handler_timeout_seconds`` (they ignored
+        the cancellation): what readiness condition ``handler_stuck`` reports."""
+        found = []
+        for name, consumer in sorted(self.consumers.items()):
+            stuck = consumer.timer.stuck()
+            if stuck:
+                found.append(
+                    f"resource {self.name} input {name}: {len(stuck)} handler(s) still running past "
+                    f"handler_timeout_seconds ({consumer.timer.timeout:g} s; the longest for {stuck[0]:.1f} s)"
+                )
+        return found
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()

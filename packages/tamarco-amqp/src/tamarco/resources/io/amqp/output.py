@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageOutput, NotConnectedError
+from tamarco.core.messaging import MessageOutput, NotConnectedError, PayloadT
 from tamarco.resources.bases import OutputBase
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["AMQPGenericOutput", "AMQPOutput"]
 
 
-class AMQPOutput(MessageOutput):
+class AMQPOutput(MessageOutput[PayloadT]):
     """Sends to the logical ``queue``.
 
     - ``await publish(message)``: to every subscriber (fanout exchange; dropped when there is

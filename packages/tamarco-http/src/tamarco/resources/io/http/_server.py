@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
@@ -44,13 +44,16 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _access_log, _settings, _touchup
+from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
 from tamarco.resources.io.http._tracing import ServerTracing
+
+if TYPE_CHECKING:
+    from tamarco.core.contracts._schemas import SchemaRegistry
 
 __all__ = ["HTTPServerResource"]
 
@@ -204,6 +207,11 @@ class HTTPServerResource(BaseResource):
         if self.app.state.is_started:
             _touchup.after_startup(self.app)
 
+    def openapi_paths(self, schemas: SchemaRegistry) -> dict[str, Any]:
+        """The OpenAPI ``paths`` of the app's routes (:class:`tamarco.core.contracts.DescribesOpenAPI`);
+        the running server serves the document at ``/openapi.json`` and ``/docs``."""
+        return _openapi.openapi_paths(self.app, schemas)
+
     @property
     def url(self) -> str | None:
         """``http://host:port`` once started, else None."""
@@ -255,6 +263,8 @@ class HTTPServerResource(BaseResource):
                 self.name,
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
+        if _settings.read(view, "openapi", True, bool) and not self.app.state.is_started:
+            _openapi.add_openapi_routes(self.app, self.microservice, str(self.name))
 
         if self._server is not None:
             raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")

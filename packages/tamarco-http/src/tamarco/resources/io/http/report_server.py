@@ -17,8 +17,9 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 request head, from its opening or the previous response; bounds idle connections and slow
 clients alike, aiohttp having one timer for both), ``max_connections`` (default 100: beyond it a
 new connection gets 503 and is closed), ``bearer_token`` (when set, every endpoint but
-``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``) and ``protect_metrics``
-(``true``: ``/metrics`` needs it too).
+``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``), ``protect_metrics``
+(``true``: ``/metrics`` needs it too) and ``asyncapi`` (default true: the service's AsyncAPI
+document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
 runs once every resource has stopped. So while the service drains (the HTTP server finishing
@@ -37,6 +38,7 @@ from aiohttp import web
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._asyncapi_routes import add_asyncapi_routes
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, RoutesFrozenError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit, limit_aiohttp_connections
 
@@ -125,6 +127,8 @@ class ReportServerResource(BaseResource):
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
             app.router.add_get("/", self._index)
+        if self.microservice is not None and _settings.read(view, "asyncapi", True, bool):
+            add_asyncapi_routes(app, self.microservice, set(self._routes))
         runner = web.AppRunner(
             app,
             access_log=None,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageOutput
+from tamarco.core.messaging import MessageOutput, PayloadT
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import MessagingResource
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["KafkaOutput"]
 
 
-class KafkaOutput(MessageOutput):
+class KafkaOutput(MessageOutput[PayloadT]):
     """Messages to ``topic``, encoded with ``codec``.
 
     ``await push(message, key=None, headers=None)`` returns once the broker acknowledged the

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
 from tamarco.resources.io.kafka._transport import KafkaTransport
 from tamarco.resources.io.kafka.input import KafkaInput
 
@@ -42,7 +43,9 @@ class KafkaResource(MessagingResource):
         name = getattr(microservice, "name", None)
         return str(name) if name else "tamarco"
 
-    def create_transport(self) -> Transport:
+    def config(self) -> KafkaConfig:
+        """The settings, checked (a wrong value names its full key); the default consumer group
+        is the service's name."""
         service = self.service_name()
         config = KafkaConfig.from_settings(self.settings, default_client_id=service)
         # No bootstrap_servers setting: the broker `tamarco-harness up` printed, if any.
@@ -51,6 +54,17 @@ class KafkaResource(MessagingResource):
             config.bootstrap_servers = [server.strip() for server in servers.split(",") if server.strip()]
         if config.default_group is None:
             config.default_group = service
+        return config
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        return kafka_servers(str(self.name), self.config())
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        config = self.config()
+        return kafka_channels(io, config, config.default_group or self.service_name())
+
+    def create_transport(self) -> Transport:
+        config = self.config()
         topics: list[str] = []
         for input_ in self.inputs.values():
             if isinstance(input_, KafkaInput):

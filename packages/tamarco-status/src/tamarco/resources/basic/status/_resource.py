@@ -50,7 +50,7 @@ class StatusResource(BaseResource):
       the service is shutting down (503);
     * ``GET /health/ready``: 200 when the service is running, every critical resource is
       STARTED and none of the ``health.not_ready_when`` conditions holds (``task_failed`` by
-      default; ``resource_failed``, ``settings_degraded``), 503 otherwise (and from the first
+      default; ``resource_failed``, ``settings_degraded``, ``handler_stuck``), 503 otherwise (and from the first
       moment of a shutdown).
 
     Settings live under ``system.resources.status`` (see ``docs/status.md``).
@@ -284,6 +284,15 @@ class StatusResource(BaseResource):
         ]
         if failed_resources:
             found["resource_failed"] = failed_resources
+        # Messaging resources (core) tell which of their handlers run past their deadline.
+        stuck = [
+            text
+            for resource in microservice.resources.values()
+            if callable(reporter := getattr(resource, "stuck_handlers", None))
+            for text in reporter()
+        ]
+        if stuck:
+            found["handler_stuck"] = stuck
         source = self._settings_source()
         if source.get("state") == "degraded":
             since = source.get("degraded_since")
