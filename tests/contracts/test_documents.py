@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import msgspec
 import pydantic
 import pytest
@@ -36,7 +35,6 @@ from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
 from typing_extensions import TypedDict
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = Path(__file__).parent / "schemas"
 SHOP = f"{ROOT / 'examples' / 'typed_shop' / 'microservice.py'}:Shop"
 SETTINGS = {
     "system": {
@@ -48,38 +46,6 @@ SETTINGS = {
     }
 }
 SECRET = "pa55-w0rd-never-shown"
-
-
-def asyncapi_validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads((SCHEMAS / "asyncapi-3.0.0.json").read_text()))
-
-
-def openapi_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / "openapi-3.1.json").read_text()))
-
-
-def assert_valid(validator: Any, document: dict[str, Any]) -> None:
-    errors = [f"{list(error.absolute_path)}: {error.message[:300]}" for error in validator.iter_errors(document)]
-    assert not errors, "\n".join(errors)
-    assert_references_resolve(document)
-
-
-def assert_references_resolve(document: dict[str, Any]) -> None:
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                target: Any = document
-                for part in ref.removeprefix("#/").split("/"):
-                    assert isinstance(target, dict) and part in target, f"{ref} does not resolve"
-                    target = target[part]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
 
 
 class Customer(pydantic.BaseModel):
@@ -161,9 +127,9 @@ async def everything_document() -> dict[str, Any]:
     return asyncapi_document(await service_with_settings(Everything))
 
 
-async def test_every_pattern_is_valid_asyncapi_3() -> None:
+async def test_every_pattern_is_valid_asyncapi_3(contracts: Any) -> None:
     document = await everything_document()
-    assert_valid(asyncapi_validator(), document)
+    contracts.assert_valid(contracts.asyncapi_validator(), document)
     assert document["info"] == {
         "title": "everything",
         "version": "2.1.0",
@@ -244,13 +210,13 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_the_cli_prints_the_same_documents(tmp_path: Path) -> None:
+async def test_the_cli_prints_the_same_documents(tmp_path: Path, contracts: Any) -> None:
     settings = tmp_path / "settings.yml"
     settings.write_text(yaml.safe_dump(SETTINGS))
     json_run = run_cli("asyncapi", SHOP, "--settings", str(settings), cwd=tmp_path)
     assert json_run.returncode == 0, json_run.stderr
     printed = json.loads(json_run.stdout)
-    assert_valid(asyncapi_validator(), printed)
+    contracts.assert_valid(contracts.asyncapi_validator(), printed)
     yaml_run = run_cli(
         "asyncapi", SHOP, "--settings", str(settings), "--format", "yaml", "-o", "doc.yaml", cwd=tmp_path
     )
@@ -267,7 +233,7 @@ async def test_the_cli_prints_the_same_documents(tmp_path: Path) -> None:
     openapi_run = run_cli("openapi", SHOP, "--settings", str(settings), cwd=tmp_path)
     assert openapi_run.returncode == 0, openapi_run.stderr
     openapi = json.loads(openapi_run.stdout)
-    assert_valid(openapi_validator(), openapi)
+    contracts.assert_valid(contracts.openapi_validator(), openapi)
     assert openapi["paths"]["/prices/{sku}"]["get"]["parameters"][0]["name"] == "sku"
 
 
@@ -293,9 +259,9 @@ async def invoice(request: Any, number: int, body: Invoice) -> Invoice:
     raise NotImplementedError
 
 
-async def test_typed_http_handlers_have_request_and_response_schemas() -> None:
+async def test_typed_http_handlers_have_request_and_response_schemas(contracts: Any) -> None:
     document = openapi_document(await service_with_settings(Api))
-    assert_valid(openapi_validator(), document)
+    contracts.assert_valid(contracts.openapi_validator(), document)
     put = document["paths"]["/invoices/{number}"]["put"]
     assert put["parameters"] == [{"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}]
     assert put["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Invoice"}
