@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 import pydantic
 import pytest
 import yaml
+from sanic.response import text
 from tamarco.codecs import YamlCodec
 from tamarco.core.contracts import (
     asyncapi_document,
@@ -21,7 +23,8 @@ from tamarco.core.contracts import (
     openapi_html,
     service_with_settings,
 )
-from tamarco.core.microservice import Microservice
+from tamarco.core.messaging import InMemoryTransport
+from tamarco.core.microservice import Microservice, MicroserviceContext
 from tamarco.resources.io.amqp import (
     AMQPGenericOutput,
     AMQPOutput,
@@ -275,3 +278,51 @@ async def test_typed_http_handlers_have_request_and_response_schemas(contracts: 
 def test_cli_help(command: str, tmp_path: Path) -> None:
     shown = run_cli(command, "--help", cwd=tmp_path)
     assert shown.returncode == 0 and "module:ServiceClass" in shown.stdout
+
+
+class Served(MicroserviceContext):
+    name = "served"
+    use_default_resources = True
+    http_server = HTTPServerResource()
+    amqp = AMQPResource(outputs=[AMQPOutput[Invoice]("invoices")])
+
+
+@Served.http_server.app.route("/ping")
+async def ping(request: Any) -> Any:
+    return text("pong")
+
+
+async def fetch(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("enabled", [False, True])  # the app's second start switches them on
+async def test_the_documents_are_served_unless_switched_off(enabled: bool) -> None:
+    service = Served(environ={})
+    service.settings.update_internal(
+        {
+            "system": {
+                "resources": {
+                    "http_server": {"port": 0, "openapi": enabled},
+                    "tamarco_http_report_server": {"port": 0, "asyncapi": enabled},
+                    "amqp": {"connection_timeout": 0.2},
+                }
+            }
+        }
+    )
+    service.amqp.use_transport(InMemoryTransport())
+    async with service:
+        report = service.resources["tamarco_http_report_server"].url
+        http = service.http_server.url
+        statuses = {
+            path: (await fetch(base + path))[0]
+            for base, paths in (
+                (report, ("/asyncapi.json", "/asyncapi.yaml", "/asyncapi")),
+                (http, ("/openapi.json", "/docs")),
+            )
+            for path in paths
+        }
+        assert (await fetch(f"{http}/ping")) == (200, "pong")
+    assert statuses == dict.fromkeys(statuses, 200 if enabled else 404)
