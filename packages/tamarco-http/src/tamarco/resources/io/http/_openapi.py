@@ -96,14 +96,16 @@ def _operation(route: Any, method: str, parameters: list[dict[str, Any]], schema
 
 
 def add_openapi_routes(app: Sanic, resource: Any) -> None:
-    """Serve ``GET /openapi.json`` (``resource``'s document, built at the first request) and
-    ``GET /docs`` (an offline HTML page of it) on ``app`` while ``resource.openapi_enabled``
-    (404 otherwise: the routes stay, since Sanic keeps an app's routes across restarts)."""
-    from tamarco.core import contracts
-
+    """Serve ``GET /openapi.json`` (``resource``'s document) and ``GET /docs`` (an offline HTML
+    page of it) on ``app`` while ``resource.openapi_enabled`` (404 otherwise: the routes stay,
+    since Sanic keeps an app's routes across restarts). Built at the first request
+    (``tamarco.core.contracts`` is imported then, not at every service's start:
+    tests/test_start_imports.py)."""
     cache: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:
+        from tamarco.core import contracts
+
         if not resource.openapi_enabled:
             raise NotFound("the OpenAPI document is switched off (setting openapi)")
         if "document" not in cache:
@@ -114,6 +116,8 @@ def add_openapi_routes(app: Sanic, resource: Any) -> None:
         return json(document())
 
     async def openapi_docs(request: Request) -> HTTPResponse:
+        from tamarco.core import contracts
+
         return html(contracts.openapi_html(document()))
 
     app.add_route(openapi_json, "/openapi.json", methods=["GET"], name="tamarco_openapi_json")
