@@ -32,6 +32,7 @@ from tamarco.core.messaging.errors import (
     NotConnectedError,
     PublishError,
 )
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.resources.bases import InputBase, IOResource, OutputBase, StatusCodes
 
 if TYPE_CHECKING:
@@ -110,12 +111,12 @@ class MessagingResource(IOResource):
             return default
         return self.settings.get_nowait(key, default, expect=expect)
 
+    def settings_reader(self) -> SettingsReader:
+        """The typed reader of this resource's settings (errors name the full key)."""
+        return SettingsReader.of(self.settings, error=MessagingSettingsError)
+
     def _seconds(self, key: str, default: float) -> float:
-        value = self.setting(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            where = self.settings.full_key(key) if self.settings is not None else key
-            raise MessagingSettingsError(f"setting {where} must be a number of seconds > 0, got {value!r}")
-        return float(value)
+        return self.settings_reader().seconds(key, default)
 
     def connection_timeout(self) -> float:
         """How long the start keeps trying to connect (setting ``connection_timeout``)."""
