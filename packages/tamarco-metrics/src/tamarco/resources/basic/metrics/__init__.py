@@ -32,10 +32,10 @@ from tamarco.resources.basic.metrics._meters import (
     Counter,
     Gauge,
     MeterFlyweight,
-    Summary,
 )
 from tamarco.resources.basic.metrics._resource import MetricsResource
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, current_scope, meter_scope
+from tamarco.resources.basic.metrics._summary import Summary
 from tamarco.resources.basic.metrics._timer import ExceptionMonitor, Timer
 
 __all__ = [

@@ -19,10 +19,10 @@ from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.metrics._errors import MetricsError
 from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
 from tamarco.resources.basic.metrics._handlers import CarbonHandler, FileHandler, LinesHandler, StdoutHandler
-from tamarco.resources.basic.metrics._meters import Summary
 from tamarco.resources.basic.metrics._naming import prometheus_prefix
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, activate, deactivate
 from tamarco.resources.basic.metrics._settings import HandlerSettings, MetricsSettings, read_settings
+from tamarco.resources.basic.metrics._summary import Summary
 
 if TYPE_CHECKING:
     from aiohttp import web
