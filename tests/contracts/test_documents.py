@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import aiohttp
 import msgspec
 import pydantic
 import pytest
 import yaml
+from sanic.response import text
 from tamarco.codecs import YamlCodec
 from tamarco.core.contracts import (
     asyncapi_document,
@@ -22,7 +23,8 @@ from tamarco.core.contracts import (
     openapi_html,
     service_with_settings,
 )
-from tamarco.core.microservice import Microservice
+from tamarco.core.messaging import InMemoryTransport
+from tamarco.core.microservice import Microservice, MicroserviceContext
 from tamarco.resources.io.amqp import (
     AMQPGenericOutput,
     AMQPOutput,
@@ -36,7 +38,6 @@ from tamarco.resources.io.kafka import KafkaInput, KafkaOutput, KafkaResource
 from typing_extensions import TypedDict
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = Path(__file__).parent / "schemas"
 SHOP = f"{ROOT / 'examples' / 'typed_shop' / 'microservice.py'}:Shop"
 SETTINGS = {
     "system": {
@@ -48,38 +49,6 @@ SETTINGS = {
     }
 }
 SECRET = "pa55-w0rd-never-shown"
-
-
-def asyncapi_validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads((SCHEMAS / "asyncapi-3.0.0.json").read_text()))
-
-
-def openapi_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / "openapi-3.1.json").read_text()))
-
-
-def assert_valid(validator: Any, document: dict[str, Any]) -> None:
-    errors = [f"{list(error.absolute_path)}: {error.message[:300]}" for error in validator.iter_errors(document)]
-    assert not errors, "\n".join(errors)
-    assert_references_resolve(document)
-
-
-def assert_references_resolve(document: dict[str, Any]) -> None:
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                target: Any = document
-                for part in ref.removeprefix("#/").split("/"):
-                    assert isinstance(target, dict) and part in target, f"{ref} does not resolve"
-                    target = target[part]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
 
 
 class Customer(pydantic.BaseModel):
@@ -161,9 +130,9 @@ async def everything_document() -> dict[str, Any]:
     return asyncapi_document(await service_with_settings(Everything))
 
 
-async def test_every_pattern_is_valid_asyncapi_3() -> None:
+async def test_every_pattern_is_valid_asyncapi_3(contracts: Any) -> None:
     document = await everything_document()
-    assert_valid(asyncapi_validator(), document)
+    contracts.assert_valid(contracts.asyncapi_validator(), document)
     assert document["info"] == {
         "title": "everything",
         "version": "2.1.0",
@@ -244,13 +213,13 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_the_cli_prints_the_same_documents(tmp_path: Path) -> None:
+async def test_the_cli_prints_the_same_documents(tmp_path: Path, contracts: Any) -> None:
     settings = tmp_path / "settings.yml"
     settings.write_text(yaml.safe_dump(SETTINGS))
     json_run = run_cli("asyncapi", SHOP, "--settings", str(settings), cwd=tmp_path)
     assert json_run.returncode == 0, json_run.stderr
     printed = json.loads(json_run.stdout)
-    assert_valid(asyncapi_validator(), printed)
+    contracts.assert_valid(contracts.asyncapi_validator(), printed)
     yaml_run = run_cli(
         "asyncapi", SHOP, "--settings", str(settings), "--format", "yaml", "-o", "doc.yaml", cwd=tmp_path
     )
@@ -267,7 +236,7 @@ async def test_the_cli_prints_the_same_documents(tmp_path: Path) -> None:
     openapi_run = run_cli("openapi", SHOP, "--settings", str(settings), cwd=tmp_path)
     assert openapi_run.returncode == 0, openapi_run.stderr
     openapi = json.loads(openapi_run.stdout)
-    assert_valid(openapi_validator(), openapi)
+    contracts.assert_valid(contracts.openapi_validator(), openapi)
     assert openapi["paths"]["/prices/{sku}"]["get"]["parameters"][0]["name"] == "sku"
 
 
@@ -293,9 +262,9 @@ async def invoice(request: Any, number: int, body: Invoice) -> Invoice:
     raise NotImplementedError
 
 
-async def test_typed_http_handlers_have_request_and_response_schemas() -> None:
+async def test_typed_http_handlers_have_request_and_response_schemas(contracts: Any) -> None:
     document = openapi_document(await service_with_settings(Api))
-    assert_valid(openapi_validator(), document)
+    contracts.assert_valid(contracts.openapi_validator(), document)
     put = document["paths"]["/invoices/{number}"]["put"]
     assert put["parameters"] == [{"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}]
     assert put["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Invoice"}
@@ -309,3 +278,51 @@ async def test_typed_http_handlers_have_request_and_response_schemas() -> None:
 def test_cli_help(command: str, tmp_path: Path) -> None:
     shown = run_cli(command, "--help", cwd=tmp_path)
     assert shown.returncode == 0 and "module:ServiceClass" in shown.stdout
+
+
+class Served(MicroserviceContext):
+    name = "served"
+    use_default_resources = True
+    http_server = HTTPServerResource()
+    amqp = AMQPResource(outputs=[AMQPOutput[Invoice]("invoices")])
+
+
+@Served.http_server.app.route("/ping")
+async def ping(request: Any) -> Any:
+    return text("pong")
+
+
+async def fetch(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("enabled", [False, True])  # the app's second start switches them on
+async def test_the_documents_are_served_unless_switched_off(enabled: bool) -> None:
+    service = Served(environ={})
+    service.settings.update_internal(
+        {
+            "system": {
+                "resources": {
+                    "http_server": {"port": 0, "openapi": enabled},
+                    "tamarco_http_report_server": {"port": 0, "asyncapi": enabled},
+                    "amqp": {"connection_timeout": 0.2},
+                }
+            }
+        }
+    )
+    service.amqp.use_transport(InMemoryTransport())
+    async with service:
+        report = service.resources["tamarco_http_report_server"].url
+        http = service.http_server.url
+        statuses = {
+            path: (await fetch(base + path))[0]
+            for base, paths in (
+                (report, ("/asyncapi.json", "/asyncapi.yaml", "/asyncapi")),
+                (http, ("/openapi.json", "/docs")),
+            )
+            for path in paths
+        }
+        assert (await fetch(f"{http}/ping")) == (200, "pong")
+    assert statuses == dict.fromkeys(statuses, 200 if enabled else 404)

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from tamarco.core import payloads
+from tamarco.core import payloads, tracing
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
@@ -262,6 +262,14 @@ class Consumer:
                 if message.attempt < policy.retry.attempts and not self._closing.is_set():
                     delay = policy.retry.delay(message.attempt)
                     self.meters.retried.inc()
+                    tracing.current_span_event(
+                        "tamarco.retry",
+                        {
+                            "tamarco.attempt": message.attempt,
+                            "error.type": type(error).__qualname__,
+                            "tamarco.retry.delay": delay,
+                        },
+                    )
                     self.logger.warning(
                         "input %s: handler failed on attempt %d of %d (%s: %s); retrying in %.3g s",
                         self.input.name,
@@ -313,6 +321,14 @@ class Consumer:
         return True
 
     async def _dead_letter(self, message: Message, error: BaseException) -> Settlement | None:
+        tracing.current_span_event(
+            "tamarco.dead_letter",
+            {
+                "tamarco.attempt": message.attempt,
+                "error.type": type(error).__qualname__,
+                "tamarco.dead_letter": self.policy.dead_letter,
+            },
+        )
         if not self.policy.dead_letter:
             self.logger.error(
                 "input %s: rejecting the message (dead_letter is false): the broker drops it "

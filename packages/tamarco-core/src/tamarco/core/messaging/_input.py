@@ -215,7 +215,14 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
         self.release_held()
         message = await self.iter_queue.get()
         self._held = message
-        return message if self.wants_envelope() else message.body
+        item = message if self.wants_envelope() else message.body
+        if self.pattern == "request":  # as in 0.1: ``async for message, response_handler in input``
+            return item, ResponseHandler(message, self.codec, self._reply)
+        return item
+
+    @staticmethod
+    async def _reply(message: Message, body: bytes) -> None:
+        await message.delivery.reply(body)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"

@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tamarco.core import tracing
 from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
@@ -71,6 +72,8 @@ class MessagingResource(IOResource):
         self._output_meters: dict[str, OutputMeters] = {}
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
         self._drain_timeout: float | None = None
+        self._tracing: tracing.Tracing | None = None  # the service's, while it traces
+        self._kind = self.transport_kind
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -153,6 +156,9 @@ class MessagingResource(IOResource):
         transport.set_connection_listener(self._on_connection_change)
         kind = transport.kind
         self._send_trackers.clear()  # their meters belong to the previous start
+        service_tracing = tracing.of(self.microservice)
+        # Traced: PRODUCER spans around send/request, CONSUMER spans per delivery (nothing when off).
+        self._tracing, self._kind = (service_tracing if service_tracing.enabled else None), kind
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
@@ -160,6 +166,7 @@ class MessagingResource(IOResource):
                 if not isinstance(input_, MessageInput):
                     continue
                 consumer = Consumer(input_, transport, policies[name], resource_name=str(self.name), logger=self.logger)
+                tracing.trace_consumer(consumer, service_tracing, kind)
                 consumer.start()
                 self.consumers[name] = consumer
                 self._subscriptions.append(await transport.consume(input_, consumer))
@@ -260,6 +267,22 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
+        if self._tracing is not None:
+            await tracing.traced_send(
+                self._tracing, self._kind, self._send, output, pattern, body, key=key, headers=headers
+            )
+            return
+        await self._send(output, pattern, body, key=key, headers=headers)
+
+    async def _send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
         what = f"{pattern} to {output.destination!r}"
         transport = self._connected_transport(what)
         meters = self._output_meters.get(str(output.name))
@@ -281,6 +304,22 @@ class MessagingResource(IOResource):
         """Fire-and-forget send of ``body`` through ``output`` (what ``KafkaOutput.send`` calls):
         into the transport's buffer, not waiting for the broker; the outcome reaches the output's
         meters when the broker answered (failures are logged by the transport)."""
+        if self._tracing is not None:  # the PRODUCER span ends once the message is buffered
+            await tracing.traced_send(
+                self._tracing, self._kind, self._enqueue, output, "send", body, key=key, headers=headers
+            )
+            return
+        await self._enqueue(output, "send", body, key=key, headers=headers)
+
+    async def _enqueue(
+        self,
+        output: MessageOutput,
+        pattern: str,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
         what = f"send to {output.destination!r}"
         transport = self._connected_transport(what)
         tracker = self._send_trackers.get(output)
@@ -311,6 +350,15 @@ class MessagingResource(IOResource):
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
     ) -> bytes:
         """Send a request through ``output`` and return the raw answer."""
+        if self._tracing is not None:
+            return await tracing.traced_request(
+                self._tracing, self._kind, self._request, output, body, timeout=timeout, headers=headers
+            )
+        return await self._request(output, body, timeout=timeout, headers=headers)
+
+    async def _request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
+    ) -> bytes:
         transport = self._connected_transport(f"send a request to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         answer = await transport.request(output, body, timeout=timeout, headers=headers)

@@ -38,6 +38,7 @@ import logging
 from typing import Any
 
 from tamarco.core.tracing._config import TracingConfig, TracingSettingsError, parse_tracing_settings
+from tamarco.core.tracing._messaging import current_span_event, trace_consumer, traced_request, traced_send
 from tamarco.core.tracing._noop import NOOP_SPAN, NoopSpan, SpanKind
 from tamarco.core.tracing._tracing import Tracing, active_services, current_log_ids
 
@@ -52,8 +53,12 @@ __all__ = [
     "TracingSettingsError",
     "active_services",
     "current_log_ids",
+    "current_span_event",
     "of",
     "parse_tracing_settings",
+    "trace_consumer",
+    "traced_request",
+    "traced_send",
 ]
 
 #: The tracing of no service: always off.

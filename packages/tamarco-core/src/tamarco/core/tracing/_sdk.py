@@ -25,6 +25,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -57,6 +58,27 @@ _KINDS = {
 #: The loggers of OpenTelemetry's exporter and batch processor: one record per failed batch.
 _OTEL_EXPORT_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.sdk._shared_internal")
 _exporting_here = threading.local()
+
+
+class _HeadersGetter(Getter[Mapping[str, Any]]):
+    """Reads ``traceparent`` from HTTP headers (case-insensitive mappings) and message headers,
+    whose values may arrive as bytes (AMQP, Kafka)."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        if value is None:
+            return None
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("utf-8", "replace")
+        elif isinstance(value, (list, tuple)):
+            return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in value]
+        return [str(value)]
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        return list(carrier.keys())
+
+
+_GETTER = _HeadersGetter()
 
 
 class ExportHealth:
@@ -231,7 +253,7 @@ class Exporting:
         headers: Mapping[str, Any] | None,
         links: Sequence[Any],
     ) -> Any:
-        parent = propagate.extract(headers) if headers else None
+        parent = propagate.extract(headers, getter=_GETTER) if headers else None
         return self.tracer.start_span(
             name, context=parent, kind=_KINDS[kind], attributes=attributes, links=links or None
         )
@@ -259,7 +281,7 @@ class Exporting:
 
     @staticmethod
     def link(headers: Mapping[str, Any]) -> list[Any]:
-        span_context = trace.get_current_span(propagate.extract(headers)).get_span_context()
+        span_context = trace.get_current_span(propagate.extract(headers, getter=_GETTER)).get_span_context()
         return [Link(span_context)] if span_context.is_valid else []
 
     def shutdown(self, timeout: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -132,8 +133,21 @@ class Tracing:
             self._counted = False
         if exporting is None:
             return
+        # A daemon thread, not the default executor: an export stuck on a dead collector must not
+        # hold the process's exit (asyncio.run waits for the executor's threads).
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def shutdown() -> None:
+            try:
+                exporting.shutdown(timeout)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                    loop.call_soon_threadsafe(_resolve, done)
+
+        threading.Thread(target=shutdown, name="tamarco-tracing-stop", daemon=True).start()
         try:
-            await asyncio.wait_for(asyncio.to_thread(exporting.shutdown, timeout), timeout + 1.0)
+            await asyncio.wait_for(done, timeout + 1.0)
         except TimeoutError:
             logger.warning("tracing: spans not all exported to %s within %g s at stop", self.config.shown_url, timeout)
         self._last_report = exporting.report()
@@ -222,3 +236,8 @@ class Tracing:
 
     def __repr__(self) -> str:
         return f"<Tracing {'on: ' + self.config.shown_url if self.enabled else 'off'}>"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from tamarco.core import tracing
 from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
 from tamarco.resources.io.http._tracing import client_trace_config
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["HTTPClientResource"]
 
@@ -66,6 +68,8 @@ class HTTPClientResource(BaseResource):
                 raise HTTPSettingsError(
                     view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
                 )
+        import aiohttp  # here: a service that declares no client never imports aiohttp's client side
+
         timeout = aiohttp.ClientTimeout(
             total=_settings.read_positive(view, "timeout", 300.0),
             connect=_settings.read_positive(view, "connect_timeout", None),

@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
+from sanic.exceptions import NotFound
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, json
 from tamarco.core import payloads
@@ -94,22 +95,29 @@ def _operation(route: Any, method: str, parameters: list[dict[str, Any]], schema
     return operation
 
 
-def add_openapi_routes(app: Sanic, service: Any, resource: str) -> None:
-    """Serve ``GET /openapi.json`` (this resource's document) and ``GET /docs`` (an offline
-    HTML page of it) on ``app``, built at the first request."""
-    from tamarco.core import contracts
-
+def add_openapi_routes(app: Sanic, resource: Any) -> None:
+    """Serve ``GET /openapi.json`` (``resource``'s document) and ``GET /docs`` (an offline HTML
+    page of it) on ``app`` while ``resource.openapi_enabled`` (404 otherwise: the routes stay,
+    since Sanic keeps an app's routes across restarts). Built at the first request
+    (``tamarco.core.contracts`` is imported then, not at every service's start:
+    tests/test_start_imports.py)."""
     cache: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:
+        from tamarco.core import contracts
+
+        if not resource.openapi_enabled:
+            raise NotFound("the OpenAPI document is switched off (setting openapi)")
         if "document" not in cache:
-            cache["document"] = contracts.openapi_document(service, resource)
+            cache["document"] = contracts.openapi_document(resource.microservice, str(resource.name))
         return cache["document"]  # type: ignore[no-any-return]
 
     async def openapi_json(request: Request) -> HTTPResponse:
         return json(document())
 
     async def openapi_docs(request: Request) -> HTTPResponse:
+        from tamarco.core import contracts
+
         return html(contracts.openapi_html(document()))
 
     app.add_route(openapi_json, "/openapi.json", methods=["GET"], name="tamarco_openapi_json")

@@ -188,6 +188,9 @@ class HTTPServerResource(BaseResource):
         self._first_byte_timeout: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
         self._limit: ConnectionLimit | None = None
         self._installed_middleware: set[str] = set()
+        #: Whether ``/openapi.json`` and ``/docs`` answer (setting ``openapi``, read at each start).
+        self.openapi_enabled = False
+        self._openapi_mounted = False
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -263,8 +266,13 @@ class HTTPServerResource(BaseResource):
                 self.name,
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
-        if _settings.read(view, "openapi", True, bool) and not self.app.state.is_started:
-            _openapi.add_openapi_routes(self.app, self.microservice, str(self.name))
+        self.openapi_enabled = bool(_settings.read(view, "openapi", True, bool))
+        if self.openapi_enabled and not self._openapi_mounted:
+            with self.app.amend():
+                _openapi.add_openapi_routes(self.app, self)
+            if self.app.state.is_started:  # switched on after a start without it (a restart)
+                _touchup.after_startup(self.app)
+            self._openapi_mounted = True
 
         if self._server is not None:
             raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")

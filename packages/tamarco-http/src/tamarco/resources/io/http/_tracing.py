@@ -17,11 +17,13 @@ tracing middleware and the client session no trace config, so tracing off costs 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from tamarco.core.tracing import SpanKind, Tracing
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["ServerTracing", "client_trace_config"]
 
@@ -128,6 +130,8 @@ def client_trace_config(tracing: Tracing) -> aiohttp.TraceConfig:
             return
         tracing.fail(span, params.exception)
         span.end()
+
+    import aiohttp  # the client's (a service without an HTTP client never imports it)
 
     config = aiohttp.TraceConfig()
     config.on_request_start.append(on_request_start)

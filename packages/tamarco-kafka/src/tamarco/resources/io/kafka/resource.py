@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
+from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
 from tamarco.resources.io.kafka._transport import KafkaTransport
@@ -30,6 +31,20 @@ class KafkaResource(MessagingResource):
     #: aiokafka logs through the service's outputs, warnings and errors only.
     library_loggers: ClassVar[Mapping[str, int]] = {"aiokafka": logging.WARNING}
 
+    def __init__(
+        self,
+        inputs: Sequence[InputBase] | None = None,
+        outputs: Sequence[OutputBase] | None = None,
+        *args: Any,
+        transport: Transport | None = None,
+        offset_reset: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
+        #: 0.1's ``offset_reset`` argument: the consumers' ``auto_offset_reset`` unless the setting
+        #: ``consumer.auto_offset_reset`` says otherwise.
+        self.offset_reset = _offset_reset(offset_reset)
+
     async def start(self) -> None:
         """Connect and start the inputs (the core's start), then wait until every input joined
         its consumer group (up to ``connection_timeout``), so the service consumes once started."""
@@ -48,6 +63,8 @@ class KafkaResource(MessagingResource):
         is the service's name."""
         service = self.service_name()
         config = KafkaConfig.from_settings(self.settings, default_client_id=service)
+        if self.offset_reset is not None and self.setting("consumer.auto_offset_reset", None) is None:
+            config.auto_offset_reset = self.offset_reset
         # No bootstrap_servers setting: the broker `tamarco-harness up` printed, if any.
         servers = address_from_environment(self.settings, ("bootstrap_servers",), "TAMARCO_KAFKA_BOOTSTRAP_SERVERS")
         if servers is not None:
@@ -95,3 +112,15 @@ class KafkaResource(MessagingResource):
         if isinstance(transport, KafkaTransport):
             info["send_failures"] = transport.send_failures
         return info
+
+
+#: 0.1 (confluent-kafka) spellings of ``auto.offset.reset``, and aiokafka's.
+_OFFSET_RESETS = {"smallest": "earliest", "earliest": "earliest", "largest": "latest", "latest": "latest"}
+
+
+def _offset_reset(value: str | None) -> str | None:
+    if value is None or value is False:  # 0.1's default was False: the broker's
+        return None
+    if value not in _OFFSET_RESETS:
+        raise ValueError(f"KafkaResource: offset_reset must be one of {', '.join(_OFFSET_RESETS)}, got {value!r}")
+    return _OFFSET_RESETS[value]

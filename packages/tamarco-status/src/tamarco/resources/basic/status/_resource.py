@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.lifecycle import HookHandle
 from tamarco.core.report_server import ReportServer, find_report_server
@@ -20,6 +19,9 @@ from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
 from tamarco.resources.basic.status._redaction import Redactor
 from tamarco.resources.basic.status._report import collect_resource_statuses, overall_http_code
 from tamarco.resources.basic.status._restart import RestartPolicies
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["StatusResource"]
 
@@ -304,6 +306,8 @@ class StatusResource(BaseResource):
         return found
 
     async def handle_status(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         code, body = await self.status_report()
         headers = {}
         pending = [
@@ -359,10 +363,14 @@ class StatusResource(BaseResource):
         return ready, self.redactor.data(body)
 
     async def handle_live(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         alive, body = self.liveness()
         return web.json_response(body, status=200 if alive else 503, dumps=_dumps)
 
     async def handle_ready(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         ready, body = self.readiness()
         return web.json_response(body, status=200 if ready else 503, dumps=_dumps)
 
