@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core import tracing
+from tamarco.core.deadlines import Backoff, within
 from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
@@ -180,14 +181,14 @@ class MessagingResource(IOResource):
         loop = asyncio.get_running_loop()
         timeout = self.connection_timeout()
         deadline = loop.time() + timeout
-        delay = _FIRST_RETRY_DELAY
+        backoff = Backoff(_FIRST_RETRY_DELAY, _MAX_RETRY_DELAY)
         attempts = 0
         where = _address(transport)
         while True:
             attempts += 1
             remaining = deadline - loop.time()
             try:
-                await asyncio.wait_for(transport.connect(), max(remaining, 0.001))
+                await within(transport.connect(), max(remaining, 0.001))
                 if attempts > 1:
                     self.logger.info("resource %s connected to %s after %d attempts", self.name, where, attempts)
                 return
@@ -195,8 +196,8 @@ class MessagingResource(IOResource):
                 self.set_status(StatusCodes.FAILED, error)
                 raise
             except (TimeoutError, Exception) as error:
-                reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
-                if loop.time() + delay >= deadline:
+                reason = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
+                if loop.time() + backoff.delay >= deadline:
                     failure = NotConnectedError(
                         f"resource {self.name}: cannot connect to {where} within {timeout:g} s "
                         f"({attempts} attempts; last: {reason})"
@@ -213,8 +214,7 @@ class MessagingResource(IOResource):
                         timeout,
                     )
                 await _close_quietly(transport)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                await backoff.sleep()
 
     def _on_connection_change(self, connected: bool, reason: str | None) -> None:
         if self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):

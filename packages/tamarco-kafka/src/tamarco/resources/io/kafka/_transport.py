@@ -18,6 +18,7 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 from aiokafka.protocol.metadata import MetadataRequest
+from tamarco.core.deadlines import close_within, within
 from tamarco.core.messaging import (
     AuthenticationError,
     MessagingError,
@@ -25,7 +26,6 @@ from tamarco.core.messaging import (
     PublishError,
     SendTracker,
 )
-from tamarco.resources.io.kafka._closing import close_within
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._delivery import encode_headers
 from tamarco.resources.io.kafka._group import GroupConsumer
@@ -170,7 +170,7 @@ class KafkaTransport:
             self.sweep_sends()
             reason = None
             try:
-                await asyncio.wait_for(producer.client.fetch_all_metadata(), max(interval, 1.0))
+                await within(producer.client.fetch_all_metadata(), max(interval, 1.0))
                 ok = True
             except (TimeoutError, KafkaError, OSError) as error:
                 ok = False
@@ -201,7 +201,7 @@ class KafkaTransport:
             try:
                 # Sends still in the producer's batches get a bounded time to be delivered (a
                 # broker that is gone would hold the stop up to the request timeout otherwise).
-                await asyncio.wait_for(producer.flush(), _FLUSH_TIMEOUT)
+                await within(producer.flush(), _FLUSH_TIMEOUT)
             except (TimeoutError, KafkaError) as error:
                 stop_timeout = 1.0  # the broker is not answering: do not wait for it twice
                 self.logger.warning(
