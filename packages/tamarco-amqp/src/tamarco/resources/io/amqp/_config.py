@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tamarco.core.messaging import MessagingSettingsError
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from yarl import URL
 
@@ -52,6 +53,7 @@ class AMQPConfig:
     @classmethod
     def from_settings(cls, get: Getter, full_key: KeyNamer = lambda key: key) -> AMQPConfig:
         """Parse the settings: ``get(key, default)`` reads one key of the resource."""
+        reader = SettingsReader(get, full_key, error=MessagingSettingsError)
         values: dict[str, Any] = {}
         url = get("url", None)
         if url is not None:
@@ -67,9 +69,9 @@ class AMQPConfig:
             if key in ("host", "user") and not value:
                 raise MessagingSettingsError(f"setting {full_key(key)} must not be empty")
             values[key] = value
-        tls = get("tls", get("ssl", None))
-        if tls is not None:
-            values["tls"] = _boolean(tls, full_key("tls"))
+        tls_key = "tls" if get("tls", None) is not None else "ssl"
+        if get(tls_key, None) is not None:
+            values["tls"] = reader.boolean(tls_key, False)
         port = get("port", None)
         if port is not None:
             values["port"] = _port(port, full_key("port"))
@@ -81,31 +83,15 @@ class AMQPConfig:
                 if not isinstance(value, str) or not value:
                     raise MessagingSettingsError(f"setting {full_key(key)} must be a file path, got {value!r}")
                 values[key] = value
-        verify = get("verify", None)
-        if verify is not None:
-            values["verify"] = _boolean(verify, full_key("verify"))
-        prefetch = get("prefetch", None)
-        if prefetch is not None:
-            if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-                raise MessagingSettingsError(
-                    f"setting {full_key('prefetch')} must be a whole number >= 1, got {prefetch!r}"
-                )
-            values["prefetch"] = prefetch
+        if get("verify", None) is not None:
+            values["verify"] = reader.boolean("verify", True)
+        if get("prefetch", None) is not None:
+            values["prefetch"] = reader.whole("prefetch", 1, minimum=1)
         for key in ("reconnect_interval_seconds", "max_reconnect_interval_seconds"):
-            value = get(key, None)
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                    raise MessagingSettingsError(
-                        f"setting {full_key(key)} must be a number of seconds > 0, got {value!r}"
-                    )
-                values[key] = float(value)
-        heartbeat = get("heartbeat_seconds", None)
-        if heartbeat is not None:
-            if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 0:
-                raise MessagingSettingsError(
-                    f"setting {full_key('heartbeat_seconds')} must be a whole number >= 0, got {heartbeat!r}"
-                )
-            values["heartbeat_seconds"] = heartbeat
+            if get(key, None) is not None:
+                values[key] = reader.seconds(key, 1.0)
+        if get("heartbeat_seconds", None) is not None:
+            values["heartbeat_seconds"] = reader.whole("heartbeat_seconds", 60)
         if values.get("cert_file") is None and values.get("key_file") is not None:
             raise MessagingSettingsError(f"setting {full_key('key_file')} needs {full_key('cert_file')} too")
         return cls(**values)
@@ -179,12 +165,6 @@ def _parse_url(value: Any, key: str) -> dict[str, Any]:
     if path:
         values["vhost"] = unquote(path)
     return values
-
-
-def _boolean(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise MessagingSettingsError(f"setting {key} must be true or false, got {value!r}")
-    return value
 
 
 def _port(value: Any, key: str) -> int:
