@@ -7,6 +7,8 @@ import json
 import urllib.request
 from typing import Any
 
+from tamarco.core.etcd import prefix_range_end  # the core's key mapping, not a copy
+
 from . import _binaries
 from ._probes import http_ok
 from ._process import ProcessSpec
@@ -18,16 +20,6 @@ ETCD_IMAGE = "quay.io/coreos/etcd:v3.5.17"
 def _b64(text: str | bytes) -> str:
     raw = text.encode() if isinstance(text, str) else text
     return base64.b64encode(raw).decode()
-
-
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The etcd ``range_end`` that selects every key starting with ``prefix``."""
-    end = bytearray(prefix)
-    for index in range(len(end) - 1, -1, -1):
-        if end[index] < 0xFF:
-            end[index] += 1
-            return bytes(end[: index + 1])
-    return b"\x00"
 
 
 class EtcdService(Service):
