@@ -7,7 +7,7 @@ import time
 import pytest
 from tamarco.core.etcd import RETRYABLE_ERRORS, EtcdConnectionConfig, request
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 def test_killing_the_leader_elects_another_and_the_member_catches_up(etcd_cluster_service, unique_name):
