@@ -35,6 +35,7 @@ SIGKILL of pytest leaves the services running: ``ps`` shows them under their tem
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -148,6 +149,10 @@ def backend_harness(config: pytest.Config, backend: str) -> Harness:
 
     Raises :class:`DockerUnavailableError` for ``docker`` when no engine answers.
     """
+    session = config.stash[_HARNESS_KEY]
+    with contextlib.suppress(HarnessError):
+        if session.backend == backend:
+            return session  # the session's own services, not a second set
     harnesses = config.stash[_BACKEND_HARNESSES_KEY]
     if backend not in harnesses:
         if backend == "docker":

@@ -20,7 +20,8 @@ from tamarco.resources.io.amqp import (
     AMQPSubscriptionInput,
 )
 
-pytestmark = pytest.mark.functional
+# The shared suite on both harness backends: a RabbitMQ process and a RabbitMQ container.
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 class AMQPCase(MessagingCase):
