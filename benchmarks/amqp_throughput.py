@@ -195,7 +195,9 @@ def tamarco_settings(broker: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {**broker, "queues_prefix": prefix, "prefetch": PREFETCH, "connection_timeout": 10}
 
 
-async def run_service(broker: dict[str, Any], resource: Any, work: Callable[[], Awaitable[Result]]) -> Result:
+async def run_service(
+    broker: dict[str, Any], resource: Any, work: Callable[[], Awaitable[Result]], *, prefix: str | None = None
+) -> Result:
     from tamarco.core.microservice import MicroserviceContext
 
     # Only the AMQP resource: the default resources (report server, metrics...) removed.
@@ -206,7 +208,7 @@ async def run_service(broker: dict[str, Any], resource: Any, work: Callable[[], 
         {**attributes, "name": f"amqp_bench_{next(_services)}", "amqp": resource},
     )
     service = service_class(environ={})
-    prefix = f"bench-tamarco-{uuid.uuid4().hex[:8]}."
+    prefix = prefix or f"bench-tamarco-{uuid.uuid4().hex[:8]}."
     service.settings.update_internal(
         {
             "system": {

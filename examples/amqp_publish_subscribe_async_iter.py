@@ -2,9 +2,9 @@ import asyncio
 
 from tamarco.codecs.json import JsonCodec
 from tamarco.core.microservice import Microservice, task
-from tamarco.resources.io.amqp.input import AMQPSubscriptionInput
-from tamarco.resources.io.amqp.output import AMQPOutput
-from tamarco.resources.io.amqp.resource import AMQPResource
+from tamarco_amqp.input import AMQPSubscriptionInput
+from tamarco_amqp.output import AMQPOutput
+from tamarco_amqp.resource import AMQPResource
 
 
 class MyMicroservice(Microservice):

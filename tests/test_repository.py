@@ -36,5 +36,5 @@ def test_meta_package_extras():
     assert meta["optional-dependencies"] == {
         "amqp": ["tamarco-amqp>=0.2.0,<0.3"],
         "kafka": ["tamarco-kafka>=0.2.0,<0.3"],
-        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3"],
+        "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3", "tamarco-core[tracing,pydantic]>=0.2.0,<0.3"],
     }

@@ -49,7 +49,7 @@ def wait_all_seen(service, faults, sent: int, timeout: float = 20.0):
     return handled, duplicates, sent - handled
 
 
-def registered(store, prefix: str) -> dict[str, bytes]:
+def registered(store, prefix: str) -> dict[str, str]:
     return store.get_prefix(f"{prefix}discovery/fault_service/")
 
 

@@ -163,7 +163,7 @@ async def test_kafka_dead_letter_publish_failing_in_a_broker_crash_loses_nothing
         sent=sent,
         confirmed=len(confirmed),
         dead_lettered=len(counts),
-        failed_dead_letter_publishes=failed_publishes,
+        dead_letter_refusal_log_lines=failed_publishes,
         duplicates=sum(c - 1 for c in counts.values()),
         lost=lost,
     )

@@ -51,9 +51,17 @@ def test_the_downstream_example_passes_with_the_installed_plugin(tmp_path, backe
         docker_or_skip()
     project = tmp_path / "downstream_project"
     shutil.copytree(EXAMPLE, project)
-    # A project of its own: its own pytest config (asyncio mode), outside this repository.
-    (project / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
-    result = run_pytest(project, "-W", "error::pytest.PytestUnraisableExceptionWarning", backend=backend)
+    # A project of its own, outside this repository, with the pytest config the README gives
+    # (asyncio mode and loop scope): pytest-asyncio has nothing to warn about.
+    assert "asyncio_default_fixture_loop_scope" in (project / "pytest.ini").read_text()
+    result = run_pytest(
+        project,
+        "-W",
+        "error::pytest.PytestUnraisableExceptionWarning",
+        "-W",
+        "error::pytest.PytestDeprecationWarning",
+        backend=backend,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
     assert not list((project / "tmp").glob("tamarco-harness-*"))
@@ -67,7 +75,8 @@ def test_ini_options_choose_the_backend_and_the_images(tmp_path, monkeypatch):
     docker_or_skip()
     image = image_for("redis")  # what this run uses: the variable, else the upstream image
     monkeypatch.delenv(image_variable("redis"), raising=False)
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\nharness_backend = docker\nharness_image_redis = {image}\n")
+    ini = f"[pytest]\nasyncio_default_fixture_loop_scope = function\nharness_backend = docker\nharness_image_redis = {image}\n"
+    (tmp_path / "pytest.ini").write_text(ini)
     (tmp_path / "test_ini.py").write_text(
         "def test_redis(redis_service):\n    assert redis_service.backend == 'docker'\n"
     )

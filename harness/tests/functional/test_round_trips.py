@@ -22,7 +22,18 @@ async def test_etcd_put_and_get(etcd_service, etcd_prefix):
         await client.put(f"{etcd_prefix}greeting".encode(), b"hello")
         result = await client.get(f"{etcd_prefix}greeting".encode())
     assert result is not None and result.value == b"hello"
-    assert etcd_service.get(f"{etcd_prefix}greeting") == b"hello"
+    assert etcd_service.get(f"{etcd_prefix}greeting") == "hello"
+    assert etcd_service.get_bytes(f"{etcd_prefix}greeting") == b"hello"
+
+
+def test_etcd_put_and_get_agree_on_text(etcd_service, etcd_prefix):
+    """What put() takes, get() gives back: text in, text out (issue 24); bytes through get_bytes()."""
+    etcd_service.put(f"{etcd_prefix}text/name", "Ada")
+    etcd_service.put(f"{etcd_prefix}raw", b"\xff\x00")
+    assert etcd_service.get(f"{etcd_prefix}text/name") == "Ada"
+    assert etcd_service.get_prefix(f"{etcd_prefix}text/") == {f"{etcd_prefix}text/name": "Ada"}
+    assert etcd_service.get_bytes(f"{etcd_prefix}raw") == b"\xff\x00"
+    assert etcd_service.get(f"{etcd_prefix}missing") is None
 
 
 def test_etcd_prefix_is_emptied_after_the_test(etcd_service, request):

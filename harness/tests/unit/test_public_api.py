@@ -35,6 +35,7 @@ def test_every_service_class_is_registered_under_its_kind():
         "prometheus",
         "carbon",
         "logstash",
+        "otlp",
     }
     for name, cls in SERVICE_CLASSES.items():
         assert issubclass(cls, Service)

@@ -14,7 +14,7 @@ async def test_settings_from_etcd(service_env, etcd_service):
     async with aetcd.Client(host=host, port=port) as client:
         await client.put(key.encode(), b'"staging"')
     # The harness's own helpers read the same etcd.
-    assert etcd_service.get(key) == b'"staging"'
+    assert etcd_service.get(key) == '"staging"'
 
 
 async def test_cache_in_redis(service_env, unique_name):

@@ -11,7 +11,8 @@ Start services directly::
 or, in pytest, use the fixtures of :mod:`tamarco.harness.pytest_plugin` (registered
 automatically when the package is installed): ``etcd_service``, ``rabbitmq_service``,
 ``kafka_service``, ``kafka_durable_service``, ``redis_service``, ``prometheus_service``, ``carbon_service``,
-``logstash_service``, ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
+``logstash_service``, ``otlp_collector`` (:class:`OTLPCollectorService`, an OTLP/HTTP trace
+receiver whose spans a test reads back), ``etcd_cluster_service`` (:class:`EtcdClusterService`, three members)
 and the isolation fixtures ``etcd_prefix``, ``rabbitmq_vhost``,
 ``kafka_topic``, ``unique_name``, ``free_port``.
 
@@ -33,6 +34,7 @@ from ._etcd_cluster import EtcdClusterService, EtcdMember
 from ._harness import SERVICE_CLASSES, SERVICE_NAMES, Harness
 from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
+from ._otlp import OTLPCollectorService
 from ._ports import free_port, port_is_bound
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
@@ -56,6 +58,7 @@ __all__ = [
     "HarnessError",
     "KafkaService",
     "LogstashService",
+    "OTLPCollectorService",
     "PortInUseError",
     "PrometheusService",
     "RabbitMQService",

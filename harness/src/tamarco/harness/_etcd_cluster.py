@@ -215,12 +215,16 @@ class EtcdClusterService:
     def put(self, key: str, value: str | bytes) -> None:
         self._any("put", key, value)
 
-    def get(self, key: str) -> bytes | None:
-        result: bytes | None = self._any("get", key)
+    def get(self, key: str) -> str | None:
+        result: str | None = self._any("get", key)
         return result
 
-    def get_prefix(self, prefix: str) -> dict[str, bytes]:
-        result: dict[str, bytes] = self._any("get_prefix", prefix)
+    def get_bytes(self, key: str) -> bytes | None:
+        result: bytes | None = self._any("get_bytes", key)
+        return result
+
+    def get_prefix(self, prefix: str) -> dict[str, str]:
+        result: dict[str, str] = self._any("get_prefix", prefix)
         return result
 
     def delete_prefix(self, prefix: str) -> int:

@@ -22,6 +22,7 @@ from ._etcd_cluster import EtcdClusterService
 from ._images import image_for
 from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
+from ._otlp import OTLPCollectorService
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
 from ._redis import RedisService
@@ -39,10 +40,11 @@ SERVICE_CLASSES: dict[str, type[Service]] = {
     "prometheus": PrometheusService,
     "carbon": CarbonService,
     "logstash": LogstashService,
+    "otlp": OTLPCollectorService,
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICE_CLASSES)
 #: Start order for a parallel start: slowest first (RabbitMQ takes 4-7 s).
-_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis")
+_SLOWEST_FIRST = ("rabbitmq", "logstash", "kafka_durable", "kafka", "carbon", "etcd", "prometheus", "redis", "otlp")
 
 
 class Harness:
@@ -196,6 +198,10 @@ class Harness:
     @property
     def logstash(self) -> LogstashService:
         return self._typed("logstash", LogstashService)
+
+    @property
+    def otlp(self) -> OTLPCollectorService:
+        return self._typed("otlp", OTLPCollectorService)
 
     def env(self) -> dict[str, str]:
         """The ``TAMARCO_*`` variables of every service started so far."""

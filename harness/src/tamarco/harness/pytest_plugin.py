@@ -56,6 +56,7 @@ from ._harness import SERVICE_NAMES, Harness
 from ._images import image_variable
 from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
+from ._otlp import OTLPCollectorService
 from ._ports import free_port as _free_port
 from ._prometheus import PrometheusService
 from ._rabbitmq import RabbitMQService
@@ -71,6 +72,7 @@ _FIXTURE_SERVICES = {f"{name}_service": name for name in SERVICE_NAMES} | {
     "etcd_prefix": "etcd",
     "rabbitmq_vhost": "rabbitmq",
     "kafka_topic": "kafka",
+    "otlp_collector": "otlp",
 }
 
 
@@ -320,6 +322,22 @@ def carbon_service(tamarco_harness: Harness) -> CarbonService:
 def logstash_service(tamarco_harness: Harness) -> LogstashService:
     """A running Logstash input (UDP, HTTP, Redis) whose events can be read back."""
     return tamarco_harness.logstash
+
+
+@pytest.fixture(scope="session")
+def otlp_service(tamarco_harness: Harness) -> OTLPCollectorService:
+    """A running OTLP/HTTP trace receiver (same as ``otlp_collector``)."""
+    return tamarco_harness.otlp
+
+
+@pytest.fixture
+def otlp_collector(otlp_service: OTLPCollectorService) -> OTLPCollectorService:
+    """A running OTLP/HTTP trace receiver, emptied and behaving normally: point
+    ``system.tracing.endpoint`` at ``otlp_collector.url`` and read the spans back with
+    ``otlp_collector.wait_for_spans(...)``."""
+    otlp_service.set_behaviour()
+    otlp_service.clear()
+    return otlp_service
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 
 import pytest
@@ -105,3 +106,54 @@ async def test_message_refused_by_the_broker_is_a_clear_publish_error(amqp_setti
             await wait_until(lambda: received == ["small"], what="the next message delivered")
     finally:
         rabbitmq_service.ctl("eval", "application:set_env(rabbit, max_message_size, 134217728).")
+
+
+async def test_a_dead_letter_queue_refusing_messages_backs_off_and_loses_nothing(
+    amqp_settings, rabbitmq_service, unique_name, monkeypatch
+):
+    """<q>.dead with a max-length 0, reject-publish policy: the broker nacks every dead letter."""
+    from tamarco.core.logging.testing import capture_logs
+    from tamarco.core.messaging import _stalls
+
+    monkeypatch.setattr(_stalls, "DEAD_LETTER_FIRST_DELAY", 0.05)
+    prefix = f"{unique_name}."
+    dead_queue = f"{prefix}jobs.dead"
+    policy = f"{unique_name}-full"
+    calls = []
+
+    async def fail(body):
+        calls.append(body)
+        raise ValueError("always fails")
+
+    output = AMQPOutput("jobs")
+    resource = AMQPResource(inputs=[AMQPPullInput("jobs", on_message=fail)], outputs=[output])
+    rule = '{"max-length": 0, "overflow": "reject-publish"}'
+    rabbitmq_service.ctl("set_policy", "-p", "/", "--apply-to", "queues", policy, f"^{re.escape(dead_queue)}$", rule)
+    settings = amqp_settings(queues_prefix=prefix, delivery={"retry": {"attempts": 2, "delay_seconds": 0}})
+    try:
+        with capture_logs() as logs:
+            async with running(Settings(settings), resource):
+                for n in range(3):
+                    await output.push({"n": n})
+                consumer = resource.consumers["jobs"]
+                await wait_until(lambda: consumer.dead_letters.failures >= 9, what="three refusals of each message")
+                inputs = (await resource.status())["inputs"]["jobs"]
+                handled_while_refused = len(calls)
+                rabbitmq_service.ctl("clear_policy", "-p", "/", policy)
+                policy = None
+                await wait_until(lambda: consumer.dead_lettered == 3, timeout=30, what="all three dead-lettered")
+    finally:
+        if policy is not None:
+            rabbitmq_service.ctl("clear_policy", "-p", "/", policy)
+    assert handled_while_refused == 6, "each message handled twice (its attempts), not again per refusal"
+    assert len(calls) == 6
+    assert inputs["dead_letters_waiting"] == 3 and inputs["dead_letter_refusals"] >= 9
+    assert "PublishError" in inputs["last_dead_letter_error"]
+    assert len(logs.filter(contains="could not dead-letter a message")) == 1, "one log line per interval"
+    queues = dict(
+        line.split("\t")
+        for line in rabbitmq_service.ctl("list_queues", "-p", "/", "name", "messages").splitlines()
+        if "\t" in line
+    )
+    assert queues[dead_queue] == "3", "every message in the dead-letter queue"
+    assert queues[f"{prefix}jobs"] == "0", "none left behind"

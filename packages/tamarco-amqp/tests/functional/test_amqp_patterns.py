@@ -78,8 +78,8 @@ async def test_the_generic_output_names_the_queue_per_call(amqp_settings, unique
         outputs=[generic],
     )
     async with service_with(resource, amqp_settings(queues_prefix=f"{unique_name}.")):
-        await generic.push("a", {"to": "a"})
-        assert await generic.request("b", 21, timeout=10) == 42
+        await generic.push({"to": "a"}, "a")
+        assert await generic.request(21, "b", timeout=10) == 42
         await wait_until(lambda: got == [{"to": "a"}], what="the pushed message")
 
 

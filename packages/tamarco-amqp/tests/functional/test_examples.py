@@ -1,5 +1,6 @@
-"""The 0.1 plugin's examples (examples/amqp_*.py, only their imports changed) run against the
-harness RabbitMQ: messages are consumed or answered, and SIGTERM stops them cleanly."""
+"""The 0.1 plugin's examples (examples/amqp_*.py, unchanged: their ``tamarco_amqp`` imports
+included) run against the harness RabbitMQ: messages are consumed or answered, the deprecated
+imports name the new path, and SIGTERM stops them cleanly."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def settings(amqp_settings, unique_name):
 def test_example_consumes_and_stops_on_sigterm(example, consumed, amqp_settings, unique_name, service_process):
     service = service_process(EXAMPLES / example, settings(amqp_settings, unique_name))
     service.wait_for(consumed, timeout=40, count=2)
+    assert "DeprecationWarning: tamarco_amqp.input is deprecated: import from tamarco.resources.io.amqp.input" in (
+        service.output
+    )
     code = service.terminate()
     assert code == 0, service.output
     assert "Traceback" not in service.output, service.output

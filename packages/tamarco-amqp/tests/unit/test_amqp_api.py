@@ -7,9 +7,10 @@ import importlib
 
 import pytest
 import tamarco.resources.io.amqp as amqp
-from tamarco.codecs import JsonCodec
+from tamarco.codecs import BytesCodec, JsonCodec
 from tamarco.core.messaging import InMemoryBroker, InMemoryTransport, MessagingSettingsError
-from tamarco.core.microservice import MicroserviceContext
+from tamarco.core.messaging.testing import serving, use_in_memory
+from tamarco.core.microservice import Microservice, MicroserviceContext, task
 from tamarco.harness.messaging_suite import wait_until
 from tamarco.resources.io.amqp import (
     AMQPGenericOutput,
@@ -82,9 +83,9 @@ async def test_handlers_run_on_the_in_memory_transport():
     service.amqp.use_transport(InMemoryTransport(InMemoryBroker()))
     async with service:
         await service.amqp.outputs["cows"].push({"cow": "MOOOO"})
-        await service.amqp.outputs["generic"].push("cows", {"cow": "again"})
+        await service.amqp.outputs["generic"].push({"cow": "again"}, "cows")
         await wait_until(lambda: len(service.seen) == 2, what="two cows")
-        answer = await service.amqp.outputs["generic"].request("sounds", {"animal": "cat"}, timeout=5)
+        answer = await service.amqp.outputs["generic"].request({"animal": "cat"}, "sounds", timeout=5)
         status = await service.amqp.status()
     assert service.seen == [{"cow": "MOOOO"}, {"cow": "again"}]
     assert answer == {"sound": "CAT"}
@@ -120,3 +121,49 @@ async def test_the_lifecycle_page_snippet_works():
             assert message == {"hello": "world"}
             break
         await wait_until(lambda: service.seen == [{"event": 1}], what="the event handled by the decorated method")
+
+
+def test_unknown_keyword_arguments_are_refused_by_name():
+    with pytest.raises(TypeError, match=r"AMQPResource\(\) got unexpected argument\(s\): queus_prefix"):
+        AMQPResource(queus_prefix="dev")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_concurency'"):
+        AMQPPullInput("cows", max_concurency=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'qeue'"):
+        AMQPOutput(qeue="cows")
+
+
+async def test_the_generic_output_takes_0_1_s_order_and_refuses_a_queue_that_is_not_a_string():
+    service = Herd(environ={})
+    service.amqp.use_transport(InMemoryTransport(InMemoryBroker()))
+    generic = service.amqp.outputs["generic"]
+    async with service:
+        await generic.push({"cow": 1}, "cows")
+        await generic.push({"cow": 2}, queue="cows")
+        await generic.push(b'{"cow": 3}', "cows", BytesCodec)  # 0.1's per-call codec
+        with pytest.raises(TypeError, match=r"the queue must be a string, got dict \(the order is \(message, queue\)"):
+            await generic.push("cows", {"cow": 4})
+        await wait_until(lambda: len(service.seen) == 3, what="three cows")
+    assert service.seen == [{"cow": 1}, {"cow": 2}, {"cow": 3}]
+
+
+class IteratedRequests(Microservice):
+    """0.1's request input as an async iterator: ``async for message, response_handler in ...``."""
+
+    name = "iterated"
+    use_default_resources = False
+    sounds = AMQPRequestInput(queue="sounds")
+    amqp = AMQPResource(inputs=[sounds], outputs=[AMQPOutput(queue="sounds")])
+
+    @task
+    async def answer(self):
+        async for message, response_handler in self.sounds:
+            await response_handler.send_response({"sound": message["animal"].upper()})
+
+
+async def test_async_for_over_a_request_input_answers():
+    service = IteratedRequests(environ={})
+    use_in_memory(service)
+    async with serving(service):
+        output = service.amqp.outputs["sounds"]
+        assert await output.request({"animal": "cow"}, timeout=5) == {"sound": "COW"}
+        assert await output.request({"animal": "cat"}, timeout=5) == {"sound": "CAT"}

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 from tamarco.codecs import JsonCodec
-from tamarco.core.microservice import MicroserviceContext
+from tamarco.core.microservice import Microservice, MicroserviceContext
 from tamarco.resources.bases import BaseResource, InputBase, IOResource, OutputBase, StatusCodes
 
 
@@ -89,3 +89,19 @@ def test_resource_constructor_needs_no_arguments():
     for cls in (BaseResource, IOResource):
         assert cls().status_code == StatusCodes.NOT_STARTED
     assert asyncio.iscoroutinefunction(BaseResource.status)
+
+
+def test_a_synchronous_handler_is_refused_where_the_class_is_defined():
+    """0.1's Kafka input ran plain functions; here the class body fails, naming the handler."""
+    with pytest.raises(TypeError, match=r"input metrics: the handler .*pull must be an async function"):
+
+        class Service(Microservice):
+            @InputBase(name="metrics")
+            def pull(self, message):
+                pass
+
+    def plain(message):
+        pass
+
+    with pytest.raises(TypeError, match="handler plain must be an async function"):
+        InputBase(name="metrics", on_message=plain)

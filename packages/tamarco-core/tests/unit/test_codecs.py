@@ -1,5 +1,6 @@
 import pytest
-from tamarco.codecs import Codec, DecodeError, EncodeError, JsonCodec, PickleCodec, StrCodec, YamlCodec
+from tamarco.codecs import BytesCodec, Codec, DecodeError, EncodeError, JsonCodec, PickleCodec, StrCodec, YamlCodec
+from tamarco.resources.bases import InputBase, OutputBase
 
 
 @pytest.mark.parametrize(
@@ -9,6 +10,7 @@ from tamarco.codecs import Codec, DecodeError, EncodeError, JsonCodec, PickleCod
         (YamlCodec, {"a": [1, 2.5, "ü", None, True], "b": {"c": "d"}}),
         (StrCodec, "héllo"),
         (PickleCodec, {"a": (1, 2), "b": {3}}),
+        (BytesCodec, b"\x00\xffraw"),
     ],
 )
 def test_round_trip(codec, value):
@@ -40,6 +42,22 @@ def test_encode_failures():
         JsonCodec.encode({"x": object()})
     with pytest.raises(EncodeError, match="StrCodec"):
         StrCodec.encode(b"bytes")
+    with pytest.raises(EncodeError, match=r"BytesCodec.*expected bytes"):
+        BytesCodec.encode("text")
+
+
+def test_bytes_codec_takes_any_bytes_like_and_gives_bytes():
+    assert BytesCodec.encode(bytearray(b"ab")) == b"ab"
+    assert BytesCodec.encode(memoryview(b"cd")) == b"cd"
+    decoded = BytesCodec.decode(memoryview(b"\xff"))
+    assert type(decoded) is bytes and decoded == b"\xff"
+
+
+def test_codec_none_means_raw_bytes_on_inputs_and_outputs():
+    """0.1: an input or output built with ``codec=None`` hands over the payload untouched."""
+    assert InputBase(codec=None).codec is BytesCodec
+    assert OutputBase(codec=None).codec is BytesCodec
+    assert OutputBase(codec=None).encode(b"\x01") == b"\x01"
 
 
 def test_builtin_codecs_satisfy_protocol_and_custom_codecs_plug_in():
@@ -50,5 +68,5 @@ def test_builtin_codecs_satisfy_protocol_and_custom_codecs_plug_in():
         def decode(self, data):
             return data.decode().lower()
 
-    for codec in (JsonCodec(), YamlCodec(), StrCodec(), PickleCodec(), Upper()):
+    for codec in (JsonCodec(), YamlCodec(), StrCodec(), PickleCodec(), BytesCodec(), Upper()):
         assert isinstance(codec, Codec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 
 import pytest
 import tamarco.resources.io.kafka as kafka
@@ -26,6 +27,22 @@ def test_the_0_1_module_paths_import() -> None:
     assert importlib.import_module("tamarco.resources.io.kafka.input").KafkaInput is KafkaInput
     assert importlib.import_module("tamarco.resources.io.kafka.output").KafkaOutput is KafkaOutput
     assert importlib.import_module("tamarco.resources.io.kafka.resource").KafkaResource is KafkaResource
+
+
+def test_the_0_1_tamarco_kafka_modules_give_the_same_classes_and_name_the_new_path() -> None:
+    for module in ("resource", "input", "output"):
+        sys.modules.pop(f"tamarco_kafka.{module}", None)
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"tamarco_kafka\.input is deprecated: import from tamarco\.resources\.io\.kafka\.input",
+    ) as caught:
+        from tamarco_kafka.input import KafkaInput as Input
+    assert caught[0].filename == __file__  # the warning points at the importing line
+    with pytest.warns(DeprecationWarning, match=r"import from tamarco\.resources\.io\.kafka\.output"):
+        from tamarco_kafka.output import KafkaOutput as Output
+    with pytest.warns(DeprecationWarning, match=r"import from tamarco\.resources\.io\.kafka\.resource"):
+        from tamarco_kafka.resource import KafkaResource as Resource
+    assert (Input, Output, Resource) == (KafkaInput, KafkaOutput, KafkaResource)
 
 
 def test_kafka_input_is_a_pull_input_with_a_group() -> None:
@@ -76,3 +93,23 @@ def test_aiokafka_internals_used_are_there() -> None:
 
     for method in ("send", "get_random_node", "fetch_all_metadata"):
         assert callable(getattr(AIOKafkaClient, method, None)), f"AIOKafkaClient.{method}"
+
+
+@pytest.mark.parametrize(("given", "used"), [("smallest", "earliest"), ("largest", "latest"), ("latest", "latest")])
+def test_the_0_1_offset_reset_argument_is_the_consumers_auto_offset_reset(given: str, used: str) -> None:
+    resource = KafkaResource(offset_reset=given)
+    transport = resource.create_transport()
+    assert isinstance(transport, kafka.KafkaTransport)
+    assert transport.config.auto_offset_reset == used
+    assert KafkaResource().create_transport().config.auto_offset_reset == "earliest"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="offset_reset must be one of smallest, earliest, largest, latest, got 'end'"):
+        KafkaResource(offset_reset="end")
+
+
+def test_unknown_keyword_arguments_are_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="KafkaResource\\(\\) got unexpected argument\\(s\\): ofset_reset"):
+        KafkaResource(ofset_reset="smallest")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'grup_id'"):
+        KafkaInput(topic="metrics", grup_id="g")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'topik'"):
+        KafkaOutput(topic="metrics", topik="m")  # type: ignore[call-arg]

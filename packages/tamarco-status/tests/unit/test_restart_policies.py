@@ -81,6 +81,20 @@ async def test_a_failed_resource_is_restarted_with_its_dependents(kit, logs):
     assert any("resource a restarted: STARTED again (attempt 1/3)" in m for m in logs.messages)
 
 
+async def test_a_0_1_resource_assigning_status_failed_triggers_the_policy(kit):
+    """0.1 resources wrote ``self._status = StatusCodes.FAILED``: the policy restarts them too."""
+    journal = []
+    service = make_service(
+        kit, journal, {"restart_policy": {"resources": {"restart_resource_on_failure": ["a"]}, **FAST_RESTARTS}}
+    )
+    async with kit.Running(service):
+        journal.clear()
+        service.a._status = StatusCodes.FAILED
+        await kit.wait_until(lambda: "post_start b" in journal)
+        assert journal[:2] == ["stop b", "stop a"]
+        assert service.a._status == StatusCodes.STARTED
+
+
 async def test_a_failed_attempt_is_retried_and_the_dependents_come_back_too(kit, logs):
     journal = []
     service = make_service(

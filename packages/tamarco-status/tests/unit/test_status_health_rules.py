@@ -127,3 +127,40 @@ async def test_the_installed_tamarco_distributions_are_in_status(kit):
     assert body["versions"]["tamarco-core"] == metadata.version("tamarco-core")
     assert body["versions"]["tamarco-status"] == metadata.version("tamarco-status")
     assert all(name == "tamarco" or name.startswith("tamarco-") for name in body["versions"])
+
+
+async def test_a_stuck_message_handler_shows_in_status_and_can_make_the_service_not_ready(kit):
+    from tamarco.core.messaging import InMemoryTransport, MessageOutput, MessagingResource, PullInput
+
+    release = asyncio.Event()
+
+    async def stubborn(body):
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                pass  # ignores its handler timeout: holds the slot
+
+    class Bus(MessagingResource):
+        transport_kind = "memory"
+
+    output = MessageOutput("jobs")
+    bus = Bus(inputs=[PullInput("jobs", on_message=stubborn)], outputs=[output], transport=InMemoryTransport())
+    service = make_service(kit, {"health": {"not_ready_when": ["handler_stuck"]}}, bus=bus)
+    service.settings.update_internal(
+        {"system": {"resources": {"bus": {"delivery": {"handler_timeout_seconds": 0.05}}}}}
+    )
+    server = service.tamarco_http_report_server
+    async with kit.Running(service):
+        assert (await server.get("/health/ready"))[0] == 200
+        await output.push("x")
+        await kit.wait_until(lambda: bus.stuck_handlers())
+        _, body, _ = await server.get("/status")
+        ready_code, ready, _ = await server.get("/health/ready")
+        release.set()
+        await kit.wait_until(lambda: not bus.stuck_handlers())
+        assert (await server.get("/health/ready"))[0] == 200
+    jobs = body["resources"]["bus"]["inputs"]["jobs"]
+    assert jobs["stuck"] == 1 and jobs["handler_timeout_seconds"] == 0.05 and jobs["timed_out"] == 0
+    assert ready_code == 503
+    assert ready["reasons"][0].startswith("resource bus input jobs: 1 handler(s) still running past handler_timeout")

@@ -1,4 +1,5 @@
-"""``tamarco`` console script: ``tamarco start_project``, ``tamarco etcd ...``, ``tamarco version``.
+"""``tamarco`` console script: ``tamarco start_project``, ``tamarco etcd ...``, ``tamarco version``,
+``tamarco asyncapi`` / ``tamarco openapi``.
 
 Subcommands live in their own modules and register themselves on the parser.
 """
@@ -9,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tamarco.cli import etcd, start_project, version
+from tamarco.cli import contracts, etcd, start_project, version
 from tamarco.core.extras import MissingExtraError, missing_extra
 
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     start_project.register(commands)
     etcd.register(commands)
     version.register(commands)
+    contracts.register(commands)
     return parser
 
 

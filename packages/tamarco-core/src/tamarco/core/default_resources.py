@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from typing import Any
 
+from tamarco.core.entry_points import entry_points
 from tamarco.core.errors import MicroserviceDefinitionError
 from tamarco.resources.bases import BaseResource, InputBase
 

@@ -17,6 +17,8 @@ EXTRA_OF_MODULE = {
     "redis": "redis",
     "aiohttp": "logging-http",
     "cookiecutter": "scaffold",
+    "opentelemetry": "tracing",
+    "pydantic": "pydantic",
 }
 
 

@@ -5,7 +5,7 @@ Start (``run()`` or ``MicroserviceContext.start()``); the state goes ``created``
 1. ``provisional logging``: stdout logging, so errors while loading the settings are visible;
 2. ``settings start``: internal defaults, then the external source (file or etcd); the
    settings the core reads are checked (:class:`InvalidSettingError` naming the key);
-3. ``logging start``: logging configured from ``system.logging`` (its handlers start);
+3. ``logging start``: logging configured from ``system.logging`` (its handlers start), then tracing;
 4. ``bind``: each resource, in dependency order (``depends_on``), is bound (``bind(service,
    name)``) and given its settings view (``configure_settings``, ``system.resources.<name>``);
 5. ``pre_start``, 6. ``start``, 7. ``post_start``: the service's overridable stage
@@ -30,7 +30,7 @@ Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state be
 4. ``stop``, 5. ``post_stop``: every resource whose start began, in reverse dependency order
    (all ``stop``, then all ``post_stop``);
 6. ``settings stop``: etcd watches end; the state becomes ``stopped``;
-7. ``logging stop``: logging handlers are flushed and closed.
+7. ``logging stop``: queued spans exported (tracing stops), logging handlers flushed and closed.
 
 A hook, a stop or a post_stop that raises is logged with its traceback and the following ones
 still run (a failing stop makes the exit code non-zero). ``run()`` forces the exit (code 3,
@@ -83,6 +83,7 @@ from tamarco.core.running import EXIT_FAILURE, EXIT_FORCED, EXIT_OK, SignalledRu
 from tamarco.core.settings.backends.interface import SettingsBackend
 from tamarco.core.settings.settings import ROOT_SETTINGS, Settings, SettingsView
 from tamarco.core.tasks import TaskRunner, task, task_timer, thread
+from tamarco.core.tracing import Tracing
 from tamarco.core.watchdog import WATCHDOG_MARGIN
 from tamarco.resources.bases import BaseResource, StatusCodes
 
@@ -112,6 +113,7 @@ class MicroserviceBase:
     """What :class:`Microservice` and :class:`MicroserviceContext` share."""
 
     name: ClassVar[str | None] = None
+    version: ClassVar[str | None] = None  # ``service.version`` of its traces, when declared
     #: More logger names configured like the service's own logger.
     extra_loggers_names: ClassVar[list[str]] = []
     #: Whether the resources of the ``tamarco.default_resources`` entry points are added.
@@ -130,6 +132,7 @@ class MicroserviceBase:
         self.redactor = Redactor(source=lambda: self.settings.effective)
         self.logger = logging.getLogger(self.name)
         self.logging = Logging(self.redactor)
+        self.tracing = Tracing()  # OpenTelemetry spans, off unless system.tracing.enabled
         self.deploy_name: str | None = None
         self.exit_code = EXIT_OK
         self.state = ServiceState.CREATED
@@ -175,6 +178,7 @@ class MicroserviceBase:
         self.logging.configure_settings(SettingsView(self.settings, f"{ROOT_SETTINGS}.logging"))
         await self.logging.start(self._loggers_names(), str(self.name), self.deploy_name, instance_id=self.instance_id)
         await self.settings.watch(f"{ROOT_SETTINGS}.logging", self._on_logging_settings_changed)
+        self.tracing.start_for(self)
         for name in self.resources_order:
             resource = self.resources[name]
             self._enter(LifecycleStage.BIND, name)
@@ -195,6 +199,7 @@ class MicroserviceBase:
             self.settings.get_nowait(SHUTDOWN_TIMEOUT_KEY, DEFAULT_SHUTDOWN_TIMEOUT)
         )
         self.deploy_name = check_deploy_name(self.settings.get_nowait(DEPLOY_NAME_KEY, None))
+        self.tracing.configure(self.settings.get_nowait(f"{ROOT_SETTINGS}.tracing", None), self.settings.environ)
 
     async def _on_shutdown_timeout_changed(self, key: str, value: Any) -> None:
         try:
@@ -321,6 +326,7 @@ class MicroserviceBase:
 
     async def _stop_logging(self) -> None:
         self._enter(LifecycleStage.LOGGING_STOP)
+        await self.tracing.stop()
         await self.logging.stop()
         self.current_stage = None
 

@@ -130,6 +130,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = (), *, source: Callable[[], Any] | None = None) -> None:
         self._secrets = self._sorted(secrets)
+        #: Values given to :meth:`add`: kept when the settings change.
+        self._added: tuple[str, ...] = ()
         self._source = source
         self._source_tree: object = None
 
@@ -151,13 +153,15 @@ class Redactor:
             except Exception:  # settings not readable (yet): keep what is known
                 tree = self._source_tree
             if tree is not self._source_tree:
-                self._secrets = self._sorted(secret_values(tree))
+                self._secrets = self._sorted((*secret_values(tree), *self._added))
                 self._source_tree = tree
         return self._secrets
 
     def add(self, *secrets: str) -> None:
         """Know more secret values (a password given in code rather than in the settings)."""
-        self._secrets = self._sorted((*self._secrets, *(s for s in secrets if isinstance(s, str))))
+        added = tuple(s for s in secrets if isinstance(s, str))
+        self._added = (*self._added, *added)
+        self._secrets = self._sorted((*self._secrets, *added))
 
     def text(self, value: str) -> str:
         """``value`` with URL passwords, ``key=value`` secrets and known secret values masked."""

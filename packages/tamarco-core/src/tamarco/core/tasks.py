@@ -225,6 +225,23 @@ class TaskRunner:
             return error
         return None
 
+    def _traced(self, spec: TaskSpec, method: Callable[[], Any]) -> Callable[[], Any]:
+        """``method`` in a span per run when the service traces its timers (``system.tracing.tasks``).
+
+        Timers only: a ``@task`` usually runs for the service's whole life, and one span around
+        it would make everything it ever does one trace.
+        """
+        service_tracing = getattr(self.owner, "tracing", None)
+        if service_tracing is None or not service_tracing.enabled or not service_tracing.config.tasks:
+            return method
+        attributes = {"tamarco.task.name": spec.name, "tamarco.task.kind": spec.kind}
+
+        async def traced() -> None:
+            with service_tracing.span(f"timer {spec.name}", attributes=attributes):
+                await method()
+
+        return traced
+
     async def _run_task(self, spec: TaskSpec, method: Callable[[], Any]) -> None:
         try:
             error = await self._guard(spec, method)
@@ -250,7 +267,7 @@ class TaskRunner:
                     self._ended(spec.name, "stopped")
                     raise
             try:
-                error = await self._guard(spec, method)
+                error = await self._guard(spec, self._traced(spec, method))
             except asyncio.CancelledError:
                 self._ended(spec.name, "stopped")
                 raise

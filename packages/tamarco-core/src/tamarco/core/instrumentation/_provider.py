@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from importlib.metadata import entry_points
 from typing import Any
 
+from tamarco.core.entry_points import entry_points
 from tamarco.core.instrumentation._api import MeterProvider
 from tamarco.core.instrumentation._noop import NOOP_PROVIDER
 

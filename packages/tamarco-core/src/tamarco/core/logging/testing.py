@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tamarco.core.logging.records import extra_fields, record_message
+from tamarco.core.tracing import TRACE_FIELDS_FILTER
 
 __all__ = ["CapturedLogs", "CapturedRecord", "capture_logs"]
 
@@ -108,6 +109,7 @@ class CapturedLogs(list[CapturedRecord]):
 class _CaptureHandler(logging.Handler):
     def __init__(self, logs: CapturedLogs, level: int) -> None:
         super().__init__(level)
+        self.addFilter(TRACE_FIELDS_FILTER)  # trace_id, span_id as the outputs have them
         self.logs = logs
         self._seen: set[int] = set()
 

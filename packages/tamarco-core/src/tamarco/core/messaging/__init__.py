@@ -9,21 +9,25 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 """
 
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import (
     InputPattern,
     MessageInput,
     MessageOutput,
+    PayloadT,
     PullInput,
     RequestInput,
     ResponseHandler,
     SubscriptionInput,
 )
+from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
-from tamarco.core.messaging._transport import ConnectionListener, SendPattern, Subscription, Transport
+from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
 from tamarco.core.messaging.errors import (
     AuthenticationError,
+    HandlerTimeoutError,
     MessagingError,
     MessagingSettingsError,
     NotConnectedError,
@@ -38,11 +42,14 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ERROR_HEADERS",
     "AuthenticationError",
+    "ChannelDescription",
+    "ConcurrencyLimiter",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",
     "Delivery",
     "DeliveryPolicy",
+    "HandlerTimeoutError",
     "InMemoryBroker",
     "InMemoryDelivery",
     "InMemoryTransport",
@@ -54,6 +61,7 @@ __all__ = [
     "MessagingResource",
     "MessagingSettingsError",
     "NotConnectedError",
+    "PayloadT",
     "PublishError",
     "PullInput",
     "RequestInput",
@@ -61,6 +69,7 @@ __all__ = [
     "ResponseHandler",
     "RetryPolicy",
     "SendPattern",
+    "SendTracker",
     "Settlement",
     "Subscription",
     "SubscriptionInput",

@@ -10,7 +10,9 @@ For each message of an input, :class:`Consumer`:
    mid-handler leaves it unacknowledged, and the broker delivers it again;
 4. when the handler raises, calls it again after the retry delay, up to ``retry.attempts``
    times in all, then dead-letters the message (error type, text and attempts in headers) and
-   acknowledges it; if dead-lettering itself fails the message is requeued, never dropped;
+   acknowledges it; a handler past ``handler_timeout_seconds`` is cancelled, and that is a
+   failure; a dead letter the broker refuses is tried again after a growing, bounded delay, the
+   message kept unsettled (see ``_stalls``): never dropped, never handled again for it;
 5. on stop (:meth:`Consumer.drain`): takes no new message, requeues those not started, lets the
    running handlers finish until the drain deadline, then cancels them and requeues their
    messages.
@@ -25,14 +27,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core import payloads, tracing
 from tamarco.core.messaging._input import MessageInput, ResponseHandler
+from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
+from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._transport import Transport
@@ -49,6 +54,8 @@ ERROR_HEADERS = (
     "x-tamarco-dead-lettered-at",
 )
 _MAX_ERROR_TEXT = 1000
+#: Settlements after which a delivery is done with (the transport may move past it).
+_FINAL = frozenset((Settlement.ACKED, Settlement.DEAD_LETTERED, Settlement.REJECTED))
 
 
 class Consumer:
@@ -73,21 +80,26 @@ class Consumer:
         self.handled = 0
         self.failed = 0
         self.dead_lettered = 0
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=policy.max_concurrency)
-        self._workers: list[asyncio.Task[None]] = []
-        self._slots = asyncio.Semaphore(policy.max_concurrency)
+        #: Messages that decoded but did not validate against the handler's payload type.
+        self.invalid = 0
+        #: The concurrency bound (``max_concurrency``), the same for every transport.
+        self.limiter = ConcurrencyLimiter(policy.max_concurrency)
         self._closing = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._call = self._build_call()
-        self._decode = input_.codec.decode
+        #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
+        self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
+        self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
+        self._decode = payloads.decoder(input_.codec, input_.payload_type())
         #: The handler itself when it takes the body and the acknowledgement is automatic:
-        #: :meth:`process` then runs it inline (the common case, the fast path).
+        #: :meth:`_handle_one` then runs it inline (the common case, the fast path).
         self._body_handler = (
             input_.on_message_callback
             if input_.on_message_callback is not None
             and input_.pattern != "request"
             and policy.ack == "auto"
+            and policy.handler_timeout_seconds is None
             and not input_.wants_envelope()
             else None
         )
@@ -97,52 +109,50 @@ class Consumer:
     def start(self) -> None:
         """Take messages (again, after a drain)."""
         self._closing.clear()
+        self.limiter.open()
 
     @property
     def closing(self) -> bool:
         return self._closing.is_set()
 
-    async def dispatch(self, delivery: Delivery) -> None:
-        """Hand over one delivery, for a transport that receives them in one loop: handler
-        workers (``max_concurrency`` of them, started at the first call) take it. Blocks while
-        ``max_concurrency`` messages are already waiting (backpressure). After :meth:`drain`
-        began, the delivery is requeued at once."""
-        if self._closing.is_set():
-            await _quietly(delivery.nack(True), self.logger)
-            return
-        if not self._workers:
-            loop = asyncio.get_running_loop()
-            self._workers = [
-                loop.create_task(self._work(), name=f"tamarco:consumer:{self.resource_name}:{self.input.name}:{n}")
-                for n in range(self.policy.max_concurrency)
-            ]
-        await self._queue.put(delivery)
+    async def handle(self, deliveries: Iterable[Delivery]) -> int:
+        """The one way into the delivery contract, for every transport: handle what the
+        transport received, in order, in the caller's task.
 
-    async def handle(self, delivery: Delivery) -> Settlement | None:
-        """Handle one delivery in the caller's task, for a transport that gives each delivery a
-        task of its own (aio-pika): at most ``max_concurrency`` at a time, the others wait here,
-        unacknowledged (backpressure). After :meth:`drain` began, the delivery is requeued."""
-        async with self._slots:
-            if self._closing.is_set():
+        ``deliveries`` is one delivery of a queue (a task per delivery: aio-pika, in-memory) or
+        an ordered run of one partition's records (Kafka: one call per fetched batch). The call
+        first waits for one of the limiter's ``max_concurrency`` slots — the deliveries stay
+        unacknowledged meanwhile, so the broker holds the rest (backpressure) — then decodes,
+        handles (with retries) and settles each delivery in turn, and returns how many were
+        settled for good (acknowledged, dead-lettered or rejected). It stops at the first
+        delivery given back (requeued): the transport hands that one over again before anything
+        after it, and keeps the ones not reached. Once :meth:`drain` began, the delivery in turn
+        is requeued and the rest are left to the transport. Never raises but on cancel (then the
+        message in hand is requeued).
+        """
+        limiter = self.limiter
+        if not await limiter.acquire():
+            for delivery in deliveries:
                 await _quietly(delivery.nack(True), self.logger)
-                return None
-            return await self.process(delivery)
+                break
+            return 0
+        done = 0
+        try:
+            closing = self._closing
+            final = _FINAL
+            for delivery in deliveries:
+                if closing.is_set():
+                    await _quietly(delivery.nack(True), self.logger)
+                    break
+                if await self._handle_one(delivery) not in final:
+                    break
+                done += 1
+        finally:
+            limiter.release()
+        return done
 
-    async def _work(self) -> None:
-        queue = self._queue
-        while True:
-            delivery = await queue.get()
-            try:
-                await self.process(delivery)
-            except Exception:  # process() settles every message itself; this is a bug guard
-                self.logger.exception("input %s: unexpected error while handling a message", self.input.name)
-            finally:
-                queue.task_done()
-
-    async def process(self, delivery: Delivery) -> Settlement | None:
-        """Decode, handle (with retries) and settle one delivery; never raises but on cancel
-        (then the message is requeued). Transports that keep an order call it directly; the
-        drain on stop waits for these calls too.
+    async def _handle_one(self, delivery: Delivery) -> Settlement | None:
+        """Decode, handle (with retries) and settle one delivery (see the module doc).
 
         The common case — a handler taking the body, automatic acknowledgement, the handler
         returns — runs inline here, without the envelope; anything else takes the general path.
@@ -178,12 +188,22 @@ class Consumer:
     async def _undecodable(self, delivery: Delivery, error: Exception) -> Settlement | None:
         self.failed += 1
         self.meters.failed.inc()
-        self.logger.error(
-            "input %s: message from %s is undecodable (%s), dead-lettering it",
-            self.input.name,
-            delivery.source,
-            error,
-        )
+        if isinstance(error, payloads.PayloadValidationError):
+            self.invalid += 1
+            self.meters.invalid.inc()
+            self.logger.warning(
+                "input %s: message from %s is invalid (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
+        else:
+            self.logger.error(
+                "input %s: message from %s is undecodable (%s), dead-lettering it",
+                self.input.name,
+                delivery.source,
+                error,
+            )
         message = Message(delivery, None, self.input, 1)
         return await self._guarded(self._dead_letter(message, error), message)
 
@@ -213,11 +233,15 @@ class Consumer:
         assert call is not None
         policy = self.policy
         manual = policy.ack == "manual"
+        timer = self.timer if policy.handler_timeout_seconds is not None else None
         while True:
             if failure is None:
                 started = perf_counter()
                 try:
-                    await call(message)
+                    if timer is None:
+                        await call(message)
+                    else:
+                        await timer.run(lambda: call(message))
                 except Exception as raised:
                     failure = (raised, started)
             if failure is not None:
@@ -238,6 +262,14 @@ class Consumer:
                 if message.attempt < policy.retry.attempts and not self._closing.is_set():
                     delay = policy.retry.delay(message.attempt)
                     self.meters.retried.inc()
+                    tracing.current_span_event(
+                        "tamarco.retry",
+                        {
+                            "tamarco.attempt": message.attempt,
+                            "error.type": type(error).__qualname__,
+                            "tamarco.retry.delay": delay,
+                        },
+                    )
                     self.logger.warning(
                         "input %s: handler failed on attempt %d of %d (%s: %s); retrying in %.3g s",
                         self.input.name,
@@ -289,6 +321,14 @@ class Consumer:
         return True
 
     async def _dead_letter(self, message: Message, error: BaseException) -> Settlement | None:
+        tracing.current_span_event(
+            "tamarco.dead_letter",
+            {
+                "tamarco.attempt": message.attempt,
+                "error.type": type(error).__qualname__,
+                "tamarco.dead_letter": self.policy.dead_letter,
+            },
+        )
         if not self.policy.dead_letter:
             self.logger.error(
                 "input %s: rejecting the message (dead_letter is false): the broker drops it "
@@ -309,18 +349,31 @@ class Consumer:
                 "x-tamarco-dead-lettered-at": time.time(),
             }
         )
-        try:
-            await self.transport.dead_letter(self.input, message.delivery, headers)
-        except asyncio.CancelledError:
-            raise
-        except Exception as dead_letter_error:
-            self.logger.error(
-                "input %s: could not dead-letter a message (%s); requeueing it instead",
-                self.input.name,
-                dead_letter_error,
-            )
-            await _quietly(message.nack(True), self.logger)
-            return message.settlement
+        if isinstance(error, payloads.PayloadValidationError):
+            headers.update(error.headers())
+        # A refused dead letter is tried again after a growing delay, the message in hand (see
+        # _stalls); only a stop gives it back to the broker.
+        retries = self.dead_letters
+        refusals = 0
+        while True:
+            try:
+                await self.transport.dead_letter(self.input, message.delivery, headers)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as dead_letter_error:
+                refusals += 1
+                delay = retries.refused(dead_letter_error, refusals)
+                retries.waiting += 1
+                try:
+                    closing = await self._wait_or_closing(delay)
+                finally:
+                    retries.waiting -= 1
+                if closing:
+                    await _quietly(message.nack(True), self.logger)
+                    return message.settlement
+                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
+        retries.accepted(refusals)
         self.dead_lettered += 1
         self.meters.dead_lettered.inc()
         await message.ack()
@@ -381,8 +434,9 @@ class Consumer:
 
         return call_request
 
-    async def _reply(self, message: Message, body: bytes) -> None:
-        await self.transport.reply(message.delivery, body)
+    @staticmethod
+    async def _reply(message: Message, body: bytes) -> None:
+        await message.delivery.reply(body)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -392,10 +446,7 @@ class Consumer:
         Returns how many were still running when the deadline came (those are cancelled and
         their messages requeued)."""
         self._closing.set()
-        while not self._queue.empty():  # handed over but not started: give them back now
-            delivery = self._queue.get_nowait()
-            self._queue.task_done()
-            await _quietly(delivery.nack(True), self.logger)
+        self.limiter.close()  # the deliveries waiting for a slot go back to the broker now
         self._requeue_iterator_messages()
         unfinished = 0
         if self.in_flight:
@@ -410,10 +461,6 @@ class Consumer:
                     unfinished,
                     timeout,
                 )
-        workers, self._workers = self._workers, []
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
         self.meters.close()  # what was handled while draining reaches the final report
         return unfinished
 
@@ -430,6 +477,7 @@ class Consumer:
             released = message.released
             if released is not None and not released.done():
                 released.set_result(False)
+        input_._iter_queue = None  # bound to this loop; the next start (maybe another loop) makes its own
 
     def statistics(self) -> dict[str, Any]:
         """For ``/status``: the policy and counts of this input."""
@@ -441,6 +489,9 @@ class Consumer:
             "handled": self.handled,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            "invalid": self.invalid,
+            **self.dead_letters.statistics(),
+            **self.timer.statistics(),
         }
 
 

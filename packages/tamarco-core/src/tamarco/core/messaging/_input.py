@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from tamarco.codecs import JsonCodec
+from tamarco.core import payloads
 from tamarco.core.messaging._message import Message
 from tamarco.core.messaging._policy import RetryPolicy
 from tamarco.core.messaging.errors import NotConnectedError
@@ -20,6 +22,7 @@ __all__ = [
     "InputPattern",
     "MessageInput",
     "MessageOutput",
+    "PayloadT",
     "PullInput",
     "RequestInput",
     "ResponseHandler",
@@ -31,8 +34,41 @@ __all__ = [
 #: ``request``: like pull, and the handler's answer goes back to the requester.
 InputPattern = Literal["subscribe", "pull", "request"]
 
+#: The payload type of a typed input or output: ``KafkaInput[Order](topic="orders")``.
+PayloadT = TypeVar("PayloadT")
 
-class MessageInput(InputBase):
+
+def _declared_payload(alias: Any) -> Any:
+    """The payload type of ``Input[Model]`` (``typing.get_args`` of the subscripted class)."""
+    for argument in typing.get_args(alias):
+        if not isinstance(argument, TypeVar):
+            return argument
+    return inspect.Parameter.empty
+
+
+class _TypedIO:
+    """What typed inputs and outputs share: ``Input[Model](...)`` checks ``Model`` at once (a
+    missing pydantic fails at class definition) and remembers it."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        alias = super().__class_getitem__(item)  # type: ignore[misc]
+        declared = _declared_payload(alias)
+        if declared is not inspect.Parameter.empty:
+            payloads.payload_type(declared)  # raises MissingExtraError without pydantic
+        return alias
+
+    def declared_payload_type(self) -> payloads.PayloadType | None:
+        """The payload type given as ``Input[Model]``, if any (``__orig_class__`` is set by
+        ``typing`` right after ``__init__``, so it is read on first use)."""
+        cached = self.__dict__.get("_declared_payload")
+        if cached is None:
+            declared = _declared_payload(getattr(self, "__orig_class__", None))
+            cached = (None if declared is inspect.Parameter.empty else payloads.payload_type(declared),)
+            self.__dict__["_declared_payload"] = cached
+        return cached[0]  # type: ignore[no-any-return]
+
+
+class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
     """A stream of messages from a queue or topic (``source``).
 
     As a decorator on a service method, the method handles each message; otherwise the input is
@@ -42,12 +78,23 @@ class MessageInput(InputBase):
     :class:`ResponseHandler` (``async def handle(self, message, response_handler)``), or returns
     its answer.
 
+    Typed payloads: when the message parameter is annotated with a pydantic model, a dataclass,
+    a ``TypedDict`` or a msgspec ``Struct`` (or the input is declared ``Input[Model](...)``, for
+    ``async for``), the handler receives that type; a body that does not validate is
+    dead-lettered at once, never retried (see :mod:`tamarco.core.payloads`).
+
     ``max_concurrency``, ``retry`` (a :class:`RetryPolicy` or a mapping), ``dead_letter`` and
     ``ack`` (``"auto"`` or ``"manual"``) are the input's delivery policy in code; settings can
     override them (see ``_policy``).
+
+    ``group_id`` names the consumer group of a ``pull`` input: the inputs of one group share
+    the messages of the source (each goes to one of them), each group gets all of them. ``None``
+    is the transport's default group (the queue itself on AMQP, the service's name on Kafka).
     """
 
     pattern: ClassVar[InputPattern] = "pull"
+    #: The consumer group (see the class doc); set by the transports' inputs that take one.
+    group_id: str | None = None
 
     def __init__(
         self,
@@ -98,9 +145,30 @@ class MessageInput(InputBase):
                 f"must take {wanted}"
             )
         name = self.name
+        annotation = payloads.handler_payload_annotation(function)
+        if annotation is not Message:
+            payloads.payload_type(annotation)  # a missing pydantic fails at class definition
         decorated = super().__call__(function)
         self.name = name
         return decorated
+
+    def payload_type(self) -> payloads.PayloadType | None:
+        """The type the handler receives the body as (see the class doc), None for plain data."""
+        declared = self.declared_payload_type()
+        if declared is not None:
+            return declared
+        handler = self.on_message_callback
+        if handler is None:
+            return None
+        annotation = payloads.handler_payload_annotation(handler)
+        return None if annotation is Message else payloads.payload_type(annotation)
+
+    def reply_payload_type(self) -> payloads.PayloadType | None:
+        """A request handler's answer type (its return annotation), None when untyped."""
+        handler = self.on_message_callback
+        if handler is None or self.pattern != "request":
+            return None
+        return payloads.payload_type(payloads.handler_return_annotation(handler))
 
     def wants_response_handler(self) -> bool:
         """Whether the request handler takes a :class:`ResponseHandler` (its second argument);
@@ -147,7 +215,14 @@ class MessageInput(InputBase):
         self.release_held()
         message = await self.iter_queue.get()
         self._held = message
-        return message if self.wants_envelope() else message.body
+        item = message if self.wants_envelope() else message.body
+        if self.pattern == "request":  # as in 0.1: ``async for message, response_handler in input``
+            return item, ResponseHandler(message, self.codec, self._reply)
+        return item
+
+    @staticmethod
+    async def _reply(message: Message, body: bytes) -> None:
+        await message.delivery.reply(body)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
@@ -171,30 +246,32 @@ def takes_arguments(function: Callable[..., Any], count: int, *, method: bool = 
     return True
 
 
-class PullInput(MessageInput):
+class PullInput(MessageInput[PayloadT]):
     """Competing consumers: each message of the queue/topic goes to one consumer of the group."""
 
     pattern = "pull"
 
 
-class SubscriptionInput(MessageInput):
+class SubscriptionInput(MessageInput[PayloadT]):
     """Every subscribed service instance gets every published message."""
 
     pattern = "subscribe"
 
 
-class RequestInput(MessageInput):
+class RequestInput(MessageInput[PayloadT]):
     """Requests: the handler's answer goes back to the requester."""
 
     pattern = "request"
 
 
-class MessageOutput(OutputBase):
+class MessageOutput(_TypedIO, OutputBase, Generic[PayloadT]):
     """A destination for messages: a queue or topic (``destination``).
 
     ``publish`` delivers to every subscriber; ``push`` to one consumer of the destination's queue
     (group), and returns once the broker confirmed it; ``request`` pushes and waits for the answer.
     Each transport says how these map onto it (AMQP exchanges and queues, Kafka topics).
+    Models (pydantic, dataclasses, msgspec) are encoded by the output's codec; declared as
+    ``Output[Model](...)``, the output's payload type is in the service's AsyncAPI document.
     """
 
     def __init__(
@@ -209,6 +286,9 @@ class MessageOutput(OutputBase):
             raise ValueError(f"{type(self).__name__}: the queue/topic must be a non-empty string, got {destination!r}")
         self.destination = destination
         super().__init__(name=name or destination, codec=codec, resource=resource)
+
+    def encode(self, message: Any) -> bytes:
+        return payloads.encode_payload(self.codec, message, self.declared_payload_type())
 
     def _resource(self) -> MessagingResource:
         resource = self.resource
@@ -250,6 +330,6 @@ class ResponseHandler:
         """Encode ``response`` with the input's codec and send it to the requester (once)."""
         if self.sent:
             raise RuntimeError(f"request from {self._message.source!r}: the response was already sent")
-        body = bytes(self._codec.encode(response))
+        body = payloads.encode_payload(self._codec, response)
         self.sent = True
         await self._send(self._message, body)

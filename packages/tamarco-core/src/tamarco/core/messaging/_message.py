@@ -56,6 +56,11 @@ class Delivery(Protocol):
 
     async def nack(self, requeue: bool = True) -> None: ...
 
+    async def reply(self, body: bytes) -> None:
+        """Answer the request this delivery carried (to ``reply_to``); a transport without
+        request/response raises :class:`~tamarco.core.messaging.errors.MessagingError`."""
+        ...
+
 
 class Settlement(enum.Enum):
     """How a message was settled with the broker."""

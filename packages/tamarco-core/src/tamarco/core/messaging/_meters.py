@@ -30,9 +30,20 @@ class InputMeters:
     #: Longest time a handled message's duration waits before a later message applies it.
     FLUSH_SECONDS = 1.0
 
-    __slots__ = ("_flush_at", "_hooked", "consumed", "dead_lettered", "duration", "failed", "pending", "retried")
+    __slots__ = (
+        "_flush_at",
+        "_hooked",
+        "consumed",
+        "dead_lettered",
+        "duration",
+        "failed",
+        "invalid",
+        "pending",
+        "retried",
+    )
     consumed: Any
     failed: Any
+    invalid: Any
     retried: Any
     dead_lettered: Any
     duration: Any
@@ -43,12 +54,14 @@ class InputMeters:
         self._flush_at = time.perf_counter() + self.FLUSH_SECONDS
         self._hooked = False
         if not instrumentation.enabled():
-            self.consumed = self.failed = self.retried = self.dead_lettered = self.duration = NOOP_BOUND
+            self.consumed = self.failed = self.invalid = self.retried = self.dead_lettered = self.duration = NOOP_BOUND
             self._flush_at = float("inf")
             return
         labels = {"transport": transport, "resource": resource, "input": input_name}
         self.consumed = _counter("messages_consumed", labels)
         self.failed = _counter("messages_failed", labels)
+        #: Decoded but not valid against the handler's payload type (also counted as failed).
+        self.invalid = _counter("messages_invalid", labels)
         self.retried = _counter("messages_retried", labels)
         self.dead_lettered = _counter("messages_dead_lettered", labels)
         self.duration = instrumentation.summary("message_handler_duration", "seconds", labels=_INPUT_LABELS).labels(

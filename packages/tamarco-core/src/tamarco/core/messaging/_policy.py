@@ -48,15 +48,23 @@ class DeliveryPolicy:
     """How one input consumes: at most ``max_concurrency`` handlers run at once (more messages
     wait, unacknowledged: backpressure to the broker); failures are retried per ``retry`` and then
     dead-lettered (``dead_letter``; false: rejected, the broker drops them or applies its own
-    dead-letter rules); ``ack="manual"`` leaves settling to the handler."""
+    dead-letter rules); ``ack="manual"`` leaves settling to the handler; a handler running longer
+    than ``handler_timeout_seconds`` (None: no limit) is cancelled, and that is a failure."""
 
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     dead_letter: bool = True
     ack: AckMode = "auto"
+    handler_timeout_seconds: float | None = None
+
+    @property
+    def prefetch(self) -> int:
+        """How many messages a transport takes from the broker before they are settled: the
+        handlers' plus as many waiting for a slot (the AMQP ``basic.qos`` default)."""
+        return 2 * self.max_concurrency
 
 
-_FIELDS = ("max_concurrency", "retry", "dead_letter", "ack")
+_FIELDS = ("max_concurrency", "retry", "dead_letter", "ack", "handler_timeout_seconds")
 _RETRY_FIELDS = ("attempts", "delay_seconds", "backoff", "max_delay_seconds")
 
 
@@ -115,6 +123,9 @@ def _apply(policy: DeliveryPolicy, layer: Mapping[str, Any], where: str) -> Deli
             changes[name] = value
         elif name == "retry":
             changes[name] = _retry(policy.retry, value, key)
+        elif name == "handler_timeout_seconds":
+            # 0 turns a timeout set in a lower layer off.
+            changes[name] = _non_negative(value, key) or None
         # Other keys are the transport's (an input's settings may hold more than its policy).
     return dataclasses.replace(policy, **changes) if changes else policy
 

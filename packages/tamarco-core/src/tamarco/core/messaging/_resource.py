@@ -17,10 +17,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tamarco.core import tracing
+from tamarco.core.deadlines import Backoff, within
 from tamarco.core.messaging._consumer import Consumer
+from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
 from tamarco.core.messaging._policy import resolve_policy
+from tamarco.core.messaging._transport import SendTracker
 from tamarco.core.messaging.errors import (
     AuthenticationError,
     MessagingError,
@@ -67,13 +71,16 @@ class MessagingResource(IOResource):
         self.consumers: dict[str, Consumer] = {}
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
+        self._send_trackers: dict[MessageOutput, SendTracker] = {}
         self._drain_timeout: float | None = None
+        self._tracing: tracing.Tracing | None = None  # the service's, while it traces
+        self._kind = self.transport_kind
 
     # -- configuration ------------------------------------------------------------------------
 
     def add_input(self, input_to_add: InputBase) -> None:
-        """Add one input; two inputs on one queue/topic of the same pattern (and the same consumer
-        group, where the input has a ``group_id``) are an error."""
+        """Add one input; two inputs on one queue/topic of the same pattern and consumer group
+        are an error."""
         if isinstance(input_to_add, MessageInput):
             for existing in self.inputs.values():
                 if (
@@ -81,7 +88,7 @@ class MessagingResource(IOResource):
                     and isinstance(existing, MessageInput)
                     and existing.source == input_to_add.source
                     and existing.pattern == input_to_add.pattern
-                    and getattr(existing, "group_id", None) == getattr(input_to_add, "group_id", None)
+                    and existing.group_id == input_to_add.group_id
                 ):
                     raise MessagingSettingsError(
                         f"resource {self.name or type(self).__name__}: inputs {existing.name!r} and "
@@ -149,6 +156,10 @@ class MessagingResource(IOResource):
         await self._connect(transport)
         transport.set_connection_listener(self._on_connection_change)
         kind = transport.kind
+        self._send_trackers.clear()  # their meters belong to the previous start
+        service_tracing = tracing.of(self.microservice)
+        # Traced: PRODUCER spans around send/request, CONSUMER spans per delivery (nothing when off).
+        self._tracing, self._kind = (service_tracing if service_tracing.enabled else None), kind
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
@@ -156,6 +167,7 @@ class MessagingResource(IOResource):
                 if not isinstance(input_, MessageInput):
                     continue
                 consumer = Consumer(input_, transport, policies[name], resource_name=str(self.name), logger=self.logger)
+                tracing.trace_consumer(consumer, service_tracing, kind)
                 consumer.start()
                 self.consumers[name] = consumer
                 self._subscriptions.append(await transport.consume(input_, consumer))
@@ -169,14 +181,14 @@ class MessagingResource(IOResource):
         loop = asyncio.get_running_loop()
         timeout = self.connection_timeout()
         deadline = loop.time() + timeout
-        delay = _FIRST_RETRY_DELAY
+        backoff = Backoff(_FIRST_RETRY_DELAY, _MAX_RETRY_DELAY)
         attempts = 0
         where = _address(transport)
         while True:
             attempts += 1
             remaining = deadline - loop.time()
             try:
-                await asyncio.wait_for(transport.connect(), max(remaining, 0.001))
+                await within(transport.connect(), max(remaining, 0.001))
                 if attempts > 1:
                     self.logger.info("resource %s connected to %s after %d attempts", self.name, where, attempts)
                 return
@@ -184,8 +196,8 @@ class MessagingResource(IOResource):
                 self.set_status(StatusCodes.FAILED, error)
                 raise
             except (TimeoutError, Exception) as error:
-                reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
-                if loop.time() + delay >= deadline:
+                reason = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
+                if loop.time() + backoff.delay >= deadline:
                     failure = NotConnectedError(
                         f"resource {self.name}: cannot connect to {where} within {timeout:g} s "
                         f"({attempts} attempts; last: {reason})"
@@ -202,8 +214,7 @@ class MessagingResource(IOResource):
                         timeout,
                     )
                 await _close_quietly(transport)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                await backoff.sleep()
 
     def _on_connection_change(self, connected: bool, reason: str | None) -> None:
         if self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):
@@ -256,25 +267,98 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
-        transport = self._connected_transport(f"{pattern} to {output.destination!r}")
+        if self._tracing is not None:
+            await tracing.traced_send(
+                self._tracing, self._kind, self._send, output, pattern, body, key=key, headers=headers
+            )
+            return
+        await self._send(output, pattern, body, key=key, headers=headers)
+
+    async def _send(
+        self,
+        output: MessageOutput,
+        pattern: SendPattern,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        what = f"{pattern} to {output.destination!r}"
+        transport = self._connected_transport(what)
         meters = self._output_meters.get(str(output.name))
         try:
             await transport.send(output, pattern, body, key=key, headers=headers)
-        except (TimeoutError, MessagingError, ConnectionError):
-            if meters is not None:
-                meters.failed.inc()
-            raise
         except Exception as error:
             if meters is not None:
                 meters.failed.inc()
-            raise PublishError(f"resource {self.name}: {pattern} to {output.destination!r} failed: {error}") from error
+            failure = self._send_error(error, what)
+            if failure is error:
+                raise
+            raise failure from error
         if meters is not None:
             meters.published.inc()
+
+    async def enqueue(
+        self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """Fire-and-forget send of ``body`` through ``output`` (what ``KafkaOutput.send`` calls):
+        into the transport's buffer, not waiting for the broker; the outcome reaches the output's
+        meters when the broker answered (failures are logged by the transport)."""
+        if self._tracing is not None:  # the PRODUCER span ends once the message is buffered
+            await tracing.traced_send(
+                self._tracing, self._kind, self._enqueue, output, "send", body, key=key, headers=headers
+            )
+            return
+        await self._enqueue(output, "send", body, key=key, headers=headers)
+
+    async def _enqueue(
+        self,
+        output: MessageOutput,
+        pattern: str,
+        body: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        what = f"send to {output.destination!r}"
+        transport = self._connected_transport(what)
+        tracker = self._send_trackers.get(output)
+        if tracker is None:
+            meters = self._output_meters.get(str(output.name))
+            tracker = self._send_trackers[output] = SendTracker(
+                output.destination,
+                meters.published.inc if meters is not None else None,
+                meters.failed.inc if meters is not None else None,
+            )
+        try:
+            await transport.enqueue(output, body, key=key, headers=headers, tracker=tracker)
+        except Exception as error:
+            tracker.failed()
+            failure = self._send_error(error, what)
+            if failure is error:
+                raise
+            raise failure from error
+
+    def _send_error(self, error: Exception, what: str) -> Exception:
+        """``error`` as a sender sees it: the seam's errors as they are, anything else a
+        :class:`PublishError` naming the resource and the destination."""
+        if isinstance(error, (MessagingError, ConnectionError, TimeoutError)):
+            return error
+        return PublishError(f"resource {self.name}: {what} failed: {error}")
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
     ) -> bytes:
         """Send a request through ``output`` and return the raw answer."""
+        if self._tracing is not None:
+            return await tracing.traced_request(
+                self._tracing, self._kind, self._request, output, body, timeout=timeout, headers=headers
+            )
+        return await self._request(output, body, timeout=timeout, headers=headers)
+
+    async def _request(
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
+    ) -> bytes:
         transport = self._connected_transport(f"send a request to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         answer = await transport.request(output, body, timeout=timeout, headers=headers)
@@ -282,7 +366,34 @@ class MessagingResource(IOResource):
             meters.published.inc()
         return answer
 
+    # -- contract (AsyncAPI) ------------------------------------------------------------------
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        """AsyncAPI server objects of the broker(s) the settings name, never credentials
+        (transport resources implement it; the base has none)."""
+        return {}
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        """The channels ``io`` reads or writes (transport resources give the real broker names
+        and bindings; the base: the logical queue/topic)."""
+        if isinstance(io, MessageInput):
+            return [ChannelDescription(io.pattern, io.source, "receive", reply=io.pattern == "request")]
+        return [ChannelDescription("send", io.destination, "send")]
+
     # -- status -------------------------------------------------------------------------------
+
+    def stuck_handlers(self) -> list[str]:
+        """One text per input whose handlers run past ``handler_timeout_seconds`` (they ignored
+        the cancellation): what readiness condition ``handler_stuck`` reports."""
+        found = []
+        for name, consumer in sorted(self.consumers.items()):
+            stuck = consumer.timer.stuck()
+            if stuck:
+                found.append(
+                    f"resource {self.name} input {name}: {len(stuck)} handler(s) still running past "
+                    f"handler_timeout_seconds ({consumer.timer.timeout:g} s; the longest for {stuck[0]:.1f} s)"
+                )
+        return found
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()

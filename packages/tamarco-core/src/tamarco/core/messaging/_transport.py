@@ -16,11 +16,33 @@ if TYPE_CHECKING:
     from tamarco.core.messaging._input import MessageInput, MessageOutput
     from tamarco.core.messaging._message import Delivery
 
-__all__ = ["ConnectionListener", "SendPattern", "Subscription", "Transport"]
+__all__ = ["ConnectionListener", "SendPattern", "SendTracker", "Subscription", "Transport"]
 
 SendPattern = Literal["publish", "push"]
 #: ``listener(connected, reason)``: the transport lost (``False``) or regained (``True``) its broker.
 ConnectionListener = Callable[[bool, "str | None"], None]
+
+
+class SendTracker:
+    """Where the outcome of an output's fire-and-forget sends goes once the broker answered
+    (:meth:`Transport.enqueue`): how many were published, and each failure."""
+
+    __slots__ = ("destination", "on_failed", "on_published")
+
+    def __init__(
+        self, destination: str, on_published: Callable[[int], None] | None, on_failed: Callable[[], None] | None
+    ) -> None:
+        self.destination = destination
+        self.on_published = on_published
+        self.on_failed = on_failed
+
+    def published(self, count: int) -> None:
+        if self.on_published is not None:
+            self.on_published(count)
+
+    def failed(self) -> None:
+        if self.on_failed is not None:
+            self.on_failed()
 
 
 class Subscription(Protocol):
@@ -57,10 +79,12 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
     async def consume(self, input_: MessageInput, consumer: Consumer) -> Subscription:
-        """Start handing ``input_``'s messages to the consumer: ``consumer.dispatch`` from one
-        receiving loop (it blocks to apply backpressure); ``consumer.handle`` from a task per
-        delivery (it bounds them to ``max_concurrency``); or, where order matters (Kafka
-        partitions), ``consumer.process`` one at a time per ordered stream."""
+        """Start handing ``input_``'s messages to :meth:`Consumer.handle
+        <tamarco.core.messaging.Consumer.handle>`, the one way into the delivery contract: one
+        delivery per call from a task per delivery (a queue: take at most
+        ``consumer.policy.prefetch`` unsettled), or an ordered run of records per call where
+        order matters (a Kafka partition's fetched batch). ``handle`` waits for a slot of the
+        consumer's limiter (backpressure) and returns how many of the run were settled for good."""
         ...
 
     async def send(
@@ -73,14 +97,26 @@ class Transport(Protocol):
         headers: Mapping[str, Any] | None,
     ) -> None: ...
 
+    async def enqueue(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        tracker: SendTracker,
+    ) -> None:
+        """Fire-and-forget: hand ``body`` to the transport's send buffer and return without
+        waiting for the broker; the outcome reaches ``tracker`` later (a transport without a
+        buffer sends it confirmed and reports at once). Raises as :meth:`send` when the message
+        cannot even be buffered."""
+        ...
+
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
     ) -> bytes:
-        """Send a request and return the raw answer; ``RequestTimeoutError`` after ``timeout``."""
-        ...
-
-    async def reply(self, delivery: Delivery, body: bytes) -> None:
-        """Answer the request ``delivery`` carried."""
+        """Send a request and return the raw answer; ``RequestTimeoutError`` after ``timeout``.
+        (The answer goes out through :meth:`Delivery.reply <tamarco.core.messaging.Delivery.reply>`.)"""
         ...
 
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:

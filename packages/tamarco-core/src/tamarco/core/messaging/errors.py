@@ -6,6 +6,7 @@ from tamarco.core.errors import ExpectedStartFailure
 
 __all__ = [
     "AuthenticationError",
+    "HandlerTimeoutError",
     "MessagingError",
     "MessagingSettingsError",
     "NotConnectedError",
@@ -36,3 +37,8 @@ class RequestTimeoutError(MessagingError, TimeoutError):
 
 class AuthenticationError(MessagingError):
     """The broker refused the credentials (never retried; the message names the user, never the password)."""
+
+
+class HandlerTimeoutError(MessagingError, TimeoutError):
+    """A handler ran past its input's ``handler_timeout_seconds`` and was cancelled; the message
+    is retried, then dead-lettered, like any failure."""

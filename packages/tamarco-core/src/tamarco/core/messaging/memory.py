@@ -28,7 +28,7 @@ import collections
 import contextlib
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tamarco.core.messaging._consumer import Consumer
     from tamarco.core.messaging._input import MessageInput, MessageOutput
     from tamarco.core.messaging._message import Delivery
-    from tamarco.core.messaging._transport import ConnectionListener, SendPattern
+    from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker
 
 __all__ = ["DeadLetter", "InMemoryBroker", "InMemoryDelivery", "InMemoryTransport"]
 
@@ -146,6 +146,11 @@ class InMemoryDelivery:
         elif self._owner is not None:
             self._owner.broker.rejected.append(DeadLetter(self.source, self.body, dict(self.headers)))
 
+    async def reply(self, body: bytes) -> None:
+        if self.reply_to is None or self._owner is None:
+            raise NotConnectedError(f"message from {self.source!r} is not a request: nowhere to reply")
+        self._owner.broker.reply(self.reply_to, body)
+
     def _release(self) -> None:
         if self._owner is not None:
             self._owner._unsettled.discard(self)
@@ -251,17 +256,61 @@ class InMemoryBroker:
 
 
 class _MemorySubscription:
-    def __init__(self, transport: InMemoryTransport, task: asyncio.Task[None], unsubscribe: Any) -> None:
+    """The consumption of one input: a pump taking messages from the group, at most the policy's
+    ``prefetch`` at a time, each handled in a task of its own (as aiormq does for aio-pika)."""
+
+    def __init__(
+        self, transport: InMemoryTransport, group: _Group, consumer: Consumer, unsubscribe: Callable[[], None] | None
+    ) -> None:
         self._transport = transport
-        self._task = task
+        self._group = group
+        self._consumer = consumer
         self._unsubscribe = unsubscribe
+        self._prefetch = asyncio.Semaphore(consumer.policy.prefetch)
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"tamarco:memory:{consumer.input.name}")
+
+    async def _run(self) -> None:
+        group, transport, prefetch = self._group, self._transport, self._prefetch
+        loop = asyncio.get_running_loop()
+        handlers = self._handlers
+        while True:
+            await prefetch.acquire()
+            try:
+                delivery = await group.get()
+            except BaseException:
+                prefetch.release()
+                raise
+            delivery._owner = transport
+            transport._unsettled.add(delivery)
+            task = loop.create_task(self._deliver(delivery))
+            handlers.add(task)
+            task.add_done_callback(handlers.discard)
+
+    async def _deliver(self, delivery: InMemoryDelivery) -> None:
+        try:
+            await self._consumer.handle((delivery,))
+        except asyncio.CancelledError:  # the connection closed under it: the broker requeues
+            await delivery.nack(True)
+            raise
+        finally:
+            self._prefetch.release()
 
     async def cancel(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        self._transport._subscriptions.discard(self)
+        """Stop taking messages; the ones taken are still handled (the consumer drains them)."""
+        self._pump.cancel()
+        await asyncio.gather(self._pump, return_exceptions=True)
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+
+    async def abort(self) -> None:
+        """The connection closed: what is still being handled is cancelled (and requeued)."""
+        await self.cancel()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
 
 class InMemoryTransport:
@@ -286,8 +335,9 @@ class InMemoryTransport:
         self.connected = True
 
     async def close(self) -> None:
-        for subscription in list(self._subscriptions):
-            await subscription.cancel()
+        subscriptions, self._subscriptions = self._subscriptions, set()
+        for subscription in subscriptions:
+            await subscription.abort()
         self.connected = False
         for delivery in list(self._unsettled):  # a dropped connection: the broker requeues
             await delivery.nack(True)
@@ -320,22 +370,10 @@ class InMemoryTransport:
         elif input_.pattern == "request":
             group = self.broker.group(source, f"request:{source}")
         else:
-            group = self.broker.group(source, str(getattr(input_, "group_id", None) or source))
-        task = asyncio.get_running_loop().create_task(self._pump(group, consumer), name=f"tamarco:memory:{input_.name}")
-        subscription = _MemorySubscription(self, task, unsubscribe)
+            group = self.broker.group(source, input_.group_id or source)
+        subscription = _MemorySubscription(self, group, consumer, unsubscribe)
         self._subscriptions.add(subscription)
         return subscription
-
-    async def _pump(self, group: _Group, consumer: Consumer) -> None:
-        while True:
-            delivery = await group.get()
-            delivery._owner = self
-            self._unsettled.add(delivery)
-            try:
-                await consumer.dispatch(delivery)
-            except asyncio.CancelledError:  # cancelled before the consumer took it
-                await delivery.nack(True)
-                raise
 
     async def send(
         self,
@@ -352,16 +390,24 @@ class InMemoryTransport:
         else:
             await self.broker.push(output.destination, body, headers, key)
 
+    async def enqueue(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        tracker: SendTracker,
+    ) -> None:
+        """No buffer in memory: a ``push``, reported at once."""
+        await self.send(output, "push", body, key=key, headers=headers)
+        tracker.published(1)
+
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
     ) -> bytes:
         self._check()
         return await self.broker.request(output.destination, body, headers, timeout)
-
-    async def reply(self, delivery: Delivery, body: bytes) -> None:
-        if delivery.reply_to is None:
-            raise NotConnectedError(f"message from {delivery.source!r} is not a request: nowhere to reply")
-        self.broker.reply(delivery.reply_to, body)
 
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
         self._check()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.codecs import JsonCodec
+from tamarco.codecs import BytesCodec, JsonCodec
 
 if TYPE_CHECKING:
     from tamarco.core.microservice import Microservice
@@ -63,6 +64,11 @@ class BaseResource:
     library_loggers: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Subclasses take their own arguments and pass the rest here: what is left was not
+        # understood by any class (a misspelled keyword, say), and is refused rather than ignored.
+        if args or kwargs:
+            given = [*(repr(arg) for arg in args), *kwargs]
+            raise TypeError(f"{type(self).__name__}() got unexpected argument(s): {', '.join(given)}")
         self.name: str | None = None
         self.microservice: Microservice | None = None
         self.settings: SettingsView | None = None
@@ -70,25 +76,35 @@ class BaseResource:
         self.last_error: str | None = None
         #: The exception behind ``last_error``, when one was given.
         self.last_exception: BaseException | None = None
-        self._status = StatusCodes.NOT_STARTED
+        self._status_code = StatusCodes.NOT_STARTED
         self._status_listeners: list[StatusListener] = []
 
     # -- status --------------------------------------------------------------------------
 
     @property
     def status_code(self) -> StatusCodes:
-        return self._status
+        return self._status_code
+
+    @property
+    def _status(self) -> StatusCodes:
+        """0.1 resources assign ``self._status = StatusCodes.FAILED``: that is :meth:`set_status`,
+        so the listeners (restart policies, ``/status``) hear of it."""
+        return self._status_code
+
+    @_status.setter
+    def _status(self, status: StatusCodes) -> None:
+        self.set_status(status)
 
     def set_status(self, status: StatusCodes, error: BaseException | str | None = None) -> None:
         """Change the status and tell the listeners (the status resource, restart policies)."""
-        previous, self._status = self._status, StatusCodes(status)
+        previous, self._status_code = self._status_code, StatusCodes(status)
         if error is not None:
             self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
             self.last_exception = None if isinstance(error, str) else error
-        if previous != self._status:
+        if previous != self._status_code:
             for listener in list(self._status_listeners):
                 try:
-                    listener(self, previous, self._status)
+                    listener(self, previous, self._status_code)
                 except Exception:
                     self.logger.exception("status listener of resource %s failed", self.name)
 
@@ -102,7 +118,7 @@ class BaseResource:
 
     async def status(self) -> dict[str, Any]:
         """Information about the state of the resource (never credentials)."""
-        info: dict[str, Any] = {"status": int(self._status), "status_name": self._status.name}
+        info: dict[str, Any] = {"status": int(self._status_code), "status_name": self._status_code.name}
         if self.last_error is not None:
             info["last_error"] = self.last_error
         return info
@@ -145,7 +161,7 @@ class BaseResource:
         """Apply changed live settings (``{relative key: new value or None}``)."""
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name or '(unbound)'} {self._status.name}>"
+        return f"<{type(self).__name__} {self.name or '(unbound)'} {self._status_code.name}>"
 
 
 class InputBase:
@@ -165,8 +181,11 @@ class InputBase:
         max_queue_size: int = 1000,
     ) -> None:
         self.name = name
-        self.codec = codec
+        #: ``None`` is :class:`~tamarco.codecs.BytesCodec`: the raw bytes, as in 0.1.
+        self.codec = BytesCodec if codec is None else codec
         self.resource = resource
+        if on_message is not None:
+            _refuse_sync_handler(name, on_message)
         self.on_message_callback = on_message
         self._queue: asyncio.Queue[Any] | None = None
         self.max_queue_size = max_queue_size
@@ -176,8 +195,7 @@ class InputBase:
 
     def __call__(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Decorate a service method: it becomes this input's message handler."""
-        if not asyncio.iscoroutinefunction(function):
-            raise TypeError(f"input {self.name or function.__name__}: the handler must be an async function")
+        _refuse_sync_handler(self.name, function)
         self.on_message_callback = function
         self._method_name = function.__name__
         if self.name is None:
@@ -212,12 +230,25 @@ class InputBase:
         return await self.queue.get()
 
 
+def _refuse_sync_handler(name: str | None, handler: Callable[..., Any]) -> None:
+    """A handler must be ``async def``: refused where the input is declared (the class body), not
+    at the first message. 0.1's Kafka input also ran plain functions, blocking the event loop."""
+    function = getattr(handler, "__func__", handler)
+    if (inspect.isfunction(function) or inspect.isbuiltin(function)) and not inspect.iscoroutinefunction(function):
+        label = getattr(function, "__qualname__", repr(function)).rsplit("<locals>.", 1)[-1]
+        raise TypeError(
+            f"input {name or getattr(function, '__name__', '?')}: the handler {label} must be an async function "
+            f"(async def); a plain function would block the event loop"
+        )
+
+
 class OutputBase:
     """A destination of outgoing messages of an :class:`IOResource`."""
 
     def __init__(self, name: str | None = None, codec: Any = JsonCodec, resource: IOResource | None = None) -> None:
         self.name = name
-        self.codec = codec
+        #: ``None`` is :class:`~tamarco.codecs.BytesCodec`: the raw bytes, as in 0.1.
+        self.codec = BytesCodec if codec is None else codec
         self.resource = resource
         if resource is not None:
             resource.add_output(self)

@@ -15,13 +15,15 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
 from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._errors import StatusSettingsError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["PeriodicReportResource", "Report"]
 
@@ -210,6 +212,8 @@ class PeriodicReportResource(BaseResource):
             return report
 
     async def handle_report(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         if not self.enabled or self._task is None:
             service = self.microservice.name if self.microservice else "?"
             return web.json_response(

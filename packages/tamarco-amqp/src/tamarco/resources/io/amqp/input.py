@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageInput, RetryPolicy
+from tamarco.core.messaging import MessageInput, PayloadT, RetryPolicy
 
 if TYPE_CHECKING:
     from tamarco.resources.io.amqp.resource import AMQPResource
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["AMQPInput", "AMQPPullInput", "AMQPRequestInput", "AMQPSubscriptionInput"]
 
 
-class AMQPInput(MessageInput):
+class AMQPInput(MessageInput[PayloadT]):
     """An input of an :class:`~tamarco.resources.io.amqp.AMQPResource` on the logical ``queue``.
 
     Use it as a decorator on a service method (``@AMQPPullInput(resource=amqp, queue="cows")``)
@@ -57,7 +57,7 @@ class AMQPInput(MessageInput):
         return self.source
 
 
-class AMQPSubscriptionInput(AMQPInput):
+class AMQPSubscriptionInput(AMQPInput[PayloadT]):
     """Every subscribed resource gets every message published to ``queue`` (a fanout exchange;
     each subscriber has its own exclusive queue, so it misses what was published while it was
     not connected)."""
@@ -65,14 +65,14 @@ class AMQPSubscriptionInput(AMQPInput):
     pattern = "subscribe"
 
 
-class AMQPPullInput(AMQPInput):
+class AMQPPullInput(AMQPInput[PayloadT]):
     """Competing consumers on the durable queue ``queue``: each pushed message goes to one of
     them and is kept by the broker until one acknowledged it."""
 
     pattern = "pull"
 
 
-class AMQPRequestInput(AMQPInput):
+class AMQPRequestInput(AMQPInput[PayloadT]):
     """Answers requests sent to ``queue``: the handler is ``async def handle(self, message,
     response_handler)`` and calls ``await response_handler.send_response(answer)``, or returns
     the answer."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageOutput, NotConnectedError
+from tamarco.core.messaging import MessageOutput, NotConnectedError, PayloadT
 from tamarco.resources.bases import OutputBase
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["AMQPGenericOutput", "AMQPOutput"]
 
 
-class AMQPOutput(MessageOutput):
+class AMQPOutput(MessageOutput[PayloadT]):
     """Sends to the logical ``queue``.
 
     - ``await publish(message)``: to every subscriber (fanout exchange; dropped when there is
@@ -44,46 +44,78 @@ class AMQPOutput(MessageOutput):
 
 
 class AMQPGenericOutput(OutputBase):
-    """An output that names the queue on each call: ``await output.push("cows", message)``.
+    """An output that names the queue on each call, in 0.1's order: ``await output.push(message,
+    "cows")`` (``queue=`` as a keyword works too). A queue that is not a string is a
+    :class:`TypeError`, so a call in the other order fails instead of sending elsewhere.
 
     Add it to a resource's outputs like any other (its default name is ``"generic"``). One
-    :class:`AMQPOutput` per queue is created on first use and cached, so meters and ``/status``
-    see each queue as it is used.
+    :class:`AMQPOutput` per queue (and codec) is created on first use and cached, so meters and
+    ``/status`` see each queue as it is used. ``codec`` on a call overrides the output's, as in 0.1.
     """
 
     def __init__(self, codec: Any = JsonCodec, resource: AMQPResource | None = None, *, name: str = "generic") -> None:
-        self._outputs: dict[str, AMQPOutput] = {}
+        self._outputs: dict[tuple[str, Any], AMQPOutput] = {}
         super().__init__(name=name, codec=codec, resource=resource)
 
-    def output(self, queue: str) -> AMQPOutput:
-        """The :class:`AMQPOutput` of ``queue`` on this output's resource."""
+    def output(self, queue: str, codec: Any = None) -> AMQPOutput:
+        """The :class:`AMQPOutput` of ``queue`` (encoding with ``codec``, or this output's codec)
+        on this output's resource."""
+        if not isinstance(queue, str):
+            raise TypeError(
+                f"AMQPGenericOutput {self.name!r}: the queue must be a string, got {type(queue).__name__} "
+                "(the order is (message, queue), as in 0.1)"
+            )
         if self.resource is None:
             raise NotConnectedError(f"output {self.name!r} belongs to no resource (add it to one's outputs)")
-        output = self._outputs.get(queue)
+        codec = self.codec if codec is None else codec
+        output = self._outputs.get((queue, codec))
         if output is None:
-            output = AMQPOutput(queue, codec=self.codec, name=f"{self.name}:{queue}")
+            name = (
+                f"{self.name}:{queue}"
+                if codec is self.codec
+                else f"{self.name}:{queue}:{getattr(codec, '__name__', codec)}"
+            )
+            output = AMQPOutput(queue, codec=codec, name=name)
             output.resource = self.resource
-            output.name = f"{self.name}:{queue}"
-            self._outputs[queue] = output
+            self._outputs[(queue, codec)] = output
         return output
 
     async def publish(
-        self, queue: str, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None
+        self,
+        message: Any,
+        queue: str,
+        codec: Any = None,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Publish ``message`` to every subscriber of ``queue``."""
-        await self.output(queue).publish(message, key=key, headers=headers)
+        await self.output(queue, codec).publish(message, key=key, headers=headers)
 
     async def push(  # type: ignore[override]
-        self, queue: str, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None
+        self,
+        message: Any,
+        queue: str,
+        codec: Any = None,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Push ``message`` (persistent, confirmed) to the durable queue ``queue``."""
-        await self.output(queue).push(message, key=key, headers=headers)
+        await self.output(queue, codec).push(message, key=key, headers=headers)
 
     async def request(
-        self, queue: str, message: Any, *, timeout: float = 30.0, headers: Mapping[str, Any] | None = None
+        self,
+        message: Any,
+        queue: str,
+        codec: Any = None,
+        *,
+        timeout: float = 30.0,
+        headers: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send a request to ``queue``'s request input and return the decoded answer."""
-        return await self.output(queue).request(message, timeout=timeout, headers=headers)
+        """Send a request to ``queue``'s request input and return the decoded answer (0.1's generic
+        output had no request)."""
+        return await self.output(queue, codec).request(message, timeout=timeout, headers=headers)
 
     def __repr__(self) -> str:
         return f"<AMQPGenericOutput {self.name!r}>"

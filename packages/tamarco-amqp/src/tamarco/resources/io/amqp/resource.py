@@ -23,10 +23,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import MessagingResource, MessagingSettingsError, Transport
+from tamarco.core.messaging import (
+    ChannelDescription,
+    MessageInput,
+    MessageOutput,
+    MessagingResource,
+    MessagingSettingsError,
+    Transport,
+)
 from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.amqp._config import AMQPConfig
+from tamarco.resources.io.amqp._contract import amqp_channels, amqp_servers
 from tamarco.resources.io.amqp._transport import DEFAULT_MAX_MESSAGE_SIZE, AMQPTransport
 
 __all__ = ["AMQPResource"]
@@ -72,6 +80,12 @@ class AMQPResource(MessagingResource):
         return AMQPConfig.from_settings(
             lambda key, default: settings.get_nowait(key, default), lambda key: settings.full_key(key)
         )
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        return amqp_servers(str(self.name), self.config())
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        return amqp_channels(io, self.config())
 
     def create_transport(self) -> Transport:
         config = self.config()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
+from tamarco.core import tracing
 from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError
+from tamarco.resources.io.http._tracing import client_trace_config
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["HTTPClientResource"]
 
@@ -24,6 +28,9 @@ class HTTPClientResource(BaseResource):
       ``read_timeout`` (seconds between two reads of the response);
     - ``limit`` (open connections, default 100; 0 = no limit), ``limit_per_host`` (default 0);
     - ``headers``: a dict of headers sent with every request.
+
+    When the service traces (``system.tracing``), each request is a CLIENT span and carries
+    the ``traceparent`` of it.
 
     ``status()`` shows the base URL without credentials.
     """
@@ -61,6 +68,8 @@ class HTTPClientResource(BaseResource):
                 raise HTTPSettingsError(
                     view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
                 )
+        import aiohttp  # here: a service that declares no client never imports aiohttp's client side
+
         timeout = aiohttp.ClientTimeout(
             total=_settings.read_positive(view, "timeout", 300.0),
             connect=_settings.read_positive(view, "connect_timeout", None),
@@ -74,7 +83,12 @@ class HTTPClientResource(BaseResource):
         headers = _settings.read(view, "headers", None, (dict, type(None)))
         self.set_status(StatusCodes.CONNECTING)
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
-        self._session = aiohttp.ClientSession(base_url=base_url, timeout=timeout, connector=connector, headers=headers)
+        service_tracing = tracing.of(self.microservice)
+        # Traced: a CLIENT span per request, its traceparent injected (nothing when off).
+        trace_configs = [client_trace_config(service_tracing)] if service_tracing.enabled else None
+        self._session = aiohttp.ClientSession(
+            base_url=base_url, timeout=timeout, connector=connector, headers=headers, trace_configs=trace_configs
+        )
         self.base_url = base_url
         await super().start()
 

@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
@@ -42,13 +42,18 @@ from sanic.response import HTTPResponse
 from sanic.server.async_server import AsyncioServer
 from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _access_log, _settings, _touchup
+from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
 from tamarco.resources.io.http._timeouts import bounded_protocol
+from tamarco.resources.io.http._tracing import ServerTracing
+
+if TYPE_CHECKING:
+    from tamarco.core.contracts._schemas import SchemaRegistry
 
 __all__ = ["HTTPServerResource"]
 
@@ -109,6 +114,8 @@ class _ErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         self.log(request, exception)
+        if self.resource.tracing is not None:
+            self.resource.tracing.record_exception(request, exception)
         if isinstance(exception, RequestCancelled):
             return HTTPResponse(status=CLIENT_CLOSED_REQUEST)
         return exception_response(
@@ -172,6 +179,8 @@ class HTTPServerResource(BaseResource):
         self.port: int | None = None
         self.cache: HTTPCacheMiddleware | None = None
         self.meters: RequestMeters | None = None
+        #: The request spans, when the service traces (see ``_tracing``).
+        self.tracing: ServerTracing | None = None
         self._server: AsyncioServer | None = None
         self._socket: socket.socket | None = None
         self._drain_timeout = 15.0
@@ -179,6 +188,9 @@ class HTTPServerResource(BaseResource):
         self._first_byte_timeout: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
         self._limit: ConnectionLimit | None = None
         self._installed_middleware: set[str] = set()
+        #: Whether ``/openapi.json`` and ``/docs`` answer (setting ``openapi``, read at each start).
+        self.openapi_enabled = False
+        self._openapi_mounted = False
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -197,6 +209,11 @@ class HTTPServerResource(BaseResource):
             self.app.add_route(endpoint_handler, uri, methods=frozenset(methods), **route_kwargs)
         if self.app.state.is_started:
             _touchup.after_startup(self.app)
+
+    def openapi_paths(self, schemas: SchemaRegistry) -> dict[str, Any]:
+        """The OpenAPI ``paths`` of the app's routes (:class:`tamarco.core.contracts.DescribesOpenAPI`);
+        the running server serves the document at ``/openapi.json`` and ``/docs``."""
+        return _openapi.openapi_paths(self.app, schemas)
 
     @property
     def url(self) -> str | None:
@@ -238,6 +255,7 @@ class HTTPServerResource(BaseResource):
         )
         config.NOISY_EXCEPTIONS = debug
         self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
+        self._configure_tracing()
         self._configure_cache(view)
         self._configure_meters(view)
         if not self.app.router.routes:
@@ -248,6 +266,13 @@ class HTTPServerResource(BaseResource):
                 self.name,
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
+        self.openapi_enabled = bool(_settings.read(view, "openapi", True, bool))
+        if self.openapi_enabled and not self._openapi_mounted:
+            with self.app.amend():
+                _openapi.add_openapi_routes(self.app, self)
+            if self.app.state.is_started:  # switched on after a start without it (a restart)
+                _touchup.after_startup(self.app)
+            self._openapi_mounted = True
 
         if self._server is not None:
             raise HTTPResourceError(f"HTTP server {self.name!r} is already started on {self.url}")
@@ -401,6 +426,12 @@ class HTTPServerResource(BaseResource):
         self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=float(ttl), header_keys=[str(k) for k in header_keys])
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
+    def _configure_tracing(self) -> None:
+        service_tracing = tracing.of(self.microservice)
+        self.tracing = ServerTracing(service_tracing) if service_tracing.enabled else None
+        if self.tracing is not None:
+            self._install_middleware("tracing", self._tracing_on_request, self._tracing_on_response)
+
     def _configure_meters(self, view: Any) -> None:
         if self.meters is not None:  # left by a start that failed
             self.meters.close()
@@ -432,6 +463,16 @@ class HTTPServerResource(BaseResource):
 
     # The installed middleware stays for the app's lifetime; it looks the feature up at each
     # request so that a restart with the feature turned off turns it off.
+
+    async def _tracing_on_request(self, request: Request) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_request(request)
+
+    async def _tracing_on_response(self, request: Request, response: Any) -> None:
+        server_tracing = self.tracing
+        if server_tracing is not None:
+            await server_tracing.on_response(request, response)
 
     async def _cache_on_request(self, request: Request) -> HTTPResponse | None:
         cache = self.cache

@@ -17,8 +17,9 @@ Settings (``system.resources.tamarco_http_report_server``): ``host`` (default 12
 request head, from its opening or the previous response; bounds idle connections and slow
 clients alike, aiohttp having one timer for both), ``max_connections`` (default 100: beyond it a
 new connection gets 503 and is closed), ``bearer_token`` (when set, every endpoint but
-``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``) and ``protect_metrics``
-(``true``: ``/metrics`` needs it too).
+``/health/*`` and ``/metrics`` needs ``Authorization: Bearer <token>``), ``protect_metrics``
+(``true``: ``/metrics`` needs it too) and ``asyncapi`` (default true: the service's AsyncAPI
+document at ``/asyncapi.json``, ``/asyncapi.yaml`` and the page ``/asyncapi``).
 
 It closes last: ``stop()`` only marks it STOPPING and it keeps serving until ``post_stop``, which
 runs once every resource has stopped. So while the service drains (the HTTP server finishing
@@ -31,14 +32,18 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _settings
+from tamarco.resources.io.http._aiohttp import aiohttp_web
+from tamarco.resources.io.http._asyncapi_routes import add_asyncapi_routes
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, RoutesFrozenError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit, limit_aiohttp_connections
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ReportServerResource", "ReportServerRouteHandler"]
 
@@ -50,7 +55,10 @@ DEFAULT_MAX_CONNECTIONS = 100
 #: The 0.1 documentation showed the report server's settings nested under ``metrics``.
 _MISPLACED_KEY = "system.resources.metrics.tamarco_http_report_server"
 
-ReportServerRouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+if TYPE_CHECKING:
+    ReportServerRouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+else:  # aiohttp is imported when the server starts (see _aiohttp.py)
+    ReportServerRouteHandler = Callable[[Any], Awaitable[Any]]
 
 
 class ReportServerResource(BaseResource):
@@ -120,11 +128,14 @@ class ReportServerResource(BaseResource):
             view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
         )
         await self._close()  # still serving after a stop without post_stop (a restart)
+        web = aiohttp_web()
         app = web.Application(middlewares=_bearer_middlewares(view, self.logger))
         for (method, path), handler in self._routes.items():
             app.router.add_route(method, path, handler)
         if ("GET", "/") not in self.routes:
             app.router.add_get("/", self._index)
+        if self.microservice is not None and _settings.read(view, "asyncapi", True, bool):
+            add_asyncapi_routes(app, self.microservice, set(self._routes))
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -197,7 +208,7 @@ class ReportServerResource(BaseResource):
         return host, port
 
     async def _index(self, request: web.Request) -> web.Response:
-        return web.json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
+        return aiohttp_web().json_response({"routes": [f"{method} {path}" for method, path in self.routes]})
 
 
 def _bearer_middlewares(view: Any, logger: logging.Logger) -> list[Any]:
@@ -219,14 +230,15 @@ def _bearer_middlewares(view: Any, logger: logging.Logger) -> list[Any]:
         " and ".join(f"{prefix}*" if prefix.endswith("/") else prefix for prefix in open_prefixes),
         view.full_key("bearer_token"),
     )
+    aioweb = aiohttp_web()
 
-    @web.middleware
+    @aioweb.middleware
     async def bearer(request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         if not any(path.startswith(prefix) for prefix in open_prefixes):
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
-                return web.json_response(
+                return aioweb.json_response(
                     {"error": "a bearer token is required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
                 )
         response: web.StreamResponse = await handler(request)

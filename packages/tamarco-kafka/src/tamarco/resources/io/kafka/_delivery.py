@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tamarco.core.messaging import Settlement
+from tamarco.core.messaging import MessagingError, Settlement
 
 __all__ = ["KafkaDelivery", "decode_headers", "encode_headers"]
 
@@ -63,6 +63,9 @@ class KafkaDelivery:
     async def nack(self, requeue: bool = True) -> None:
         if self.outcome is None:
             self.outcome = Settlement.REQUEUED if requeue else Settlement.REJECTED
+
+    async def reply(self, body: bytes) -> None:
+        raise MessagingError(f"Kafka has no request/response (a message from {self.source!r})")
 
     def __repr__(self) -> str:
         record = self.record

@@ -3,11 +3,11 @@
 - One aiokafka consumer per input, auto-commit off. A fetch task reads batches and appends
   each partition's records to that partition's buffer; a partition whose buffer is full is
   paused (backpressure) and resumed once its worker caught up.
-- One worker task per partition hands its records, one at a time and in order, to
-  :meth:`Consumer.process <tamarco.core.messaging.Consumer.process>` (decode, handler,
-  retries, dead-letter): a partition keeps its order; a semaphore lets at most
-  ``max_concurrency`` partitions be handled at once (a worker keeps its slot for a burst of
-  records, then lets waiting partitions in).
+- One worker task per partition hands its records, in order, to :meth:`Consumer.handle
+  <tamarco.core.messaging.Consumer.handle>` (decode, handler, retries, dead-letter), a run of
+  up to ``_BURST`` buffered records per call: a partition keeps its order; the consumer's
+  limiter lets at most ``max_concurrency`` partitions be handled at once (a run holds one slot,
+  then waiting partitions take their turn), and the done offset moves once per run.
 - A record acknowledged (or dead-lettered, or rejected) moves the partition's *done* offset
   past it. A record given back (``nack(requeue=True)``) is handed over again at once, flagged
   redelivered, before anything after it; when the consumer is stopping or the partition was
@@ -26,14 +26,16 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from tamarco.core import instrumentation
-from tamarco.core.messaging import Consumer, MessageInput, Settlement
-from tamarco.resources.io.kafka._closing import close_within
+from tamarco.core.deadlines import close_within, within
+from tamarco.core.messaging import Consumer, MessageInput
 from tamarco.resources.io.kafka._delivery import KafkaDelivery
+from tamarco.resources.io.kafka.input import KafkaInput
 
 if TYPE_CHECKING:
     from tamarco.resources.io.kafka._config import KafkaConfig
@@ -66,6 +68,30 @@ class _Partition:
         self.lag = lag
 
 
+class _Run:
+    """The records at the head of a partition's buffer as the consumer takes them, one at a
+    time: it stops at ``_BURST`` records, or as soon as the partition is revoked or the input
+    stops (the record in hand is finished, the rest stay buffered)."""
+
+    __slots__ = ("group", "handed", "partition")
+
+    def __init__(self, group: GroupConsumer, partition: _Partition) -> None:
+        self.group = group
+        self.partition = partition
+        self.handed = 0
+
+    def __iter__(self) -> Iterator[KafkaDelivery]:
+        partition, group = self.partition, self.group
+        records = partition.records
+        for index in range(min(len(records), _BURST)):
+            if index:  # the consumer asks for the next record only once the last one is done
+                partition.done = records[index - 1].offset + 1
+            if partition.stopping or group.closing:
+                return
+            self.handed = index + 1
+            yield KafkaDelivery(records[index], redelivered=index == 0 and partition.redeliver)
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: GroupConsumer) -> None:
         self.owner = owner
@@ -96,13 +122,13 @@ class GroupConsumer:
         self.group_id = group_id
         self.resource_name = resource_name
         self.logger = logger
-        self.topics: tuple[str, ...] = tuple(getattr(input_, "topics", ()) or (input_.source,))
-        self.topic_pattern: str | None = getattr(input_, "topic_pattern", None)
+        kafka_input = input_ if isinstance(input_, KafkaInput) else None
+        self.topics: tuple[str, ...] = kafka_input.topics if kafka_input is not None else (input_.source,)
+        self.topic_pattern = kafka_input.topic_pattern if kafka_input is not None else None
         self.closing = False
         self.joined = asyncio.Event()
         self._kafka: AIOKafkaConsumer | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
-        self._slots = asyncio.Semaphore(consumer.policy.max_concurrency)
         self._fetcher: asyncio.Task[None] | None = None
         self._lag = instrumentation.gauge(
             "kafka_consumer_lag", "messages", labels=("resource", "input", "topic", "partition")
@@ -184,32 +210,25 @@ class GroupConsumer:
                 next_commit = loop.time() + self.config.commit_interval
 
     async def _work(self, partition: _Partition) -> None:
-        """Hand the partition's records over in order. A slot (of ``max_concurrency``) is held
-        for a burst of records, then given back so that waiting partitions take their turn."""
-        process = self.consumer.process
+        """Hand the partition's records to the core's consumer in order, a run of up to
+        ``_BURST`` records per call (one slot of its limiter, one offset update per run), so
+        that waiting partitions take their turn between runs."""
+        handle = self.consumer.handle
         records = partition.records
-        acked, rejected = Settlement.ACKED, Settlement.REJECTED
         while records and not partition.stopping and not self.closing:
-            async with self._slots:
-                for _ in range(_BURST):
-                    if not records or partition.stopping or self.closing:
-                        break
-                    record = records[0]
-                    delivery = KafkaDelivery(record, redelivered=partition.redeliver)
-                    await process(delivery)
-                    outcome = delivery.outcome
-                    if outcome is acked or outcome is rejected:
-                        records.popleft()
-                        partition.done = record.offset + 1
-                        partition.redeliver = False
-                    else:
-                        # Given back: handled again before anything after it (nothing is skipped).
-                        partition.redeliver = True
-                if partition.paused and len(records) <= _BUFFER_LOW and not partition.stopping:
-                    partition.paused = False
-                    if self._kafka is not None:
-                        with contextlib.suppress(KafkaError):
-                            self._kafka.resume(partition.tp)
+            run = _Run(self, partition)
+            done = await handle(run)
+            if done:
+                partition.done = records[done - 1].offset + 1
+                for _ in range(done):
+                    records.popleft()
+            # Given back (or the run stopped): handled again before anything after it.
+            partition.redeliver = done < run.handed
+            if partition.paused and len(records) <= _BUFFER_LOW and not partition.stopping:
+                partition.paused = False
+                if self._kafka is not None:
+                    with contextlib.suppress(KafkaError):
+                        self._kafka.resume(partition.tp)
 
     # -- rebalancing --------------------------------------------------------------------------
 
@@ -276,7 +295,7 @@ class GroupConsumer:
         try:
             # aiokafka retries a commit for as long as the error is retriable: bounded here, so
             # a broker outage does not stall fetching (or the stop) behind it.
-            await asyncio.wait_for(kafka.commit(offsets), _COMMIT_TIMEOUT)
+            await within(kafka.commit(offsets), _COMMIT_TIMEOUT)
         except (TimeoutError, KafkaError) as error:
             self.logger.warning(
                 "resource %s: input %s: committing offsets of group %r failed (%s: %s); "

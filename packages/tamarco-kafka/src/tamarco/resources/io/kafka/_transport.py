@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,21 +18,23 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 from aiokafka.protocol.metadata import MetadataRequest
+from tamarco.core.deadlines import close_within, within
 from tamarco.core.messaging import (
     AuthenticationError,
     MessagingError,
     NotConnectedError,
     PublishError,
+    SendTracker,
 )
-from tamarco.resources.io.kafka._closing import close_within
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._delivery import encode_headers
 from tamarco.resources.io.kafka._group import GroupConsumer
+from tamarco.resources.io.kafka.input import KafkaInput
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
 
-__all__ = ["KafkaTransport", "SendTracker", "TopicNotFoundError"]
+__all__ = ["KafkaTransport", "TopicNotFoundError"]
 
 #: Fire-and-forget sends kept before a sweep settles the answered ones.
 _SWEEP_EVERY = 1000
@@ -46,27 +48,6 @@ _AUTH_ERRORS = (
     IllegalSaslStateError,
 )
 _UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
-
-
-class SendTracker:
-    """Counts the fire-and-forget sends of one output (published / failed)."""
-
-    __slots__ = ("on_failed", "on_published", "topic")
-
-    def __init__(
-        self, topic: str, on_published: Callable[[int], None] | None, on_failed: Callable[[], None] | None
-    ) -> None:
-        self.topic = topic
-        self.on_published = on_published
-        self.on_failed = on_failed
-
-    def published(self, count: int) -> None:
-        if self.on_published is not None:
-            self.on_published(count)
-
-    def failed(self) -> None:
-        if self.on_failed is not None:
-            self.on_failed()
 
 
 class TopicNotFoundError(MessagingError):
@@ -189,7 +170,7 @@ class KafkaTransport:
             self.sweep_sends()
             reason = None
             try:
-                await asyncio.wait_for(producer.client.fetch_all_metadata(), max(interval, 1.0))
+                await within(producer.client.fetch_all_metadata(), max(interval, 1.0))
                 ok = True
             except (TimeoutError, KafkaError, OSError) as error:
                 ok = False
@@ -220,7 +201,7 @@ class KafkaTransport:
             try:
                 # Sends still in the producer's batches get a bounded time to be delivered (a
                 # broker that is gone would hold the stop up to the request timeout otherwise).
-                await asyncio.wait_for(producer.flush(), _FLUSH_TIMEOUT)
+                await within(producer.flush(), _FLUSH_TIMEOUT)
             except (TimeoutError, KafkaError) as error:
                 stop_timeout = 1.0  # the broker is not answering: do not wait for it twice
                 self.logger.warning(
@@ -243,7 +224,7 @@ class KafkaTransport:
     async def consume(self, input_: MessageInput, consumer: Consumer) -> GroupConsumer:
         if self.producer is None:
             raise NotConnectedError(f"resource {self.resource_name}: not connected")
-        group_id = getattr(input_, "group_id", None) or self.config.default_group or self.config.client_id
+        group_id = input_.group_id or self.config.default_group or self.config.client_id
         group = GroupConsumer(
             input_, consumer, self.config, group_id=group_id, resource_name=self.resource_name, logger=self.logger
         )
@@ -313,10 +294,17 @@ class KafkaTransport:
         await self.produce(output.destination, body, key=key, headers=headers)
 
     async def enqueue(
-        self, topic: str, body: bytes, key: str | None, headers: Mapping[str, Any] | None, tracker: SendTracker
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        tracker: SendTracker,
     ) -> None:
         """Hand a message to the producer's batch (the fast path of ``KafkaOutput.send``); its
         outcome reaches ``tracker`` at the next sweep (no callback per message)."""
+        topic = output.destination
         producer = self.producer
         if producer is None:
             raise NotConnectedError(f"resource {self.resource_name}: cannot produce to {topic!r}, not connected")
@@ -350,11 +338,11 @@ class KafkaTransport:
                 continue
             self.send_failures += 1
             if isinstance(error, KafkaError):
-                error = self._publish_error(tracker.topic, b"", error)
+                error = self._publish_error(tracker.destination, b"", error)
             self.logger.error(
                 "resource %s: a message sent to topic %r was not delivered: %s",
                 self.resource_name,
-                tracker.topic,
+                tracker.destination,
                 error if not isinstance(error, asyncio.CancelledError) else "cancelled",
             )
             tracker.failed()
@@ -368,12 +356,9 @@ class KafkaTransport:
             f"resource {self.resource_name}: Kafka has no request/response; use a reply topic (output {output.name!r})"
         )
 
-    async def reply(self, delivery: Delivery, body: bytes) -> None:
-        raise MessagingError(f"resource {self.resource_name}: Kafka has no request/response (from {delivery.source!r})")
-
     async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
-        chooser = getattr(input_, "dead_letter_topic_for", None)
-        topic = chooser(delivery.source) if chooser is not None else f"{delivery.source}.dlq"
+        source = delivery.source
+        topic = input_.dead_letter_topic_for(source) if isinstance(input_, KafkaInput) else f"{source}.dlq"
         position = delivery.position
         if isinstance(position, tuple) and len(position) == 2:
             headers = {**headers, "x-tamarco-partition": position[0], "x-tamarco-offset": position[1]}

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import InputPattern, MessageInput, RetryPolicy
+from tamarco.core.messaging import InputPattern, MessageInput, PayloadT, RetryPolicy
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import MessagingResource
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["KafkaInput"]
 
 
-class KafkaInput(MessageInput):
+class KafkaInput(MessageInput[PayloadT]):
     """Messages of ``topic`` (or ``topics``, or the topics matching ``pattern``) for consumer
     group ``group_id`` (default: the service's name).
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageOutput
+from tamarco.core.messaging import MessageOutput, PayloadT
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import MessagingResource
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["KafkaOutput"]
 
 
-class KafkaOutput(MessageOutput):
+class KafkaOutput(MessageOutput[PayloadT]):
     """Messages to ``topic``, encoded with ``codec``.
 
     ``await push(message, key=None, headers=None)`` returns once the broker acknowledged the
@@ -51,10 +51,4 @@ class KafkaOutput(MessageOutput):
     async def send(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
         """Hand ``message`` to the producer's batch and return without waiting for the broker;
         a failure is logged and counted (``messages_publish_failed``)."""
-        resource = self._resource()
-        body = self.encode(message)
-        enqueue = getattr(resource, "enqueue", None)
-        if enqueue is None:  # another transport (in-memory in unit tests): an acknowledged push
-            await resource.send(self, "push", body, key=key, headers=headers)
-        else:
-            await enqueue(self, body, key=key, headers=headers)
+        await self._resource().enqueue(self, self.encode(message), key=key, headers=headers)

@@ -6,15 +6,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
-from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
+from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.kafka._config import KafkaConfig
-from tamarco.resources.io.kafka._transport import KafkaTransport, SendTracker
+from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
+from tamarco.resources.io.kafka._transport import KafkaTransport
+from tamarco.resources.io.kafka.input import KafkaInput
 
 __all__ = ["KafkaResource"]
-
-_SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
 class KafkaResource(MessagingResource):
@@ -37,15 +37,17 @@ class KafkaResource(MessagingResource):
         outputs: Sequence[OutputBase] | None = None,
         *args: Any,
         transport: Transport | None = None,
+        offset_reset: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
-        self._send_trackers: dict[MessageOutput, SendTracker] = {}
+        #: 0.1's ``offset_reset`` argument: the consumers' ``auto_offset_reset`` unless the setting
+        #: ``consumer.auto_offset_reset`` says otherwise.
+        self.offset_reset = _offset_reset(offset_reset)
 
     async def start(self) -> None:
         """Connect and start the inputs (the core's start), then wait until every input joined
         its consumer group (up to ``connection_timeout``), so the service consumes once started."""
-        self._send_trackers.clear()  # their meters belong to the previous start
         await super().start()
         transport = self.transport
         if isinstance(transport, KafkaTransport):
@@ -56,19 +58,36 @@ class KafkaResource(MessagingResource):
         name = getattr(microservice, "name", None)
         return str(name) if name else "tamarco"
 
-    def create_transport(self) -> Transport:
+    def config(self) -> KafkaConfig:
+        """The settings, checked (a wrong value names its full key); the default consumer group
+        is the service's name."""
         service = self.service_name()
         config = KafkaConfig.from_settings(self.settings, default_client_id=service)
+        if self.offset_reset is not None and self.setting("consumer.auto_offset_reset", None) is None:
+            config.auto_offset_reset = self.offset_reset
         # No bootstrap_servers setting: the broker `tamarco-harness up` printed, if any.
         servers = address_from_environment(self.settings, ("bootstrap_servers",), "TAMARCO_KAFKA_BOOTSTRAP_SERVERS")
         if servers is not None:
             config.bootstrap_servers = [server.strip() for server in servers.split(",") if server.strip()]
         if config.default_group is None:
             config.default_group = service
+        return config
+
+    def contract_servers(self) -> dict[str, dict[str, Any]]:
+        return kafka_servers(str(self.name), self.config())
+
+    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+        config = self.config()
+        return kafka_channels(io, config, config.default_group or self.service_name())
+
+    def create_transport(self) -> Transport:
+        config = self.config()
         topics: list[str] = []
         for input_ in self.inputs.values():
-            if isinstance(input_, MessageInput) and getattr(input_, "topic_pattern", None) is None:
-                topics.extend(getattr(input_, "topics", ()) or (input_.source,))
+            if isinstance(input_, KafkaInput):
+                topics.extend(input_.topics)
+            elif isinstance(input_, MessageInput):
+                topics.append(input_.source)
         for output in self.outputs.values():
             if isinstance(output, MessageOutput):
                 topics.append(output.destination)
@@ -79,24 +98,6 @@ class KafkaResource(MessagingResource):
             join_timeout=self.connection_timeout(),
             logger=self.logger,
         )
-
-    async def enqueue(
-        self, output: MessageOutput, body: bytes, *, key: str | None = None, headers: Mapping[str, Any] | None = None
-    ) -> None:
-        """What :meth:`KafkaOutput.send` calls: into the producer's batch, not waiting for the broker."""
-        transport = self.transport
-        if type(transport) is not KafkaTransport or self.status_code not in _SENDING:
-            if isinstance(transport, KafkaTransport) or transport is None:
-                self._connected_transport(f"send to {output.destination!r}")  # raises NotConnectedError
-            await self.send(output, "push", body, key=key, headers=headers)  # another transport (in-memory)
-            return
-        tracker = self._send_trackers.get(output)
-        if tracker is None:
-            meters = self._output_meters.get(str(output.name))
-            published = meters.published.inc if meters is not None else None
-            failed = meters.failed.inc if meters is not None else None
-            tracker = self._send_trackers[output] = SendTracker(output.destination, published, failed)
-        await transport.enqueue(output.destination, body, key, headers, tracker)
 
     async def status(self) -> dict[str, Any]:
         transport = self.transport
@@ -111,3 +112,15 @@ class KafkaResource(MessagingResource):
         if isinstance(transport, KafkaTransport):
             info["send_failures"] = transport.send_failures
         return info
+
+
+#: 0.1 (confluent-kafka) spellings of ``auto.offset.reset``, and aiokafka's.
+_OFFSET_RESETS = {"smallest": "earliest", "earliest": "earliest", "largest": "latest", "latest": "latest"}
+
+
+def _offset_reset(value: str | None) -> str | None:
+    if value is None or value is False:  # 0.1's default was False: the broker's
+        return None
+    if value not in _OFFSET_RESETS:
+        raise ValueError(f"KafkaResource: offset_reset must be one of {', '.join(_OFFSET_RESETS)}, got {value!r}")
+    return _OFFSET_RESETS[value]

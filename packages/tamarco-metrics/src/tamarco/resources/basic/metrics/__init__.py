@@ -32,11 +32,10 @@ from tamarco.resources.basic.metrics._meters import (
     Counter,
     Gauge,
     MeterFlyweight,
-    Summary,
 )
-from tamarco.resources.basic.metrics._prometheus import TamarcoCollector
 from tamarco.resources.basic.metrics._resource import MetricsResource
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, current_scope, meter_scope
+from tamarco.resources.basic.metrics._summary import Summary
 from tamarco.resources.basic.metrics._timer import ExceptionMonitor, Timer
 
 __all__ = [
@@ -66,3 +65,12 @@ __all__ = [
     "current_scope",
     "meter_scope",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # prometheus-client is imported when the exposition is first used, not by every service's start.
+    if name == "TamarcoCollector":
+        from tamarco.resources.basic.metrics._prometheus import TamarcoCollector
+
+        return TamarcoCollector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tamarco.core.instrumentation import MeterProvider
-from tamarco.resources.basic.metrics._meters import BaseMeter, Counter, Gauge, Summary
+from tamarco.resources.basic.metrics._meters import BaseMeter, Counter, Gauge
 from tamarco.resources.basic.metrics._naming import check_meter_name
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, REGISTRY_LOCK, MeterScope, current_scope
+from tamarco.resources.basic.metrics._summary import Summary
 
 __all__ = ["MetricsMeterProvider"]
 

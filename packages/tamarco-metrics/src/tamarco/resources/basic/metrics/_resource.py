@@ -14,21 +14,21 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry
 from tamarco.core.report_server import ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.metrics._errors import MetricsError
 from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
 from tamarco.resources.basic.metrics._handlers import CarbonHandler, FileHandler, LinesHandler, StdoutHandler
-from tamarco.resources.basic.metrics._meters import Summary
 from tamarco.resources.basic.metrics._naming import prometheus_prefix
-from tamarco.resources.basic.metrics._prometheus import TamarcoCollector, new_registry, render
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, activate, deactivate
 from tamarco.resources.basic.metrics._settings import HandlerSettings, MetricsSettings, read_settings
+from tamarco.resources.basic.metrics._summary import Summary
 
 if TYPE_CHECKING:
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
     from tamarco.core.microservice import Microservice
+    from tamarco.resources.basic.metrics._prometheus import TamarcoCollector
 
 __all__ = ["MetricsResource"]
 
@@ -65,8 +65,8 @@ class MetricsResource(BaseResource):
             self.depends_on = ()  # type: ignore[misc]
         self.expose_prometheus = prometheus
         self.scope: MeterScope | None = None
-        self.collector: TamarcoCollector | None = None
-        self.registry: CollectorRegistry | None = None
+        self._collector: TamarcoCollector | None = None
+        self._registry: CollectorRegistry | None = None
         self.config: MetricsSettings | None = None
         self.metrics_url: str | None = None
         self.handlers: list[tuple[HandlerSettings, LinesHandler]] = []
@@ -84,19 +84,43 @@ class MetricsResource(BaseResource):
         self.logger = logging.getLogger("tamarco.metrics")
         if self.scope is None:
             self.scope = MeterScope(str(microservice.name))
-            self.collector = TamarcoCollector(self.scopes, prometheus_prefix(str(microservice.name)))
-            self.registry = new_registry(self.collector)
         activate(self.scope)
+
+    @property
+    def collector(self) -> TamarcoCollector | None:
+        """The collector of the service's meters in :attr:`registry` (None before ``bind``)."""
+        if self._collector is None:
+            self._build_registry()
+        return self._collector
+
+    @property
+    def registry(self) -> CollectorRegistry | None:
+        """The service's private prometheus-client registry (None before ``bind``)."""
+        if self._registry is None:
+            self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> None:
+        # At the first use (a scrape, a collector registered), not at start: prometheus-client
+        # is then imported by a service that scrapes, not by every service's start.
+        if self.scope is None or self.microservice is None:
+            return
+        from tamarco.resources.basic.metrics._prometheus import TamarcoCollector, new_registry
+
+        name = str(self.microservice.name)
+        self._collector = TamarcoCollector(self.scopes, prometheus_prefix(name), self.microservice.deploy_name)
+        self._registry = new_registry(self._collector)
 
     def scopes(self) -> list[MeterScope]:
         """What this service exports: its own meters first, then the process-wide ones."""
         return [self.scope, GLOBAL_SCOPE] if self.scope is not None else [GLOBAL_SCOPE]
 
     async def pre_start(self) -> None:
-        if self.settings is None or self.microservice is None or self.scope is None or self.collector is None:
+        if self.settings is None or self.microservice is None or self.scope is None:
             raise MetricsError("MetricsResource is started by a Microservice (declare it as a class attribute)")
         config = self.config = read_settings(self.settings)
-        self.collector.deploy_name = self.microservice.deploy_name
+        if self._collector is not None:
+            self._collector.deploy_name = self.microservice.deploy_name
         self._configure_summaries(config)
         if config.prometheus and self.expose_prometheus:
             server = find_report_server(self.microservice)
@@ -212,9 +236,12 @@ class MetricsResource(BaseResource):
 
     def render_prometheus(self, accept: str | None = None) -> tuple[bytes, str]:
         """``(body, content type)`` of ``/metrics`` now (the format ``accept`` prefers)."""
-        if self.registry is None:
+        registry = self.registry
+        if registry is None:
             raise MetricsError("MetricsResource is not bound to a service yet")
-        return render(self.registry, accept)
+        from tamarco.resources.basic.metrics._prometheus import render
+
+        return render(registry, accept)
 
     def collect_lines(self, prefix: str = DEFAULT_PREFIX, timestamp: int | None = None) -> list[str]:
         """The Graphite lines (``<path> <value> <timestamp>``) of every exported meter now."""
@@ -243,6 +270,8 @@ class MetricsResource(BaseResource):
                 self.logger.exception("metrics: %s report failed", handler.kind)
 
     async def _handle_metrics(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         accept = request.headers.get("Accept")
         try:
             if self._last_render_seconds < INLINE_RENDER_SECONDS:

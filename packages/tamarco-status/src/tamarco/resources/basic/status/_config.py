@@ -32,7 +32,7 @@ ALL = "all"
 ALLOWED_STARTING_CODES = (102, 200, 202, 503)
 #: What ``health.not_ready_when`` may list: conditions that make ``/health/ready`` answer 503
 #: (besides a critical resource not STARTED and the service not running, always).
-READINESS_CONDITIONS = ("task_failed", "resource_failed", "settings_degraded")
+READINESS_CONDITIONS = ("task_failed", "resource_failed", "settings_degraded", "handler_stuck")
 DEFAULT_NOT_READY_WHEN = frozenset({"task_failed"})
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.lifecycle import HookHandle
 from tamarco.core.report_server import ReportServer, find_report_server
@@ -20,6 +19,9 @@ from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
 from tamarco.resources.basic.status._redaction import Redactor
 from tamarco.resources.basic.status._report import collect_resource_statuses, overall_http_code
 from tamarco.resources.basic.status._restart import RestartPolicies
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["StatusResource"]
 
@@ -50,7 +52,7 @@ class StatusResource(BaseResource):
       the service is shutting down (503);
     * ``GET /health/ready``: 200 when the service is running, every critical resource is
       STARTED and none of the ``health.not_ready_when`` conditions holds (``task_failed`` by
-      default; ``resource_failed``, ``settings_degraded``), 503 otherwise (and from the first
+      default; ``resource_failed``, ``settings_degraded``, ``handler_stuck``), 503 otherwise (and from the first
       moment of a shutdown).
 
     Settings live under ``system.resources.status`` (see ``docs/status.md``).
@@ -243,6 +245,7 @@ class StatusResource(BaseResource):
             "resources": resources,
             "tasks": self._tasks_report(),
             "settings_source": self._settings_source(),
+            "tracing": self._tracing_report(),
             "problems": [text for texts in self.findings().values() for text in texts],
             "versions": installed_distributions(),
         }
@@ -252,6 +255,11 @@ class StatusResource(BaseResource):
         tasks = getattr(self._microservice(), "tasks", None)
         report = getattr(tasks, "report", None)
         return report() if callable(report) else {}
+
+    def _tracing_report(self) -> dict[str, Any]:
+        """On or off, and the exporter's health (spans exported, dropped, last error)."""
+        report = getattr(getattr(self._microservice(), "tracing", None), "report", None)
+        return report() if callable(report) else {"enabled": False}
 
     def _settings_source(self) -> dict[str, Any]:
         settings = getattr(self._microservice(), "settings", None)
@@ -278,6 +286,15 @@ class StatusResource(BaseResource):
         ]
         if failed_resources:
             found["resource_failed"] = failed_resources
+        # Messaging resources (core) tell which of their handlers run past their deadline.
+        stuck = [
+            text
+            for resource in microservice.resources.values()
+            if callable(reporter := getattr(resource, "stuck_handlers", None))
+            for text in reporter()
+        ]
+        if stuck:
+            found["handler_stuck"] = stuck
         source = self._settings_source()
         if source.get("state") == "degraded":
             since = source.get("degraded_since")
@@ -289,6 +306,8 @@ class StatusResource(BaseResource):
         return found
 
     async def handle_status(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         code, body = await self.status_report()
         headers = {}
         pending = [
@@ -344,10 +363,14 @@ class StatusResource(BaseResource):
         return ready, self.redactor.data(body)
 
     async def handle_live(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         alive, body = self.liveness()
         return web.json_response(body, status=200 if alive else 503, dumps=_dumps)
 
     async def handle_ready(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web  # imported by the report server that calls this
+
         ready, body = self.readiness()
         return web.json_response(body, status=200 if ready else 503, dumps=_dumps)
 

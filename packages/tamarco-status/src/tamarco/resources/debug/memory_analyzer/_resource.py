@@ -7,19 +7,19 @@ import collections
 import gc
 import json
 import time
-import tracemalloc
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.resources.basic.status._errors import StatusSettingsError
 from tamarco.resources.debug._periodic_report import PeriodicReportResource, Report
 
+if TYPE_CHECKING:
+    import tracemalloc
+
 __all__ = ["MemoryAnalyzerResource"]
 
-#: Allocation sites left out of the reports: the import machinery and tracemalloc itself.
-#: (Filtering the grouped sites is much cheaper than ``Snapshot.filter_traces``.)
-_NOISE_FILES = frozenset(
-    {"<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", tracemalloc.__file__, "<unknown>"}
-)
+#: Allocation sites left out of the reports: the import machinery and tracemalloc itself
+#: (filtering the grouped sites is much cheaper than ``Snapshot.filter_traces``).
+_NOISE_FILES = frozenset({"<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", "<unknown>"})
 
 #: ``{(file, line): (size in bytes, count)}`` of the live allocations of one report.
 SiteStats = dict[tuple[str, int], tuple[int, int]]
@@ -69,6 +69,8 @@ class MemoryAnalyzerResource(PeriodicReportResource):
         self.traceback_frames = frames
 
     async def _enable(self) -> None:
+        import tracemalloc  # here: imported by a service that enables the analyzer only
+
         if not tracemalloc.is_tracing():
             tracemalloc.start(self.traceback_frames)
             self._started_tracing = True
@@ -77,12 +79,16 @@ class MemoryAnalyzerResource(PeriodicReportResource):
 
     async def _disable(self) -> None:
         if self._started_tracing:
+            import tracemalloc
+
             tracemalloc.stop()  # frees the traces
             self._started_tracing = False
         self._previous_sites = None
         self._previous_types = collections.Counter()
 
     async def _take_report(self) -> Report:
+        import tracemalloc
+
         taken_at = time.time()
         current, peak = tracemalloc.get_traced_memory()
         snapshot = await asyncio.to_thread(tracemalloc.take_snapshot) if tracemalloc.is_tracing() else None
@@ -122,10 +128,13 @@ def _analyse(
     result: dict[str, Any] = {"top_allocations": [], "allocation_growth": []}
     sites: SiteStats | None = None
     if snapshot is not None:
+        import tracemalloc
+
         sites = {}
+        noise = _NOISE_FILES | {tracemalloc.__file__}
         for stat in snapshot.statistics("lineno"):
             frame = stat.traceback[0]
-            if frame.filename not in _NOISE_FILES:
+            if frame.filename not in noise:
                 sites[(frame.filename, frame.lineno)] = (stat.size, stat.count)
         ranked = list(sites.items())  # statistics() is sorted by size, biggest first
         result["top_allocations"] = [

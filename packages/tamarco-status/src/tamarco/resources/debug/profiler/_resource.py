@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import io
 import marshal
-import pstats
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.resources.debug._periodic_report import PeriodicReportResource, Report
+
+if TYPE_CHECKING:
+    import cProfile
 
 __all__ = ["ProfilerResource"]
 
@@ -55,6 +56,8 @@ class ProfilerResource(PeriodicReportResource):
         self._started_at = 0.0
 
     async def _enable(self) -> None:
+        import cProfile  # here: a service without the profiler enabled does not import it
+
         profile = cProfile.Profile()
         try:
             profile.enable()
@@ -85,6 +88,8 @@ class ProfilerResource(PeriodicReportResource):
 
 
 def _render(stats: dict[Any, Any], top: int, header: str) -> tuple[str, bytes]:
+    import pstats
+
     stream = io.StringIO()
     stream.write(header)
     if stats:

@@ -1,0 +1,270 @@
+"""What tracing costs: off (nothing, the target) and on (vs the same server instrumented by hand).
+
+HTTP hello-world, each server in its own process (this script started again with ``--serve``),
+load from ``wrk`` (or aiohttp), variants interleaved round by round, medians compared in the same
+run (the machine drifts between runs):
+
+- ``sanic``: bare Sanic, the baseline;
+- ``sanic-otel``: bare Sanic instrumented by hand with the OpenTelemetry SDK as its documentation
+  shows (request/response middleware: extract the ``traceparent``, a SERVER span with the HTTP
+  attributes, current during the handler; ``BatchSpanProcessor`` + OTLP/HTTP exporter);
+- ``tamarco``: ``HTTPServerResource`` in a ``Microservice``, tracing off (the default);
+- ``tamarco-traced``: the same with ``system.tracing.enabled`` at ratio 1.0;
+- ``tamarco-before`` (with ``--before-src DIRS``): ``tamarco`` with ``DIRS`` (``os.pathsep``-joined
+  ``src`` directories of tamarco-core and tamarco-http exported from the commit before tracing)
+  first on ``PYTHONPATH``: tracing off vs before, in one run.
+
+Both traced variants export every span to the same local OTLP/HTTP sink (this script with
+``--sink``: it reads each request and answers 200, decoding nothing). Ratios printed:
+``tamarco / sanic`` (off), ``tamarco-traced / sanic-otel`` (on: target no worse than by hand, so
+>= the off ratio) and ``tamarco / tamarco-before`` (target >= 0.99).
+
+Also measured in this process: what a log record costs for the trace fields while no service
+traces (the one per-record addition of tracing-off).
+
+Usage::
+
+    .venv/bin/python benchmarks/tracing_overhead.py                       # 3 rounds x 10 s
+    .venv/bin/python benchmarks/tracing_overhead.py --duration 3 --rounds 1
+    git -C . archive <commit> packages/tamarco-core/src packages/tamarco-http/src | tar -x -C /tmp/before
+    .venv/bin/python benchmarks/tracing_overhead.py \\
+        --before-src /tmp/before/packages/tamarco-core/src:/tmp/before/packages/tamarco-http/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from http_overhead import BODY, HOST, cpu_seconds, free_port, run_aiohttp_load, run_wrk, wait_ready
+
+VARIANTS = ("sanic", "sanic-otel", "tamarco", "tamarco-traced")
+
+
+# -- servers (child processes) ----------------------------------------------------------------
+
+
+def serve_sink(port: int) -> None:
+    """An OTLP/HTTP endpoint that accepts every export and decodes nothing."""
+    from aiohttp import web
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/traces", accept)
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
+
+
+def serve_sanic(port: int, endpoint: str | None) -> None:
+    from sanic import Sanic
+    from sanic.response import text
+
+    app = Sanic("bare_sanic", configure_logging=False)
+    if endpoint is not None:
+        instrument_by_hand(app, endpoint)
+
+    @app.route("/")
+    async def index(request):
+        return text(BODY)
+
+    app.run(host=HOST, port=port, single_process=True, access_log=False, motd=False)
+
+
+def instrument_by_hand(app, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    """What a Sanic user writes with the OpenTelemetry SDK (no Sanic instrumentation exists)."""
+    from opentelemetry import context, propagate, trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "bare_sanic"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    tracer = provider.get_tracer("by-hand")
+
+    @app.on_request
+    async def start_span(request):  # type: ignore[no-untyped-def]
+        route = f"/{request.route.path}" if request.route else None
+        span = tracer.start_span(
+            f"{request.method} {route}" if route else request.method,
+            context=propagate.extract(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": request.method,
+                "url.path": request.path,
+                "url.scheme": request.scheme,
+                "http.route": route or "",
+                "server.address": request.server_name,
+                "server.port": request.server_port,
+                "client.address": request.remote_addr or request.ip,
+                "network.protocol.version": request.version,
+            },
+        )
+        request.ctx.span = span
+        request.ctx.token = context.attach(trace.set_span_in_context(span))
+
+    @app.on_response
+    async def end_span(request, response):  # type: ignore[no-untyped-def]
+        span = getattr(request.ctx, "span", None)
+        if span is None:
+            return
+        span.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        context.detach(request.ctx.token)
+        span.end()
+
+
+def serve_tamarco(port: int, endpoint: str | None) -> None:
+    from sanic.response import text
+    from tamarco.core.microservice import Microservice
+    from tamarco.resources.io.http.resource import HTTPServerResource
+
+    class HelloService(Microservice):
+        name = "tracing_overhead"
+        http_server = HTTPServerResource()
+
+    service = HelloService()
+    system: dict = {
+        "logging": {"profile": "PRODUCTION"},
+        "resources": {"http_server": {"host": HOST, "port": port}, "tamarco_http_report_server": {"port": 0}},
+    }
+    if endpoint is not None:
+        system["tracing"] = {"enabled": True, "endpoint": endpoint, "sample_ratio": 1.0}
+    service.settings.update_internal({"system": system})
+
+    @service.http_server.app.route("/")
+    async def index(request):
+        return text(BODY)
+
+    service.run()
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def measure(variant: str, args: argparse.Namespace, endpoint: str) -> tuple[float, float]:
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", variant, "--port", str(port), "--endpoint", endpoint]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SANIC_IGNORE_PRODUCTION_WARNING": "1"}
+    if variant == "tamarco-before":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (args.before_src, os.environ.get("PYTHONPATH"))))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://{HOST}:{port}/"
+    try:
+        wait_ready(url, process)
+        cpu_before = cpu_seconds(process.pid)
+        if args.client == "wrk":
+            rps, total = run_wrk(url, args.duration, args.threads, args.connections)
+        else:
+            rps, total = run_aiohttp_load(url, args.duration, args.connections)
+        cpu = cpu_seconds(process.pid) - cpu_before
+        return rps, cpu / total * 1e6 if total else float("nan")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def log_record_cost() -> tuple[float, float]:
+    """ns per record: a bare ``Filter``-less handler call vs with the trace-fields filter (off)."""
+    from tamarco.core.tracing import TRACE_FIELDS_FILTER
+
+    record = logging.LogRecord("bench", logging.INFO, __file__, 1, "message %s", ("x",), None)
+    number = 500_000
+
+    def best(statement: str) -> float:
+        namespace = {"filter": TRACE_FIELDS_FILTER.filter, "record": record, "nothing": lambda r: True}
+        return min(timeit.repeat(statement, globals=namespace, number=number, repeat=5)) / number * 1e9
+
+    return best("nothing(record)"), best("filter(record)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
+    parser.add_argument("--before-src", help="src dirs (os.pathsep-joined) of tamarco before tracing")
+    parser.add_argument("--serve", choices=(*VARIANTS, "tamarco-before", "sink"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.serve == "sink":
+        serve_sink(args.port)
+        return
+    if args.serve:
+        traced = args.serve in ("sanic-otel", "tamarco-traced")
+        endpoint = args.endpoint if traced else None
+        (serve_sanic if args.serve.startswith("sanic") else serve_tamarco)(args.port, endpoint)
+        return
+
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "aiohttp"
+    variants = VARIANTS + (("tamarco-before",) if args.before_src else ())
+    bare, with_filter = log_record_cost()
+    print(
+        f"log record, tracing off: trace-fields filter {with_filter - bare:+.0f} ns per record (a call: {bare:.0f} ns)"
+    )
+    sink_port = free_port()
+    sink = subprocess.Popen([sys.executable, __file__, "--serve", "sink", "--port", str(sink_port)])
+    endpoint = f"http://{HOST}:{sink_port}"
+    print(
+        f"HTTP hello-world, {args.client} ({args.connections} connections), {args.duration:g} s x {args.rounds} "
+        f"rounds, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        flush=True,
+    )
+    results: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpu: dict[str, list[float]] = {variant: [] for variant in variants}
+    try:
+        for round_number in range(1, args.rounds + 1):
+            shift = (round_number - 1) % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                rps, cpu_us = measure(variant, args, endpoint)
+                results[variant].append(rps)
+                cpu[variant].append(cpu_us)
+                print(
+                    f"  round {round_number}  {variant:<16}{rps:>10,.0f} req/s {cpu_us:>8.1f} us CPU/request",
+                    flush=True,
+                )
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=10)
+
+    median = {variant: statistics.median(values) for variant, values in results.items()}
+    cpu_median = {variant: statistics.median(values) for variant, values in cpu.items()}
+    print()
+    print(f"{'variant':<18}{'median req/s':>14}{'us CPU/req':>12}")
+    for variant in variants:
+        print(f"{variant:<18}{median[variant]:>14,.0f}{cpu_median[variant]:>12.1f}")
+    print()
+    print(f"tracing off:  tamarco / sanic                = {median['tamarco'] / median['sanic']:.2f}")
+    print(f"tracing on:   tamarco-traced / sanic-otel    = {median['tamarco-traced'] / median['sanic-otel']:.2f}")
+    print(f"              sanic-otel / sanic             = {median['sanic-otel'] / median['sanic']:.2f}")
+    print(f"              tamarco-traced / tamarco       = {median['tamarco-traced'] / median['tamarco']:.2f}")
+    if "tamarco-before" in median:
+        ratio = median["tamarco"] / median["tamarco-before"]
+        print(f"off vs before: tamarco / tamarco-before      = {ratio:.2f} (target >= 0.99)")
+
+
+if __name__ == "__main__":
+    main()
