@@ -75,7 +75,8 @@ def test_ini_options_choose_the_backend_and_the_images(tmp_path, monkeypatch):
     docker_or_skip()
     image = image_for("redis")  # what this run uses: the variable, else the upstream image
     monkeypatch.delenv(image_variable("redis"), raising=False)
-    ini = f"[pytest]\nasyncio_default_fixture_loop_scope = function\nharness_backend = docker\nharness_image_redis = {image}\n"
+    ini = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+    ini += f"harness_backend = docker\nharness_image_redis = {image}\n"
     (tmp_path / "pytest.ini").write_text(ini)
     (tmp_path / "test_ini.py").write_text(
         "def test_redis(redis_service):\n    assert redis_service.backend == 'docker'\n"
