@@ -7,6 +7,8 @@ import json
 import urllib.request
 from typing import Any
 
+from tamarco.core.etcd import prefix_range_end  # the core's key mapping, not a copy
+
 from . import _binaries
 from ._images import DEFAULT_IMAGES
 from ._probes import http_ok
@@ -19,16 +21,6 @@ ETCD_IMAGE = DEFAULT_IMAGES["etcd"]
 def _b64(text: str | bytes) -> str:
     raw = text.encode() if isinstance(text, str) else text
     return base64.b64encode(raw).decode()
-
-
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The etcd ``range_end`` that selects every key starting with ``prefix``."""
-    end = bytearray(prefix)
-    for index in range(len(end) - 1, -1, -1):
-        if end[index] < 0xFF:
-            end[index] += 1
-            return bytes(end[: index + 1])
-    return b"\x00"
 
 
 class EtcdService(Service):
