@@ -21,7 +21,8 @@ from tamarco.resources.io.amqp import (
 )
 from tamarco.resources.io.amqp._naming import NamingScheme
 
-pytestmark = pytest.mark.functional
+# The shared suite on both harness backends: a RabbitMQ process and a RabbitMQ container.
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 class AMQPCase(MessagingCase):
