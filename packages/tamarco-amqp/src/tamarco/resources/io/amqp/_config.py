@@ -1,7 +1,8 @@
 """The settings of an AMQP resource (``system.resources.<name>``), parsed and checked once.
 
 Keys of the 0.1 reference: ``host``, ``port``, ``vhost``, ``user``, ``password``,
-``connection_timeout``, ``queues_prefix``; and ``url`` (``amqp://`` or ``amqps://``; the
+``connection_timeout``, ``queues_prefix``; and ``naming`` (``"0.1"``: the 0.1 plugin's queue and
+exchange names, see :mod:`._naming`), ``url`` (``amqp://`` or ``amqps://``; the
 individual keys, when also given, override its parts), TLS (``tls``, ``ca_file``,
 ``cert_file``, ``key_file``, ``verify``), ``prefetch`` and the reconnect backoff. A wrong value
 is a :class:`~tamarco.core.messaging.MessagingSettingsError` naming the full key. The password is
@@ -19,6 +20,7 @@ from urllib.parse import unquote
 from tamarco.core.messaging import MessagingSettingsError
 from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
+from tamarco.resources.io.amqp._naming import NAMING_SCHEMES, NamingScheme
 from yarl import URL
 
 __all__ = ["AMQPConfig"]
@@ -43,6 +45,9 @@ class AMQPConfig:
     cert_file: str | None = None
     key_file: str | None = None
     verify: bool = True
+    #: The names and declarations of exchanges and queues: ``"default"``, or ``"0.1"`` to share a
+    #: broker with 0.1 services.
+    naming: NamingScheme = "default"
     queues_prefix: str = ""
     #: Unacknowledged messages the broker hands to one input; None: 2 x its max_concurrency.
     prefetch: int | None = None
@@ -69,6 +74,9 @@ class AMQPConfig:
             if key in ("host", "user") and not value:
                 raise MessagingSettingsError(f"setting {full_key(key)} must not be empty")
             values[key] = value
+        naming = get("naming", None)
+        if naming is not None:
+            values["naming"] = _naming(naming, full_key("naming"))
         tls_key = "tls" if get("tls", None) is not None else "ssl"
         if get(tls_key, None) is not None:
             values["tls"] = reader.boolean(tls_key, False)
@@ -110,6 +118,7 @@ class AMQPConfig:
             "port": self.port,
             "vhost": self.vhost,
             "tls": self.tls,
+            "naming": self.naming,
             "queues_prefix": self.queues_prefix,
         }
 
@@ -165,6 +174,15 @@ def _parse_url(value: Any, key: str) -> dict[str, Any]:
     if path:
         values["vhost"] = unquote(path)
     return values
+
+
+def _naming(value: Any, key: str) -> NamingScheme:
+    if value == 0.1 and isinstance(value, float):
+        value = "0.1"  # YAML reads an unquoted 0.1 as a number
+    for scheme in NAMING_SCHEMES:
+        if value == scheme:
+            return scheme
+    raise MessagingSettingsError(f"setting {key} must be one of {', '.join(map(repr, NAMING_SCHEMES))}, got {value!r}")
 
 
 def _port(value: Any, key: str) -> int:

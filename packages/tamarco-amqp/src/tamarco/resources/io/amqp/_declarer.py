@@ -55,16 +55,20 @@ class Declarer:
         if input_.pattern == "subscribe":
             exchange = await self._declare_exchange(channel, self.names.exchange(source))
             queue = await channel.declare_queue(
-                self.names.subscriber_queue(source, self.instance), exclusive=True, auto_delete=True
+                self.names.subscriber_queue(source, self.instance),
+                exclusive=True,
+                auto_delete=self.names.subscriber_queue_auto_delete,
             )
-            await queue.bind(exchange)
+            await queue.bind(exchange, routing_key="")
             return queue
-        name = self.names.request_queue(source) if input_.pattern == "request" else self.names.push_queue(source)
-        return await self._declare(channel, name, durable=True)
+        if input_.pattern == "request":
+            return await self._declare(
+                channel, self.names.request_queue(source), durable=self.names.request_queue_durable
+            )
+        return await self._declare(channel, self.names.push_queue(source), durable=True)
 
-    @staticmethod
-    async def _declare_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
-        return await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
+    async def _declare_exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
+        return await channel.declare_exchange(name, ExchangeType.FANOUT, durable=self.names.exchange_durable)
 
     async def _durable(self, channel: AbstractChannel, name: str) -> str:
         if name not in self._queues:

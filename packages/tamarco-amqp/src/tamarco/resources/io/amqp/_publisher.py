@@ -75,7 +75,9 @@ class Publisher:
         what = f"{pattern} to {destination!r}"
         if len(body) > self.max_message_size:
             self.check_size(body, what)
-        message = aio_pika.Message(body, headers=dict(headers) if headers else None)
+        message = aio_pika.Message(
+            body, headers=dict(headers) if headers else None, content_type=self.declarer.names.content_type
+        )
         route = self._routes.get((pattern, destination))
         if route is None:
             route = await self._route(pattern, destination, what)
@@ -102,7 +104,12 @@ class Publisher:
     async def dead_letter(self, source: str, body: bytes, headers: Mapping[str, Any]) -> None:
         """Store a failed message of ``source`` in its dead-letter queue (persistent, confirmed)."""
         what = f"dead-letter a message of {source!r}"
-        message = aio_pika.Message(body, headers=_amqp_headers(headers), delivery_mode=DeliveryMode.PERSISTENT)
+        message = aio_pika.Message(
+            body,
+            headers=_amqp_headers(headers),
+            delivery_mode=DeliveryMode.PERSISTENT,
+            content_type=self.declarer.names.content_type,
+        )
         try:
             queue = await self.declarer.dead_letter_queue(await self.wait_open(self.channel, what), source)
         except Exception as error:

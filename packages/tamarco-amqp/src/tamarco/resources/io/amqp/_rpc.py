@@ -88,6 +88,7 @@ class Requests:
                 correlation_id=correlation_id,
                 reply_to=DIRECT_REPLY_TO,
                 expiration=timeout,
+                content_type=self.names.content_type,
             )
             await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
             return await asyncio.wait_for(future, timeout)
@@ -109,5 +110,5 @@ class Requests:
         publisher = self.publisher
         if len(body) > publisher.max_message_size:
             publisher.check_size(body, what)
-        message = aio_pika.Message(body, correlation_id=delivery.correlation_id)
+        message = aio_pika.Message(body, correlation_id=delivery.correlation_id, content_type=self.names.content_type)
         await publisher.publish(channel or self.channel, what, message, reply_to, mandatory=False)

@@ -88,7 +88,7 @@ class AMQPTransport:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self.config = config
-        self.names = AMQPNames(config.queues_prefix)
+        self.names = AMQPNames(config.queues_prefix, config.naming)
         self.logger = logger or logging.getLogger("tamarco.amqp")
         self.connection_name = connection_name
         self.link = Link(config.address)
