@@ -16,6 +16,12 @@ JSON and gives at-least-once delivery (commits only after handling):
   ``faststream-ack``: the same with ``AckPolicy.ACK`` (commit after each handled message,
   at-least-once; a fifth of the messages), when faststream is installed.
 
+A second comparison, *acknowledged producing*: ``--produce`` messages (3,000) produced and
+acknowledged by the broker as a user pipelines them: raw aiokafka's ``send`` futures gathered
+(the baseline), ``KafkaOutput.push`` calls gathered at once, and raw aiokafka's
+``send_and_wait`` calls gathered at once (what the producer does with many concurrent callers
+waiting for a full batch: each is woken at every drain).
+
 Same producer (acks=all, linger_ms=5) and consumer (fetch_max_wait_ms=50) settings
 everywhere. Variants run in turns, ``--rounds`` times, in an order that rotates each round,
 each after a garbage collection. Printed: the median msg/s and its ratio to aiokafka's median;
@@ -23,7 +29,8 @@ the paired ratio (the median of each round's variant / aiokafka); the process's 
 message and the CPU ratio (aiokafka's / the variant's). Target for tamarco: >= 0.9.
 The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (tansu locally).
 
-Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--rounds 3]``.
+Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--produce 3000]
+[--rounds 3] [--only produce|consume]``.
 """
 
 from __future__ import annotations
@@ -161,6 +168,56 @@ async def run_tamarco(servers: str, count: int) -> float:
         return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
 
 
+async def produce_aiokafka(servers: str, count: int) -> tuple[float, float]:
+    """Acknowledged sends pipelined with the raw client: every ``send`` future, then all gathered."""
+    topic = await new_topic(servers)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}")  # metadata and connection ready
+        started, cpu = time.perf_counter(), time.process_time()
+        futures = [await producer.send(topic, json.dumps(message(n)).encode()) for n in range(count)]
+        await asyncio.gather(*futures)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+    finally:
+        await producer.stop()
+
+
+async def produce_aiokafka_send_and_wait(servers: str, count: int) -> tuple[float, float]:
+    """The same with one ``send_and_wait`` call per message, gathered (what ``push`` does inside)."""
+    topic = await new_topic(servers)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}")
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(producer.send_and_wait(topic, json.dumps(message(n)).encode()) for n in range(count)))
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+    finally:
+        await producer.stop()
+
+
+async def produce_tamarco(servers: str, count: int) -> tuple[float, float]:
+    """``KafkaOutput.push`` (acknowledged), ``count`` calls gathered at once."""
+    from tamarco.core.microservice import MicroserviceContext
+    from tamarco.resources.io.kafka import KafkaOutput, KafkaResource
+
+    topic = await new_topic(servers)
+    output = KafkaOutput(topic)
+    resource = KafkaResource([], [output])
+    service_class = type("BenchProducer", (MicroserviceContext,), {"name": "kafka_bench", "kafka": resource})
+    service = service_class(environ={})
+    settings = {"bootstrap_servers": servers, "producer": PRODUCER}
+    service.settings.update_internal(
+        {"system": {"logging": {"profile": "PRODUCTION"}, "resources": {"kafka": settings}}}
+    )
+    async with service:
+        await output.push({})
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(output.push(message(n)) for n in range(count)))
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+
+
 async def run_faststream(servers: str, count: int, *, ack_after_handling: bool = False) -> tuple[float, float]:
     from faststream.kafka import KafkaBroker
     from faststream.middlewares import AckPolicy
@@ -223,46 +280,66 @@ async def broker_address() -> AsyncIterator[str]:
         await asyncio.to_thread(service.close)
 
 
-async def main(count: int, rounds: int) -> None:
-    variants: dict[str, Callable[[str, int], Awaitable[tuple[float, float]]]] = {
-        "aiokafka": run_aiokafka,
-        "tamarco": run_tamarco,
-    }
-    if faststream_available():
-        variants["faststream"] = run_faststream
-        variants["faststream-ack"] = run_faststream_ack
-    else:
-        print("faststream is not installed (pip install 'faststream[kafka]'): skipped")
+Variant = Callable[[str, int], Awaitable[tuple[float, float]]]
+
+
+async def compare(servers: str, title: str, variants: dict[str, Variant], count: int, rounds: int) -> None:
+    """Run ``variants`` in turns, ``rounds`` times, and print their rates and ratios to the first."""
+    print(f"\n{title}: {count} messages per run, {rounds} round(s)")
     results: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
-    async with broker_address() as servers:
-        print(f"broker {servers}; {count} messages per run, {rounds} round(s); aiokafka {version('aiokafka')}")
-        names = list(variants)
-        for round_ in range(rounds):
-            # The order rotates from round to round: no variant always runs after another.
-            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                gc.collect()
-                rate, cpu_us = await variants[name](servers, count)
-                results[name].append(rate)
-                cpu[name].append(cpu_us)
-                print(f"  round {round_ + 1} {name:<10} {rate:>10,.0f} msg/s {cpu_us:>7.1f} us CPU/msg")
-    base = statistics.median(results["aiokafka"])
-    base_cpu = statistics.median(cpu["aiokafka"])
+    names = list(variants)
+    for round_ in range(rounds):
+        # The order rotates from round to round: no variant always runs after another.
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            gc.collect()
+            rate, cpu_us = await variants[name](servers, count)
+            results[name].append(rate)
+            cpu[name].append(cpu_us)
+            print(f"  round {round_ + 1} {name:<24} {rate:>10,.0f} msg/s {cpu_us:>7.1f} us CPU/msg")
+    baseline = names[0]
+    base = statistics.median(results[baseline])
+    base_cpu = statistics.median(cpu[baseline])
     # Ratios per round (variants run back to back, so a round shares the machine's state),
     # then their median: steadier than a ratio of medians taken from different rounds.
-    print(f"\n{'variant':<15}{'median msg/s':>13}{'ratio':>8}{'paired ratio':>14}{'CPU us/msg':>12}{'CPU ratio':>11}")
+    print(
+        f"{'variant':<26}{'median msg/s':>13}{'ratio':>8}{'paired ratio':>14}{'range':>13}"
+        f"{'CPU us/msg':>12}{'CPU ratio':>11}"
+    )
     for name, rates in results.items():
         median, median_cpu = statistics.median(rates), statistics.median(cpu[name])
-        paired = statistics.median(rate / raw for rate, raw in zip(rates, results["aiokafka"], strict=True))
+        paired = [rate / raw for rate, raw in zip(rates, results[baseline], strict=True)]
         print(
-            f"{name:<15}{median:>13,.0f}{median / base:>7.2f}x{paired:>13.2f}x"
-            f"{median_cpu:>12.1f}{base_cpu / median_cpu:>10.2f}x"
+            f"{name:<26}{median:>13,.0f}{median / base:>7.2f}x{statistics.median(paired):>13.2f}x"
+            f"{min(paired):>7.2f}-{max(paired):.2f}{median_cpu:>12.1f}{base_cpu / median_cpu:>10.2f}x"
         )
+
+
+async def main(count: int, produce_count: int, rounds: int, only: str | None) -> None:
+    consume: dict[str, Variant] = {"aiokafka": run_aiokafka, "tamarco": run_tamarco}
+    if faststream_available():
+        consume["faststream"] = run_faststream
+        consume["faststream-ack"] = run_faststream_ack
+    else:
+        print("faststream is not installed (pip install 'faststream[kafka]'): skipped")
+    produce: dict[str, Variant] = {
+        "aiokafka send+gather": produce_aiokafka,
+        "tamarco push gathered": produce_tamarco,
+        "aiokafka send_and_wait gathered": produce_aiokafka_send_and_wait,
+    }
+    async with broker_address() as servers:
+        print(f"broker {servers}; aiokafka {version('aiokafka')}")
+        if only in (None, "produce"):
+            await compare(servers, "acknowledged producing, calls gathered", produce, produce_count, rounds)
+        if only in (None, "consume"):
+            await compare(servers, "produce -> consume", consume, count, rounds)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--messages", type=int, default=20000, help="messages per produce->consume run")
+    parser.add_argument("--produce", type=int, default=3000, help="messages per acknowledged-producing run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("produce", "consume"), help="run one of the two comparisons")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.messages, arguments.rounds))
+    asyncio.run(main(arguments.messages, arguments.produce, arguments.rounds, arguments.only))

@@ -38,6 +38,9 @@ NOT_AT_START = {
     "redis": "the Redis log output",
     "opentelemetry": "tracing, when enabled",
     "pydantic": "typed payloads",
+    "cachetools": "the HTTP server's response cache, when enabled",
+    "tamarco.core.logging.transports": "the Logstash, Redis and HTTP log outputs, when enabled",
+    "tamarco.core.contracts": "the OpenAPI/AsyncAPI routes, at their first request",
 }
 
 SERVICE = textwrap.dedent(

@@ -7,7 +7,7 @@ import time
 import pytest
 from tamarco.core.etcd import RETRYABLE_ERRORS, EtcdConnectionConfig, request
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 def test_killing_the_leader_elects_another_and_the_member_catches_up(etcd_cluster_service, unique_name):
@@ -27,7 +27,7 @@ def test_killing_the_leader_elects_another_and_the_member_catches_up(etcd_cluste
     cluster.put(f"{etcd_prefix}during", "outage")
     cluster.start_member(leader)
     assert cluster.running
-    assert leader.get(f"{etcd_prefix}during") == b"outage"  # replicated to the member that was down
+    assert leader.get(f"{etcd_prefix}during") == "outage"  # replicated to the member that was down
     cluster.delete_prefix(etcd_prefix)
 
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from tamarco.harness import wait_until
 from tamarco.harness._probes import tcp_open
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 CHEAP = ["etcd", "kafka", "redis", "prometheus", "carbon", "logstash"]
 

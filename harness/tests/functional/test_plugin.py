@@ -10,15 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from tamarco.harness import wait_until
+from tamarco.harness import DockerUnavailableError, wait_until
+from tamarco.harness._backend import check_docker
+from tamarco.harness._images import image_for, image_variable
 from tamarco.harness._probes import redis_ping, tcp_open
+from tamarco.harness.pytest_plugin import REQUIRE_DOCKER_VARIABLE
 
 pytestmark = pytest.mark.functional
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "downstream_project"
 
 
-def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_pytest(cwd: Path, *args: str, backend: str = "local") -> subprocess.CompletedProcess[str]:
     # Its own TMPDIR: the harness's temp directories must all be gone afterwards.
     tmpdir = cwd / "tmp"
     tmpdir.mkdir(exist_ok=True)
@@ -28,12 +31,24 @@ def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=170,
-        env={**os.environ, "TAMARCO_HARNESS_BACKEND": "local", "TMPDIR": str(tmpdir)},
+        env={**os.environ, "TAMARCO_HARNESS_BACKEND": backend, "TMPDIR": str(tmpdir)},
         check=False,
     )
 
 
-def test_the_downstream_example_passes_with_the_installed_plugin(tmp_path):
+def docker_or_skip() -> None:
+    try:
+        check_docker()
+    except DockerUnavailableError as error:
+        if os.environ.get(REQUIRE_DOCKER_VARIABLE, "") not in ("", "0"):
+            raise
+        pytest.skip(str(error))
+
+
+@pytest.mark.parametrize("backend", ["local", "docker"])
+def test_the_downstream_example_passes_with_the_installed_plugin(tmp_path, backend):
+    if backend == "docker":
+        docker_or_skip()
     project = tmp_path / "downstream_project"
     shutil.copytree(EXAMPLE, project)
     # A project of its own, outside this repository, with the pytest config the README gives
@@ -45,10 +60,31 @@ def test_the_downstream_example_passes_with_the_installed_plugin(tmp_path):
         "error::pytest.PytestUnraisableExceptionWarning",
         "-W",
         "error::pytest.PytestDeprecationWarning",
+        backend=backend,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
     assert not list((project / "tmp").glob("tamarco-harness-*"))
+    # The summary names each service's backend; on docker, the image its variable names.
+    for name in ("etcd", "redis", "prometheus"):
+        used = f"{name} on {backend}" + (f" ({image_for(name)})" if backend == "docker" else "")
+        assert used in result.stdout, result.stdout
+
+
+def test_ini_options_choose_the_backend_and_the_images(tmp_path, monkeypatch):
+    docker_or_skip()
+    image = image_for("redis")  # what this run uses: the variable, else the upstream image
+    monkeypatch.delenv(image_variable("redis"), raising=False)
+    ini = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+    ini += f"harness_backend = docker\nharness_image_redis = {image}\n"
+    (tmp_path / "pytest.ini").write_text(ini)
+    (tmp_path / "test_ini.py").write_text(
+        "def test_redis(redis_service):\n    assert redis_service.backend == 'docker'\n"
+    )
+    result = run_pytest(tmp_path, "-v", backend="")  # -q -v: the default verbosity, with the header
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tamarco-harness: session backend docker" in result.stdout
+    assert f"redis on docker ({image})" in result.stdout
 
 
 def test_fixtures_are_listed(tmp_path):

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 async def test_etcd_put_and_get(etcd_service, etcd_prefix):

@@ -1,9 +1,8 @@
-"""EtcdClusterService without starting it: members, addresses, flags, the docker backend refused."""
+"""EtcdClusterService without starting it: members, addresses, flags of processes and containers."""
 
 from __future__ import annotations
 
-import pytest
-from tamarco.harness import EtcdClusterService, HarnessError, _binaries
+from tamarco.harness import EtcdClusterService, _binaries
 
 
 def test_three_members_each_started_with_the_whole_cluster(monkeypatch):
@@ -29,6 +28,18 @@ def test_three_members_each_started_with_the_whole_cluster(monkeypatch):
     assert not workdir.exists()
 
 
-def test_the_docker_backend_is_refused_with_a_clear_error():
-    with pytest.raises(HarnessError, match="docker backend is not supported yet"):
-        EtcdClusterService("docker")
+def test_docker_members_run_the_same_flags_on_the_host_network(monkeypatch):
+    monkeypatch.setattr(_binaries, "find_binary", lambda binary: "/usr/bin/etcd")
+    cluster = EtcdClusterService(image="example/etcd:1")
+    try:
+        for member in cluster.members:
+            [process] = member.local_processes()
+            spec = member.docker_container()
+            assert spec.image == "example/etcd:1" and spec.network_mode == "host" and not spec.ports
+            assert spec.command is not None and spec.command[0] == "etcd"
+            data_dir = spec.command.index("--data-dir") + 1
+            local = list(process.argv[1:])
+            local[data_dir - 1] = "/etcd-data"
+            assert spec.command[1:] == local  # the same flags, the data dir inside the container
+    finally:
+        cluster.close()

@@ -60,7 +60,7 @@ def test_lint_and_type_check_jobs_use_the_readme_commands():
 
 def test_ci_runs_the_fault_suite_on_the_local_backend():
     job = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["faults"]
-    assert job["env"]["TAMARCO_HARNESS_BACKEND"] == "local"  # the etcd cluster runs locally only
+    assert job["env"]["TAMARCO_HARNESS_BACKEND"] == "local"
     commands = [step.get("run", "") for step in job["steps"]]
     assert "./dev services" in commands
     assert any(command.startswith(".venv/bin/python -m pytest tests/faults") for command in commands)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import make_mocked_request
 from tamarco.core.microservice import Microservice
+from tamarco.core.testing import wait_until
 from tamarco.resources.bases import BaseResource, StatusCodes
 
 
@@ -71,16 +72,6 @@ class Controlled(BaseResource):
 
     def fail(self, message: str = "connection lost") -> None:
         self.set_status(StatusCodes.FAILED, ConnectionError(message))
-
-
-async def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> None:
-    """Poll ``predicate()`` until it is true; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            pytest.fail(f"condition not met within {timeout} s: {predicate}")
-        await asyncio.sleep(interval)
 
 
 class Running:

@@ -20,9 +20,11 @@ def check_docker() -> None:
         raise DockerUnavailableError(
             f"the docker backend needs the docker and testcontainers packages: {DOCKER_EXTRA_HINT}"
         ) from exc
+    import requests.exceptions
+
     try:
         docker.from_env(timeout=2).ping()
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DockerUnavailableError(
             f"the docker backend was requested but no Docker engine answers ({exc}); "
             f"start Docker or set {BACKEND_VARIABLE}=local"
@@ -43,13 +45,14 @@ def docker_available() -> bool:
     return True
 
 
-def resolve_backend(requested: str | None = None) -> str:
-    """``"local"`` or ``"docker"``: from ``requested``, else the environment, else ``auto``.
+def resolve_backend(requested: str | None = None, *, default: str | None = None) -> str:
+    """``"local"`` or ``"docker"``: from ``requested``, else the environment, else ``default``
+    (the pytest ini option ``harness_backend``), else ``auto``.
 
     ``docker`` when requested but unavailable raises :class:`DockerUnavailableError` (no
     silent fallback); ``auto`` picks docker only when an engine answers.
     """
-    choice = (requested or os.environ.get(BACKEND_VARIABLE) or "auto").strip().lower()
+    choice = (requested or os.environ.get(BACKEND_VARIABLE) or default or "auto").strip().lower()
     if choice not in CHOICES:
         raise HarnessError(f"{BACKEND_VARIABLE}={choice!r} is not one of {', '.join(CHOICES)}")
     if choice == "docker":

@@ -10,13 +10,16 @@ import urllib.parse
 from pathlib import Path
 
 from . import _binaries
-from ._probes import http_get_json, http_ok, tcp_open
+from ._images import DEFAULT_IMAGES
+from ._probes import http_get_json, http_ok
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 from ._wait import wait_until
 from ._whisper import read_whisper
 
-CARBON_IMAGE = "graphiteapp/graphite-statsd:1.1.10-5"
+CARBON_IMAGE = DEFAULT_IMAGES["carbon"]
+#: Where graphiteapp/graphite-statsd (and the harness's local carbon image) keep whisper files.
+DOCKER_WHISPER = "/opt/graphite/storage/whisper"
 
 _CARBON_CONF = """\
 [cache]
@@ -58,10 +61,12 @@ retentions = 1s:1d
 class CarbonService(Service):
     """carbon-cache receiving the plaintext protocol on ``host:port``.
 
-    ``datapoints(path)`` reads back what carbon received: locally the points still in
-    carbon's cache (through its cache-query port) merged with the whisper file on disk,
-    one point per second; with docker, graphite-web's render API, where the image's
-    storage schema rounds timestamps to 10 s. ``wait_for_metric`` polls it.
+    ``datapoints(path)`` reads back what carbon received: the points still in carbon's cache
+    (through its cache-query port) merged with the whisper file on disk, one point per second
+    locally. With docker the whisper directory (``/opt/graphite/storage/whisper``, as in
+    graphiteapp/graphite-statsd) is mounted from the service's temp directory, and
+    graphite-web's render API is read too when the image serves it (the upstream image, whose
+    storage schema rounds timestamps to 10 s). ``wait_for_metric`` polls it.
     """
 
     kind = "carbon"
@@ -76,12 +81,19 @@ class CarbonService(Service):
         return {"TAMARCO_CARBON_HOST": self.host, "TAMARCO_CARBON_PORT": str(self.port)}
 
     def is_ready(self) -> bool:
-        if self.backend == "docker":
-            # graphite-web answering a render means the image's services are up (a TCP
-            # connect alone only reaches Docker's port proxy).
-            return http_ok(f"http://{self.host}:{self.ports['web']}/render?target=harness.ready&format=json")
-        # An answered cache query means carbon-cache has opened its listeners.
-        return tcp_open(self.host, self.port) and self._cache_query("harness.ready") is not None
+        # An answered cache query means carbon-cache has opened its listeners (with docker a
+        # TCP connect alone only reaches Docker's port proxy). The upstream image also serves
+        # graphite-web, which its readers need: wait for it there.
+        if self._cache_query("harness.ready") is None:
+            return False
+        return self.backend != "docker" or not self._web_needed() or self._web_ready()
+
+    def _web_ready(self) -> bool:
+        return http_ok(f"http://{self.host}:{self.ports['web']}/render?target=harness.ready&format=json")
+
+    def _web_needed(self) -> bool:
+        """Whether the image is graphite-statsd (graphite-web inside), by its name."""
+        return "graphite" in self.image
 
     def before_start(self) -> None:
         if self.backend != "local":
@@ -114,9 +126,12 @@ class CarbonService(Service):
         return [ProcessSpec("carbon", argv, env={"PYTHONPATH": "", "VIRTUAL_ENV": ""}, cwd=d)]
 
     def docker_container(self) -> ContainerSpec:
+        whisper = self.workdir / "storage" / "whisper"
+        whisper.mkdir(parents=True, exist_ok=True)
         return ContainerSpec(
-            image=CARBON_IMAGE,
+            image=self.image,
             ports={2003: self.port, 2004: self.ports["pickle"], 7002: self.ports["query"], 80: self.ports["web"]},
+            volumes=[(str(whisper), DOCKER_WHISPER, "rw")],
         )
 
     # -- sending and reading back --------------------------------------------------------
@@ -129,9 +144,8 @@ class CarbonService(Service):
 
     def datapoints(self, path: str) -> list[tuple[int, float]]:
         """Every ``(timestamp, value)`` carbon holds for ``path``, sorted by timestamp."""
-        if self.backend == "docker":
-            return self._render(path)
-        points = dict(self._whisper_points(path))
+        points = dict(self._render(path)) if self.backend == "docker" and self._web_needed() else {}
+        points.update(self._whisper_points(path))
         points.update(self._cache_query(path) or [])
         return sorted(points.items())
 

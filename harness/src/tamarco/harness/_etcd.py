@@ -7,27 +7,20 @@ import json
 import urllib.request
 from typing import Any
 
+from tamarco.core.etcd import prefix_range_end  # the core's key mapping, not a copy
+
 from . import _binaries
+from ._images import DEFAULT_IMAGES
 from ._probes import http_ok
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
-ETCD_IMAGE = "quay.io/coreos/etcd:v3.5.17"
+ETCD_IMAGE = DEFAULT_IMAGES["etcd"]
 
 
 def _b64(text: str | bytes) -> str:
     raw = text.encode() if isinstance(text, str) else text
     return base64.b64encode(raw).decode()
-
-
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The etcd ``range_end`` that selects every key starting with ``prefix``."""
-    end = bytearray(prefix)
-    for index in range(len(end) - 1, -1, -1):
-        if end[index] < 0xFF:
-            end[index] += 1
-            return bytes(end[: index + 1])
-    return b"\x00"
 
 
 class EtcdService(Service):
@@ -57,7 +50,7 @@ class EtcdService(Service):
 
     def docker_container(self) -> ContainerSpec:
         return ContainerSpec(
-            image=ETCD_IMAGE,
+            image=self.image,
             command=[
                 "etcd",
                 "--name",
@@ -117,14 +110,34 @@ class EtcdService(Service):
 def etcd_process(name: str, member: Service, initial_cluster: str, *extra: str) -> ProcessSpec:
     """The local etcd process of ``member`` (its host, client and peer ports, work dir), one
     member named ``name`` of the cluster ``initial_cluster`` (``name=peer-url,...``)."""
+    argv = etcd_command(_binaries.find_binary(_binaries.ETCD), name, member, str(member.workdir / "data"))
+    argv += ["--initial-cluster", initial_cluster, *extra, *_NEW_CLUSTER]
+    # etcd 3.4 refuses to run on arm64 unless told so; the variable is ignored elsewhere.
+    return ProcessSpec("etcd", argv, env={"ETCD_UNSUPPORTED_ARCH": "arm64"})
+
+
+#: Ignored once the data directory exists (a member started again).
+_NEW_CLUSTER = ("--initial-cluster-state", "new")
+
+
+def etcd_container(name: str, member: Service, initial_cluster: str, *extra: str) -> ContainerSpec:
+    """``member`` as a container on the host network: the same flags as :func:`etcd_process`,
+    so members reach each other's peer ports on loopback as local processes do."""
+    command = etcd_command("etcd", name, member, "/etcd-data")
+    command += ["--initial-cluster", initial_cluster, *extra, *_NEW_CLUSTER]
+    return ContainerSpec(image=member.image, command=command, network_mode="host")
+
+
+def etcd_command(binary: str, name: str, member: Service, data_dir: str) -> list[str]:
+    """etcd's flags for ``member`` listening on its host's client and peer ports."""
     client = f"http://{member.host}:{member.port}"
     peer = f"http://{member.host}:{member.ports['peer']}"
-    argv = [
-        _binaries.find_binary(_binaries.ETCD),
+    return [
+        binary,
         "--name",
         name,
         "--data-dir",
-        str(member.workdir / "data"),
+        data_dir,
         "--listen-client-urls",
         client,
         "--advertise-client-urls",
@@ -133,11 +146,4 @@ def etcd_process(name: str, member: Service, initial_cluster: str, *extra: str) 
         peer,
         "--initial-advertise-peer-urls",
         peer,
-        "--initial-cluster",
-        initial_cluster,
-        *extra,
-        "--initial-cluster-state",
-        "new",  # ignored once the data directory exists (a member started again)
     ]
-    # etcd 3.4 refuses to run on arm64 unless told so; the variable is ignored elsewhere.
-    return ProcessSpec("etcd", argv, env={"ETCD_UNSUPPORTED_ARCH": "arm64"})

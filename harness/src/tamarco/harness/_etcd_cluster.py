@@ -12,7 +12,8 @@
 Each member is an :class:`EtcdMember`, a :class:`~tamarco.harness.Service` with its own client
 and peer ports, data directory and log; every member is started with ``--initial-cluster`` of
 all three. Members start in parallel (a member is ready only once a quorum elected a leader).
-Only the local backend is supported so far; the docker backend raises :class:`HarnessError`.
+With the docker backend each member is a container on the host network with the same flags
+(its data stays in the container, so a killed member comes back with it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import HarnessError
-from ._etcd import EtcdService, etcd_process
+from ._etcd import EtcdService, etcd_container, etcd_process
 from ._process import ProcessSpec
 from ._service import ContainerSpec
 from ._wait import wait_until
@@ -43,20 +44,23 @@ class EtcdMember(EtcdService):
 
     kind = "etcd"
 
-    def __init__(self, cluster: EtcdClusterService, index: int, backend: str = "local") -> None:
+    def __init__(
+        self, cluster: EtcdClusterService, index: int, backend: str = "local", *, image: str | None = None
+    ) -> None:
         self.cluster = cluster
         self.index = index
         self.name = f"member{index}"
         workdir = cluster.workdir / self.name
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(backend, workdir=workdir)
+        super().__init__(backend, workdir=workdir, image=image)
 
     def local_processes(self) -> list[ProcessSpec]:
         initial = self.cluster.initial_cluster()
         return [etcd_process(self.name, self, initial, "--initial-cluster-token", self.cluster.token)]
 
     def docker_container(self) -> ContainerSpec:
-        raise HarnessError("etcd cluster: the docker backend is not supported yet; use the local backend")
+        initial = self.cluster.initial_cluster()
+        return etcd_container(self.name, self, initial, "--initial-cluster-token", self.cluster.token)
 
     def status(self) -> dict[str, Any] | None:
         """etcd's maintenance status of this member (``member_id``, ``leader``...), or None if down."""
@@ -75,7 +79,7 @@ class EtcdMember(EtcdService):
 
 
 class EtcdClusterService:
-    """Three etcd members on loopback (local backend), reachable as one etcd.
+    """Three etcd members on loopback (processes or containers), reachable as one etcd.
 
     ``env()`` gives ``TAMARCO_ETCD_HOST`` as the comma list of every member, which
     :mod:`tamarco.core.etcd` accepts; ``put``/``get``/``get_prefix``/``delete_prefix`` go through
@@ -84,9 +88,7 @@ class EtcdClusterService:
 
     kind = "etcd-cluster"
 
-    def __init__(self, backend: str = "local", *, size: int = 3) -> None:
-        if backend != "local":
-            raise HarnessError(f"etcd cluster: the {backend} backend is not supported yet; use the local backend")
+    def __init__(self, backend: str = "local", *, size: int = 3, image: str | None = None) -> None:
         if size < 1:
             raise HarnessError(f"etcd cluster: size must be at least 1, got {size}")
         self.backend = backend
@@ -95,7 +97,7 @@ class EtcdClusterService:
         self.members: list[EtcdMember] = []
         try:
             for index in range(size):
-                self.members.append(EtcdMember(self, index, backend))
+                self.members.append(EtcdMember(self, index, backend, image=image))
         except BaseException:
             self.close()
             raise

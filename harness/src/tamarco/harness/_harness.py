@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar, cast
 
@@ -19,6 +19,7 @@ from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
 from ._etcd_cluster import EtcdClusterService
+from ._images import image_for
 from ._kafka import DurableKafkaService, KafkaService
 from ._logstash import LogstashService
 from ._otlp import OTLPCollectorService
@@ -50,11 +51,21 @@ class Harness:
     """Creates, starts and finally stops the services of one session.
 
     ``backend`` is ``"local"``, ``"docker"`` or ``"auto"``/``None`` (then
-    ``TAMARCO_HARNESS_BACKEND`` decides, default auto); it is resolved on first use.
+    ``TAMARCO_HARNESS_BACKEND`` decides, else ``default_backend``, else auto); it is resolved
+    on first use. ``images`` names the docker image of a service where its
+    ``TAMARCO_HARNESS_IMAGE_<SERVICE>`` variable does not (the pytest ini options).
     """
 
-    def __init__(self, backend: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        images: Mapping[str, str] | None = None,
+        default_backend: str | None = None,
+    ) -> None:
         self._requested_backend = backend
+        self._default_backend = default_backend
+        self.images = dict(images or {})
         self._backend: str | None = None
         self._lock = threading.Lock()
         self._futures: dict[str, Future[Service]] = {}
@@ -68,14 +79,18 @@ class Harness:
     def backend(self) -> str:
         with self._lock:
             if self._backend is None:
-                self._backend = resolve_backend(self._requested_backend)
+                self._backend = resolve_backend(self._requested_backend, default=self._default_backend)
             return self._backend
+
+    def image(self, name: str) -> str:
+        """The image the docker backend runs for service ``name``."""
+        return image_for(name, self.images)
 
     def _create(self, name: str) -> Service:
         backend = self.backend
         if name == "logstash":
-            return LogstashService(backend, redis=self.redis)
-        return SERVICE_CLASSES[name](backend)
+            return LogstashService(backend, redis=self.redis, image=self.image(name))
+        return SERVICE_CLASSES[name](backend, image=self.image(name))
 
     def _submit(self, name: str) -> tuple[Future[Service], bool]:
         if name not in SERVICE_CLASSES:
@@ -144,13 +159,13 @@ class Harness:
 
     @property
     def etcd_cluster(self) -> EtcdClusterService:
-        """A three-member etcd cluster (local backend only), started on first use; members
-        killed by a test are started again by the next use."""
+        """A three-member etcd cluster, started on first use; members killed by a test are
+        started again by the next use."""
         with self._cluster_lock:
             if self._closed:
                 raise HarnessError("the harness was closed")
             if self._etcd_cluster is None:
-                self._etcd_cluster = EtcdClusterService(self.backend)
+                self._etcd_cluster = EtcdClusterService(self.backend, image=self.image("etcd"))
             cluster = self._etcd_cluster
             cluster.start()
             return cluster
@@ -194,6 +209,11 @@ class Harness:
         for service in self.services():
             env.update(service.env())
         return env
+
+    def requested(self) -> list[str]:
+        """The names of the services asked for so far (started, starting or failed)."""
+        with self._lock:
+            return list(self._futures)
 
     def services(self) -> list[Service]:
         """The services started successfully so far, in start order."""

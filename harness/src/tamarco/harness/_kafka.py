@@ -9,11 +9,12 @@ from typing import Any, ClassVar, TypeVar
 
 from . import _binaries
 from ._errors import HarnessError
+from ._images import DEFAULT_IMAGES
 from ._probes import http_ok, kafka_api_versions
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
-KAFKA_IMAGE = "apache/kafka:3.8.1"
+KAFKA_IMAGE = DEFAULT_IMAGES["kafka"]
 T = TypeVar("T")
 
 
@@ -108,7 +109,7 @@ class KafkaService(Service):
             "KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS": "500",
             "KAFKA_NUM_PARTITIONS": "1",
         }
-        return ContainerSpec(image=KAFKA_IMAGE, env=env, ports={9092: self.port})
+        return ContainerSpec(image=self.image, env=env, ports={9092: self.port})
 
     # -- topics --------------------------------------------------------------------------
 

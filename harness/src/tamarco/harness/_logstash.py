@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import HarnessError
+from ._images import DEFAULT_IMAGES
 from ._probes import tcp_open
 from ._process import ProcessSpec
 from ._redis import RedisService
 from ._service import ContainerSpec, Service
 from ._wait import wait_until
 
-LOGSTASH_IMAGE = "docker.elastic.co/logstash/logstash:8.15.3"
+LOGSTASH_IMAGE = DEFAULT_IMAGES["logstash"]
 DEFAULT_KEY = "logstash"
 
 Event = dict[str, Any]
@@ -150,7 +151,7 @@ class LogstashService(Service):
 
     def docker_container(self) -> ContainerSpec:
         return ContainerSpec(
-            image=LOGSTASH_IMAGE,
+            image=self.image,
             env={
                 "XPACK_MONITORING_ENABLED": "false",
                 "LS_JAVA_OPTS": "-Xms256m -Xmx256m",

@@ -14,12 +14,13 @@ import yaml
 
 from . import _binaries
 from ._errors import HarnessError
+from ._images import DEFAULT_IMAGES
 from ._probes import http_get_json, http_ok
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 from ._wait import wait_until
 
-PROMETHEUS_IMAGE = "prom/prometheus:v2.54.1"
+PROMETHEUS_IMAGE = DEFAULT_IMAGES["prometheus"]
 SCRAPE_INTERVAL = "1s"
 JOB_NAME = "harness"
 #: Where the docker backend mounts the directory holding targets.json.
@@ -111,10 +112,10 @@ class PrometheusService(Service):
         ]
         if self._host_network:
             command.append(f"--web.listen-address={self.host}:{self.port}")
-            return ContainerSpec(image=PROMETHEUS_IMAGE, command=command, volumes=volumes, network_mode="host")
+            return ContainerSpec(image=self.image, command=command, volumes=volumes, network_mode="host")
         command.append("--web.listen-address=0.0.0.0:9090")
         return ContainerSpec(
-            image=PROMETHEUS_IMAGE,
+            image=self.image,
             command=command,
             volumes=volumes,
             ports={9090: self.port},

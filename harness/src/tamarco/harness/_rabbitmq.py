@@ -8,11 +8,12 @@ from typing import cast
 
 from . import _binaries
 from ._errors import HarnessError
+from ._images import DEFAULT_IMAGES
 from ._probes import amqp_handshake
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
-RABBITMQ_IMAGE = "rabbitmq:3.13-alpine"
+RABBITMQ_IMAGE = DEFAULT_IMAGES["rabbitmq"]
 _DIST_ARGS = "-kernel inet_dist_use_interface {127,0,0,1}"
 
 
@@ -99,7 +100,7 @@ class RabbitMQService(Service):
         ]
 
     def docker_container(self) -> ContainerSpec:
-        return ContainerSpec(image=RABBITMQ_IMAGE, ports={5672: self.port})
+        return ContainerSpec(image=self.image, ports={5672: self.port})
 
     # -- administration ------------------------------------------------------------------
 

@@ -6,11 +6,12 @@ import socket
 
 from . import _binaries
 from ._errors import HarnessError
+from ._images import DEFAULT_IMAGES
 from ._probes import redis_ping
 from ._process import ProcessSpec
 from ._service import ContainerSpec, Service
 
-REDIS_IMAGE = "redis:7-alpine"
+REDIS_IMAGE = DEFAULT_IMAGES["redis"]
 
 
 class RedisService(Service):
@@ -51,7 +52,9 @@ class RedisService(Service):
         return [ProcessSpec("redis", argv)]
 
     def docker_container(self) -> ContainerSpec:
-        return ContainerSpec(image=REDIS_IMAGE, command=["redis-server", "--save", ""], ports={6379: self.port})
+        # Protected mode off: connections arrive from Docker's port proxy, not from loopback.
+        command = ["redis-server", "--save", "", "--protected-mode", "no"]
+        return ContainerSpec(image=self.image, command=command, ports={6379: self.port})
 
     def command(self, *args: str) -> bytes:
         """Send one command (inline protocol) and return the raw first reply line."""

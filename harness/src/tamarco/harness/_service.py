@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from ._errors import HarnessError, PortInUseError, ServiceStartError
+from ._images import image_for
 from ._ports import LOOPBACK, free_port, port_is_bound
 from ._process import ProcessSpec
 
@@ -88,10 +89,12 @@ class Service(abc.ABC):
     #: Seconds a start may take before it is declared failed.
     start_timeout: float = 30.0
 
-    def __init__(self, backend: str = "local", *, workdir: Path | None = None) -> None:
+    def __init__(self, backend: str = "local", *, workdir: Path | None = None, image: str | None = None) -> None:
         if backend not in BACKENDS:
             raise HarnessError(f"{self.kind}: unknown backend {backend!r}; use one of {BACKENDS}")
         self.backend = backend
+        #: The image the docker backend runs (:func:`~tamarco.harness._images.image_for` unless given).
+        self.image = image or image_for(self.kind)
         self.host = LOOPBACK
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix=f"tamarco-harness-{self.kind}-")) if workdir is None else workdir

@@ -40,6 +40,7 @@ from tamarco.core.messaging import (
     SubscriptionInput,
 )
 from tamarco.core.microservice import MicroserviceContext
+from tamarco.core.testing import wait_until as _wait_until
 from tamarco.resources.bases import StatusCodes
 
 __all__ = [
@@ -160,14 +161,9 @@ class InMemoryCase(MessagingCase):
         return [(letter.body, letter.headers) for letter in letters]
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; ``AssertionError`` naming ``what`` after ``timeout`` s."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
+async def wait_until(predicate: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> None:
+    """:func:`tamarco.core.testing.wait_until` with the suite's default timeout."""
+    await _wait_until(predicate, timeout, what)
 
 
 @contextlib.asynccontextmanager

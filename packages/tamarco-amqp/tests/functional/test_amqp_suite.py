@@ -19,18 +19,21 @@ from tamarco.resources.io.amqp import (
     AMQPResource,
     AMQPSubscriptionInput,
 )
+from tamarco.resources.io.amqp._naming import NamingScheme
 
-pytestmark = pytest.mark.functional
+# The shared suite on both harness backends: a RabbitMQ process and a RabbitMQ container.
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 class AMQPCase(MessagingCase):
     """The suite's case for RabbitMQ: fresh queue names on the default vhost (a vhost per test
     costs seconds of ``rabbitmqctl``), a ``queues_prefix`` unique to the case."""
 
-    def __init__(self, rabbitmq: RabbitMQService, prefix: str) -> None:
+    def __init__(self, rabbitmq: RabbitMQService, prefix: str, naming: NamingScheme = "default") -> None:
         self.rabbitmq = rabbitmq
-        self.names = AMQPNames(prefix)
+        self.names = AMQPNames(prefix, naming)
         self.prefix = prefix
+        self.naming = naming
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class AMQPCase(MessagingCase):
             "password": self.rabbitmq.password,
             "connection_timeout": 10,
             "queues_prefix": self.prefix,
+            "naming": self.naming,
         }
 
     def resource(self, inputs: Sequence[MessageInput] = (), outputs: Sequence[MessageOutput] = ()) -> MessagingResource:
@@ -89,3 +93,11 @@ class TestAMQP(MessagingSuite):
     @pytest.fixture
     def messaging_case(self, rabbitmq_service: RabbitMQService, unique_name: str) -> AMQPCase:
         return AMQPCase(rabbitmq_service, f"{unique_name[-8:]}.")
+
+
+class TestAMQPNaming01(MessagingSuite):
+    """The whole contract (retries, dead letters, drain, requests...) with ``naming: "0.1"``."""
+
+    @pytest.fixture
+    def messaging_case(self, rabbitmq_service: RabbitMQService, unique_name: str) -> AMQPCase:
+        return AMQPCase(rabbitmq_service, unique_name[-8:], naming="0.1")

@@ -47,6 +47,22 @@ def test_naming_scheme():
         names.push_queue("x" * 300)
 
 
+def test_the_0_1_naming_scheme_is_the_0_1_plugins():
+    """tamarco-amqp 0.1 (settings.py, connection.py, output.py): ``<prefix>.<pattern>.<queue>``,
+    the prefix and its dot only when the prefix is not empty."""
+    names = AMQPNames("dev", scheme="0.1")
+    assert names.push_queue("cows") == "dev.push_pull.cows"
+    assert names.exchange("cows") == "dev.publish_subscribe.cows"
+    assert names.request_queue("cows") == "dev.request_response.cows"
+    assert names.subscriber_queue("cows", "svc.1") is None  # named at random, exclusive
+    assert names.dead_letter_queue("cows") == "dev.dead_letter.cows"
+    assert (names.exchange_durable, names.request_queue_durable, names.content_type) == (False, False, "text/plain")
+    bare = AMQPNames("", scheme="0.1")
+    assert (bare.push_queue("cows"), bare.exchange("cows")) == ("push_pull.cows", "publish_subscribe.cows")
+    default = AMQPNames("dev.")
+    assert (default.exchange_durable, default.request_queue_durable, default.content_type) == (True, True, None)
+
+
 def test_patterns_and_queue_names():
     assert AMQPSubscriptionInput("cows").pattern == "subscribe"
     assert AMQPPullInput("cows").pattern == "pull"

@@ -26,6 +26,13 @@ def test_defaults():
     assert config.address == "127.0.0.1:5672/"
 
 
+def test_naming_is_the_default_scheme_or_0_1_quoted_or_not():
+    assert parse().naming == "default"
+    assert parse(naming="0.1").naming == "0.1"
+    assert parse(naming=0.1).naming == "0.1"  # YAML's unquoted naming: 0.1
+    assert parse(naming="0.1").describe()["naming"] == "0.1"
+
+
 def test_the_reference_keys():
     config = parse(
         host="rabbit",
@@ -84,6 +91,7 @@ def test_the_password_is_in_no_description():
         ({"url": "http://h/"}, "amqp.url must be an amqp:// or amqps:// URL, got scheme 'http'"),
         ({"reconnect_interval_seconds": 0}, "amqp.reconnect_interval_seconds must be a number of seconds > 0"),
         ({"key_file": "k.pem"}, "amqp.key_file needs amqp.cert_file"),
+        ({"naming": "0.2"}, "amqp.naming must be one of 'default', '0.1', got '0.2'"),
     ],
 )
 def test_wrong_values_name_the_key(settings, message):

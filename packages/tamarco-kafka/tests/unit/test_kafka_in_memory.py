@@ -46,3 +46,31 @@ async def test_each_group_gets_every_message_in_memory() -> None:
     assert service.audit == [{"cow": "MOOOO"}, {"cat": "MEOW"}]
     assert service.streamed == [{"cow": "MOOOO"}, {"cat": "MEOW"}]
     assert broker.pending("metrics") == 0
+
+
+class RawService(Microservice):
+    """0.1's ``codec=None``: raw bytes in and out."""
+
+    name = "kafka_raw"
+    use_default_resources = False
+
+    raw_output = KafkaOutput(topic="raw", codec=None)
+    kafka = KafkaResource(outputs=[raw_output])
+    received: list[Any]
+
+    def __init__(self) -> None:
+        super().__init__(environ={})
+        self.received = []
+
+    @KafkaInput(resource=kafka, topic="raw", codec=None)
+    async def on_raw(self, message: Any) -> None:
+        self.received.append(message)
+
+
+async def test_codec_none_is_raw_bytes_in_and_out() -> None:
+    service = RawService()
+    use_in_memory(service)
+    async with serving(service):
+        await service.raw_output.push(b"\x00\xffraw")
+        await wait_until(lambda: len(service.received) == 1, 5, "the raw message")
+    assert service.received == [b"\x00\xffraw"]

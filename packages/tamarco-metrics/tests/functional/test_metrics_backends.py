@@ -17,6 +17,7 @@ pytestmark = pytest.mark.functional
 Builder = Callable[..., MicroserviceContext]
 
 
+@pytest.mark.harness_backends("local", "docker")  # a Prometheus process, and a container on the host network
 async def test_prometheus_scrapes_the_service_and_promql_reads_the_counter(
     prometheus_service: Any, build: Builder, service_name: str
 ) -> None:

@@ -334,12 +334,16 @@ def decoder(codec: Any, kind: PayloadType | None) -> Callable[[bytes], Any]:
     return lambda raw: from_python(decode(raw))
 
 
+#: Types that are never a payload model: encoded by the codec as they are, without asking.
+_PLAIN = frozenset((dict, list, tuple, str, bytes, int, float, bool, type(None)))
+
+
 def encode_payload(codec: Any, value: Any, kind: PayloadType | None = None) -> bytes:
     """Encode ``value`` with ``codec``; a model (of ``kind``, or any payload type) becomes plain
     data first, or JSON bytes straight from the model with the JSON codec."""
     if kind is None:
         annotation: Any = type(value)
-        if not is_payload_annotation(annotation):
+        if annotation in _PLAIN or not is_payload_annotation(annotation):
             return bytes(codec.encode(value))
         kind = payload_type(annotation)
         assert kind is not None

@@ -67,6 +67,7 @@ def flat(event: dict[str, Any], version: int) -> dict[str, Any]:
     return {**event["@fields"], "the_message": event["@message"], "the_tags": event["@tags"], **event}
 
 
+@pytest.mark.harness_backends("local", "docker")  # Redis, the collector or its image, on both backends
 @pytest.mark.parametrize("output", ["udp-v1", "udp-v0", "redis-list", "redis-channel", "http"])
 async def test_record_arrives_with_every_field(output: str, logstash_service: Any, unique_name: str) -> None:
     tree, expected_input, version = outputs(logstash_service)[output]

@@ -16,7 +16,8 @@ from tamarco.core.settings.backends.etcd import (
 )
 from tamarco.resources.bases import BaseResource
 
-pytestmark = pytest.mark.functional
+# The etcd settings suite runs on both harness backends (docker: ./dev docker's images).
+pytestmark = [pytest.mark.functional, pytest.mark.harness_backends("local", "docker")]
 
 
 async def started(env, name="dog", internal=None):
@@ -209,12 +210,11 @@ class Greeter(BaseResource):
         self.applied.put_nowait(changes)
 
 
-class Service(MicroserviceContext):
-    name = "live_service"
-    greeter = Greeter()
-
-
 async def test_logging_profile_and_live_settings_applied_in_a_running_service(etcd_env, put_json, eventually):
+    class Service(MicroserviceContext):  # a new Greeter (its queue) for each run: one per backend
+        name = "live_service"
+        greeter = Greeter()
+
     put_json("system/logging/profile", "PRODUCTION")
     put_json("system/resources/greeter/greeting", "hello")
     put_json("system/resources/greeter/port", 1)

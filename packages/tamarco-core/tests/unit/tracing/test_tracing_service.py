@@ -177,3 +177,23 @@ async def test_timer_runs_are_spans_only_when_asked():
         assert (runs[0] is not None) is expect_span
         names = [span.name for span in exporter.get_finished_spans()]
         assert names == (["timer tick"] if expect_span else [])
+
+
+async def test_logstash_events_carry_the_trace_fields():
+    import json
+
+    from tamarco.core.logging.formatters import JSONLinesFormatter, LogstashFormatter
+    from tamarco.core.tracing import TRACE_FIELDS_FILTER
+
+    settings = {"enabled": True, "endpoint": f"http://127.0.0.1:{closed_port()}", "timeout": 1}
+    async with context(settings) as ctx:
+        with ctx.tracing.span("work"):
+            record = logging.LogRecord("traced", logging.INFO, __file__, 1, "inside", (), None)
+            TRACE_FIELDS_FILTER.filter(record)
+            expected = tracing.current_log_ids()
+    assert expected is not None
+    for version in (0, 1):
+        event = LogstashFormatter("traced", version=version).event(record)
+        fields = event["@fields"] if version == 0 else event
+        assert (fields["trace_id"], fields["span_id"]) == expected
+    assert json.loads(JSONLinesFormatter("traced").format(record))["trace_id"] == expected[0]

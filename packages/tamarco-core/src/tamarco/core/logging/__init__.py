@@ -16,12 +16,6 @@ from tamarco.core.logging.queued import (
     Transport,
 )
 from tamarco.core.logging.records import MASK, build_event, is_secret_key
-from tamarco.core.logging.transports import (
-    HTTPTransport,
-    MissingDependencyError,
-    RedisTransport,
-    UDPTransport,
-)
 
 __all__ = [
     "MASK",
@@ -46,3 +40,15 @@ __all__ = [
     "is_secret_key",
     "parse_logging_settings",
 ]
+
+_TRANSPORTS = frozenset({"HTTPTransport", "MissingDependencyError", "RedisTransport", "UDPTransport"})
+
+
+def __getattr__(name: str) -> object:
+    # The network transports are imported when first named (a service without a network output
+    # never needs them).
+    if name in _TRANSPORTS:
+        from tamarco.core.logging import transports
+
+        return getattr(transports, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

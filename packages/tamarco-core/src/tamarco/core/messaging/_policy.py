@@ -11,12 +11,12 @@ resource starts; a wrong one is a :class:`MessagingSettingsError` naming the ful
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tamarco.core.messaging.errors import MessagingSettingsError
+from tamarco.core.settings.reader import SettingsReader
 
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
@@ -79,12 +79,7 @@ def resolve_policy(
     if resource_settings is not None:
         delivery = _mapping(resource_settings, "delivery")
         # ``delivery`` holds the policy only (an input's settings may hold its transport's keys too).
-        unknown = sorted(str(name) for name in delivery if name not in _FIELDS)
-        if unknown:
-            raise MessagingSettingsError(
-                f"setting {resource_settings.full_key('delivery.' + unknown[0])} is unknown "
-                f"(known: {', '.join(_FIELDS)})"
-            )
+        SettingsReader.of(resource_settings, error=MessagingSettingsError).check_known("delivery", delivery, _FIELDS)
         layers.append((resource_settings.full_key("delivery"), delivery))
     layers.append((f"input {input_name!r} argument", overrides))
     if resource_settings is not None:
@@ -97,35 +92,33 @@ def resolve_policy(
 
 
 def _mapping(view: SettingsView, key: str) -> Mapping[str, Any]:
-    value = view.get_nowait(key, None)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise MessagingSettingsError(f"setting {view.full_key(key)} must be a mapping, got {value!r}")
-    return value
+    return SettingsReader.of(view, error=MessagingSettingsError).mapping(key)
+
+
+def _reader(values: Mapping[str, Any], where: str) -> SettingsReader:
+    separator = " " if where.startswith("input ") else "."
+    return SettingsReader(values.get, lambda name: f"{where}{separator}{name}", error=MessagingSettingsError)
 
 
 def _apply(policy: DeliveryPolicy, layer: Mapping[str, Any], where: str) -> DeliveryPolicy:
+    read = _reader(layer, where)
     changes: dict[str, Any] = {}
     for name, value in layer.items():
         if value is None:
             continue
-        key = f"{where}.{name}" if not where.startswith("input ") else f"{where} {name}"
         if name == "max_concurrency":
-            changes[name] = _positive_int(value, key)
+            changes[name] = read.whole(name, 1, minimum=1)
         elif name == "dead_letter":
-            if not isinstance(value, bool):
-                raise MessagingSettingsError(f"setting {key} must be true or false, got {value!r}")
-            changes[name] = value
+            changes[name] = read.boolean(name, True)
         elif name == "ack":
             if value not in ("auto", "manual"):
-                raise MessagingSettingsError(f"setting {key} must be 'auto' or 'manual', got {value!r}")
+                read.fail(name, f"must be 'auto' or 'manual', got {value!r}")
             changes[name] = value
         elif name == "retry":
-            changes[name] = _retry(policy.retry, value, key)
+            changes[name] = _retry(policy.retry, value, read.key(name))
         elif name == "handler_timeout_seconds":
             # 0 turns a timeout set in a lower layer off.
-            changes[name] = _non_negative(value, key) or None
+            changes[name] = read.number(name, 0.0) or None
         # Other keys are the transport's (an input's settings may hold more than its policy).
     return dataclasses.replace(policy, **changes) if changes else policy
 
@@ -135,30 +128,14 @@ def _retry(current: RetryPolicy, value: Any, key: str) -> RetryPolicy:
         return value
     if isinstance(value, bool) or not isinstance(value, Mapping):
         raise MessagingSettingsError(f"setting {key} must be a mapping with {', '.join(_RETRY_FIELDS)}, got {value!r}")
+    read = SettingsReader.of_mapping(value, key, error=MessagingSettingsError)
+    read.check_known(None, value, _RETRY_FIELDS)
     changes: dict[str, Any] = {}
-    for name, item in value.items():
-        item_key = f"{key}.{name}"
+    for name in value:
         if name == "attempts":
-            changes[name] = _positive_int(item, item_key)
-        elif name in ("delay_seconds", "max_delay_seconds"):
-            changes[name] = _non_negative(item, item_key)
+            changes[name] = read.whole(name, 1, minimum=1)
         elif name == "backoff":
-            number = _non_negative(item, item_key)
-            if number < 1:
-                raise MessagingSettingsError(f"setting {item_key} must be >= 1, got {item!r}")
-            changes[name] = number
-        else:
-            raise MessagingSettingsError(f"setting {item_key} is unknown (known: {', '.join(_RETRY_FIELDS)})")
+            changes[name] = read.number(name, 1.0, minimum=1.0)
+        else:  # delay_seconds, max_delay_seconds
+            changes[name] = read.number(name, 0.0)
     return dataclasses.replace(current, **changes)
-
-
-def _positive_int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise MessagingSettingsError(f"setting {key} must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def _non_negative(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise MessagingSettingsError(f"setting {key} must be a number >= 0, got {value!r}")
-    return float(value)

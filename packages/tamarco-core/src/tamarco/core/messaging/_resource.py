@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core import tracing
+from tamarco.core.deadlines import Backoff, within
 from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
@@ -31,6 +32,7 @@ from tamarco.core.messaging.errors import (
     NotConnectedError,
     PublishError,
 )
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.resources.bases import InputBase, IOResource, OutputBase, StatusCodes
 
 if TYPE_CHECKING:
@@ -72,8 +74,6 @@ class MessagingResource(IOResource):
         self._output_meters: dict[str, OutputMeters] = {}
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
         self._drain_timeout: float | None = None
-        self._tracing: tracing.Tracing | None = None  # the service's, while it traces
-        self._kind = self.transport_kind
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -111,12 +111,12 @@ class MessagingResource(IOResource):
             return default
         return self.settings.get_nowait(key, default, expect=expect)
 
+    def settings_reader(self) -> SettingsReader:
+        """The typed reader of this resource's settings (errors name the full key)."""
+        return SettingsReader.of(self.settings, error=MessagingSettingsError)
+
     def _seconds(self, key: str, default: float) -> float:
-        value = self.setting(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            where = self.settings.full_key(key) if self.settings is not None else key
-            raise MessagingSettingsError(f"setting {where} must be a number of seconds > 0, got {value!r}")
-        return float(value)
+        return self.settings_reader().seconds(key, default)
 
     def connection_timeout(self) -> float:
         """How long the start keeps trying to connect (setting ``connection_timeout``)."""
@@ -157,8 +157,9 @@ class MessagingResource(IOResource):
         kind = transport.kind
         self._send_trackers.clear()  # their meters belong to the previous start
         service_tracing = tracing.of(self.microservice)
-        # Traced: PRODUCER spans around send/request, CONSUMER spans per delivery (nothing when off).
-        self._tracing, self._kind = (service_tracing if service_tracing.enabled else None), kind
+        # Traced: PRODUCER spans around send/enqueue/request, CONSUMER spans per delivery; off,
+        # nothing is wrapped (no check on the way of a message).
+        tracing.trace_sender(self, service_tracing, kind)
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
@@ -180,14 +181,14 @@ class MessagingResource(IOResource):
         loop = asyncio.get_running_loop()
         timeout = self.connection_timeout()
         deadline = loop.time() + timeout
-        delay = _FIRST_RETRY_DELAY
+        backoff = Backoff(_FIRST_RETRY_DELAY, _MAX_RETRY_DELAY)
         attempts = 0
         where = _address(transport)
         while True:
             attempts += 1
             remaining = deadline - loop.time()
             try:
-                await asyncio.wait_for(transport.connect(), max(remaining, 0.001))
+                await within(transport.connect(), max(remaining, 0.001))
                 if attempts > 1:
                     self.logger.info("resource %s connected to %s after %d attempts", self.name, where, attempts)
                 return
@@ -195,8 +196,8 @@ class MessagingResource(IOResource):
                 self.set_status(StatusCodes.FAILED, error)
                 raise
             except (TimeoutError, Exception) as error:
-                reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
-                if loop.time() + delay >= deadline:
+                reason = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
+                if loop.time() + backoff.delay >= deadline:
                     failure = NotConnectedError(
                         f"resource {self.name}: cannot connect to {where} within {timeout:g} s "
                         f"({attempts} attempts; last: {reason})"
@@ -213,8 +214,7 @@ class MessagingResource(IOResource):
                         timeout,
                     )
                 await _close_quietly(transport)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                await backoff.sleep()
 
     def _on_connection_change(self, connected: bool, reason: str | None) -> None:
         if self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):
@@ -267,22 +267,6 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
-        if self._tracing is not None:
-            await tracing.traced_send(
-                self._tracing, self._kind, self._send, output, pattern, body, key=key, headers=headers
-            )
-            return
-        await self._send(output, pattern, body, key=key, headers=headers)
-
-    async def _send(
-        self,
-        output: MessageOutput,
-        pattern: SendPattern,
-        body: bytes,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-    ) -> None:
         what = f"{pattern} to {output.destination!r}"
         transport = self._connected_transport(what)
         meters = self._output_meters.get(str(output.name))
@@ -304,22 +288,6 @@ class MessagingResource(IOResource):
         """Fire-and-forget send of ``body`` through ``output`` (what ``KafkaOutput.send`` calls):
         into the transport's buffer, not waiting for the broker; the outcome reaches the output's
         meters when the broker answered (failures are logged by the transport)."""
-        if self._tracing is not None:  # the PRODUCER span ends once the message is buffered
-            await tracing.traced_send(
-                self._tracing, self._kind, self._enqueue, output, "send", body, key=key, headers=headers
-            )
-            return
-        await self._enqueue(output, "send", body, key=key, headers=headers)
-
-    async def _enqueue(
-        self,
-        output: MessageOutput,
-        pattern: str,
-        body: bytes,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-    ) -> None:
         what = f"send to {output.destination!r}"
         transport = self._connected_transport(what)
         tracker = self._send_trackers.get(output)
@@ -350,15 +318,6 @@ class MessagingResource(IOResource):
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
     ) -> bytes:
         """Send a request through ``output`` and return the raw answer."""
-        if self._tracing is not None:
-            return await tracing.traced_request(
-                self._tracing, self._kind, self._request, output, body, timeout=timeout, headers=headers
-            )
-        return await self._request(output, body, timeout=timeout, headers=headers)
-
-    async def _request(
-        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None = None
-    ) -> bytes:
         transport = self._connected_transport(f"send a request to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         answer = await transport.request(output, body, timeout=timeout, headers=headers)

@@ -17,15 +17,13 @@ remain the reference for what the broker itself does.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from tamarco.core.messaging._resource import MessagingResource
 from tamarco.core.messaging.memory import InMemoryBroker, InMemoryTransport
+from tamarco.core.testing import serving
 
-__all__ = ["serving", "use_in_memory"]
+__all__ = ["serving", "use_in_memory"]  # serving: tamarco.core.testing's
 
 
 def use_in_memory(service: Any, broker: InMemoryBroker | None = None) -> InMemoryBroker:
@@ -40,37 +38,3 @@ def use_in_memory(service: Any, broker: InMemoryBroker | None = None) -> InMemor
     if not found:
         raise ValueError(f"service {service.name!r} has no messaging resource to put in memory")
     return broker
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Any, timeout: float = 10.0) -> AsyncIterator[Any]:
-    """Run ``service`` (a Microservice) in this event loop until the block ends, then stop it.
-
-    Waits until the service runs (its resources started, tasks running); raises the start error
-    if it fails to start, and ``TimeoutError`` after ``timeout`` seconds.
-    """
-    loop = asyncio.get_running_loop()
-    running = asyncio.Event()
-
-    async def mark_running() -> None:
-        running.set()
-
-    hook = service.hooks.on_running(mark_running)
-    runner = loop.create_task(service.run_until_stopped())
-    waiting = loop.create_task(running.wait())
-    try:
-        await asyncio.wait({runner, waiting}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiting.cancel()
-        hook.remove()
-    if runner.done():
-        raise RuntimeError(f"service {service.name!r} did not start (exit code {runner.result()}); see its log")
-    if not running.is_set():
-        await service.stop_gracefully()
-        await asyncio.gather(runner, return_exceptions=True)
-        raise TimeoutError(f"service {service.name!r} not running after {timeout:g} s")
-    try:
-        yield service
-    finally:
-        await service.stop_gracefully()
-        await asyncio.wait_for(runner, timeout + service.shutdown_timeout())

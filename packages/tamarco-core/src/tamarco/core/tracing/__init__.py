@@ -38,7 +38,14 @@ import logging
 from typing import Any
 
 from tamarco.core.tracing._config import TracingConfig, TracingSettingsError, parse_tracing_settings
-from tamarco.core.tracing._messaging import current_span_event, trace_consumer, traced_request, traced_send
+from tamarco.core.tracing._messaging import (
+    current_span_event,
+    trace_consumer,
+    trace_sender,
+    traced_enqueue,
+    traced_request,
+    traced_send,
+)
 from tamarco.core.tracing._noop import NOOP_SPAN, NoopSpan, SpanKind
 from tamarco.core.tracing._tracing import Tracing, active_services, current_log_ids
 
@@ -57,6 +64,8 @@ __all__ = [
     "of",
     "parse_tracing_settings",
     "trace_consumer",
+    "trace_sender",
+    "traced_enqueue",
     "traced_request",
     "traced_send",
 ]

@@ -14,13 +14,22 @@ the service does not trace.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from tamarco.core.tracing._noop import SpanKind
 from tamarco.core.tracing._tracing import Tracing, active_services
 
-__all__ = ["current_span_event", "messaging_system", "trace_consumer", "traced_request", "traced_send"]
+__all__ = [
+    "current_span_event",
+    "messaging_system",
+    "trace_consumer",
+    "trace_sender",
+    "traced_enqueue",
+    "traced_request",
+    "traced_send",
+]
 
 #: ``messaging.system`` of each transport kind.
 SYSTEMS = {"amqp": "rabbitmq", "kafka": "kafka"}
@@ -123,6 +132,25 @@ async def traced_send(
         span.end()
 
 
+async def traced_enqueue(
+    tracing: Tracing,
+    kind: str,
+    enqueue: Callable[..., Awaitable[None]],
+    output: Any,
+    body: bytes,
+    *,
+    key: Any = None,
+    headers: Mapping[str, Any] | None = None,
+) -> None:
+    """``enqueue(output, body, key=, headers=)`` (fire and forget) in a PRODUCER span, which ends
+    once the message is in the transport's buffer."""
+
+    async def send(output: Any, pattern: str, body: bytes, *, key: Any, headers: Mapping[str, Any]) -> None:
+        await enqueue(output, body, key=key, headers=headers)
+
+    await traced_send(tracing, kind, send, output, "send", body, key=key, headers=headers)
+
+
 async def traced_request(
     tracing: Tracing,
     kind: str,
@@ -146,3 +174,25 @@ async def traced_request(
     finally:
         span.end()
     return answer
+
+
+#: The sending methods of a messaging resource that get a PRODUCER span, and their wrapper.
+_SENDERS: dict[str, Callable[..., Awaitable[Any]]] = {
+    "send": traced_send,
+    "enqueue": traced_enqueue,
+    "request": traced_request,
+}
+
+
+def trace_sender(resource: Any, tracing: Tracing, kind: str) -> None:
+    """Give ``resource``'s ``send``, ``enqueue`` and ``request`` a PRODUCER span each when
+    ``tracing`` is on (instance attributes over the methods, removed again at the next start
+    when it is off): tracing off leaves the methods as they are, not even a check added."""
+    for name in _SENDERS:
+        resource.__dict__.pop(name, None)
+    if not tracing.enabled:
+        return
+    for name, wrapper in _SENDERS.items():
+        method = getattr(resource, name, None)
+        if method is not None:
+            setattr(resource, name, functools.partial(wrapper, tracing, kind, method))

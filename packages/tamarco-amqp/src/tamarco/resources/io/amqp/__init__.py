@@ -9,8 +9,10 @@ See docs/amqp.md.
 """
 
 from tamarco.resources.io.amqp._config import AMQPConfig
+from tamarco.resources.io.amqp._delivery import AMQPDelivery
 from tamarco.resources.io.amqp._naming import AMQPNames
-from tamarco.resources.io.amqp._transport import DIRECT_REPLY_TO, AMQPDelivery, AMQPTransport
+from tamarco.resources.io.amqp._rpc import DIRECT_REPLY_TO
+from tamarco.resources.io.amqp._transport import AMQPTransport
 from tamarco.resources.io.amqp.input import AMQPInput, AMQPPullInput, AMQPRequestInput, AMQPSubscriptionInput
 from tamarco.resources.io.amqp.output import AMQPGenericOutput, AMQPOutput
 from tamarco.resources.io.amqp.resource import AMQPResource

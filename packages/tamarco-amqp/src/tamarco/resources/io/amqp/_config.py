@@ -1,7 +1,8 @@
 """The settings of an AMQP resource (``system.resources.<name>``), parsed and checked once.
 
 Keys of the 0.1 reference: ``host``, ``port``, ``vhost``, ``user``, ``password``,
-``connection_timeout``, ``queues_prefix``; and ``url`` (``amqp://`` or ``amqps://``; the
+``connection_timeout``, ``queues_prefix``; and ``naming`` (``"0.1"``: the 0.1 plugin's queue and
+exchange names, see :mod:`._naming`), ``url`` (``amqp://`` or ``amqps://``; the
 individual keys, when also given, override its parts), TLS (``tls``, ``ca_file``,
 ``cert_file``, ``key_file``, ``verify``), ``prefetch`` and the reconnect backoff. A wrong value
 is a :class:`~tamarco.core.messaging.MessagingSettingsError` naming the full key. The password is
@@ -17,7 +18,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from tamarco.core.messaging import MessagingSettingsError
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
+from tamarco.resources.io.amqp._naming import NAMING_SCHEMES, NamingScheme
 from yarl import URL
 
 __all__ = ["AMQPConfig"]
@@ -42,6 +45,9 @@ class AMQPConfig:
     cert_file: str | None = None
     key_file: str | None = None
     verify: bool = True
+    #: The names and declarations of exchanges and queues: ``"default"``, or ``"0.1"`` to share a
+    #: broker with 0.1 services.
+    naming: NamingScheme = "default"
     queues_prefix: str = ""
     #: Unacknowledged messages the broker hands to one input; None: 2 x its max_concurrency.
     prefetch: int | None = None
@@ -52,6 +58,7 @@ class AMQPConfig:
     @classmethod
     def from_settings(cls, get: Getter, full_key: KeyNamer = lambda key: key) -> AMQPConfig:
         """Parse the settings: ``get(key, default)`` reads one key of the resource."""
+        reader = SettingsReader(get, full_key, error=MessagingSettingsError)
         values: dict[str, Any] = {}
         url = get("url", None)
         if url is not None:
@@ -67,9 +74,12 @@ class AMQPConfig:
             if key in ("host", "user") and not value:
                 raise MessagingSettingsError(f"setting {full_key(key)} must not be empty")
             values[key] = value
-        tls = get("tls", get("ssl", None))
-        if tls is not None:
-            values["tls"] = _boolean(tls, full_key("tls"))
+        naming = get("naming", None)
+        if naming is not None:
+            values["naming"] = _naming(naming, full_key("naming"))
+        tls_key = "tls" if get("tls", None) is not None else "ssl"
+        if get(tls_key, None) is not None:
+            values["tls"] = reader.boolean(tls_key, False)
         port = get("port", None)
         if port is not None:
             values["port"] = _port(port, full_key("port"))
@@ -81,31 +91,15 @@ class AMQPConfig:
                 if not isinstance(value, str) or not value:
                     raise MessagingSettingsError(f"setting {full_key(key)} must be a file path, got {value!r}")
                 values[key] = value
-        verify = get("verify", None)
-        if verify is not None:
-            values["verify"] = _boolean(verify, full_key("verify"))
-        prefetch = get("prefetch", None)
-        if prefetch is not None:
-            if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-                raise MessagingSettingsError(
-                    f"setting {full_key('prefetch')} must be a whole number >= 1, got {prefetch!r}"
-                )
-            values["prefetch"] = prefetch
+        if get("verify", None) is not None:
+            values["verify"] = reader.boolean("verify", True)
+        if get("prefetch", None) is not None:
+            values["prefetch"] = reader.whole("prefetch", 1, minimum=1)
         for key in ("reconnect_interval_seconds", "max_reconnect_interval_seconds"):
-            value = get(key, None)
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                    raise MessagingSettingsError(
-                        f"setting {full_key(key)} must be a number of seconds > 0, got {value!r}"
-                    )
-                values[key] = float(value)
-        heartbeat = get("heartbeat_seconds", None)
-        if heartbeat is not None:
-            if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 0:
-                raise MessagingSettingsError(
-                    f"setting {full_key('heartbeat_seconds')} must be a whole number >= 0, got {heartbeat!r}"
-                )
-            values["heartbeat_seconds"] = heartbeat
+            if get(key, None) is not None:
+                values[key] = reader.seconds(key, 1.0)
+        if get("heartbeat_seconds", None) is not None:
+            values["heartbeat_seconds"] = reader.whole("heartbeat_seconds", 60)
         if values.get("cert_file") is None and values.get("key_file") is not None:
             raise MessagingSettingsError(f"setting {full_key('key_file')} needs {full_key('cert_file')} too")
         return cls(**values)
@@ -124,6 +118,7 @@ class AMQPConfig:
             "port": self.port,
             "vhost": self.vhost,
             "tls": self.tls,
+            "naming": self.naming,
             "queues_prefix": self.queues_prefix,
         }
 
@@ -181,10 +176,13 @@ def _parse_url(value: Any, key: str) -> dict[str, Any]:
     return values
 
 
-def _boolean(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise MessagingSettingsError(f"setting {key} must be true or false, got {value!r}")
-    return value
+def _naming(value: Any, key: str) -> NamingScheme:
+    if value == 0.1 and isinstance(value, float):
+        value = "0.1"  # YAML reads an unquoted 0.1 as a number
+    for scheme in NAMING_SCHEMES:
+        if value == scheme:
+            return scheme
+    raise MessagingSettingsError(f"setting {key} must be one of {', '.join(map(repr, NAMING_SCHEMES))}, got {value!r}")
 
 
 def _port(value: Any, key: str) -> int:

@@ -28,7 +28,6 @@ from tamarco.core.messaging import (
     MessageInput,
     MessageOutput,
     MessagingResource,
-    MessagingSettingsError,
     Transport,
 )
 from tamarco.core.settings.environment import address_from_environment
@@ -89,10 +88,7 @@ class AMQPResource(MessagingResource):
 
     def create_transport(self) -> Transport:
         config = self.config()
-        max_size = self.setting("max_message_size", DEFAULT_MAX_MESSAGE_SIZE)
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            where = self.settings.full_key("max_message_size") if self.settings is not None else "max_message_size"
-            raise MessagingSettingsError(f"setting {where} must be a number of bytes >= 1, got {max_size!r}")
+        max_size = self.settings_reader().whole("max_message_size", DEFAULT_MAX_MESSAGE_SIZE, minimum=1)
         service = getattr(self.microservice, "name", None) or "tamarco"
         instance = f"{service}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         return AMQPTransport(

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cachetools import TTLCache
 from sanic.compat import Header
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+if TYPE_CHECKING:
+    from cachetools import TTLCache
 
 __all__ = ["CACHE_HEADER", "HTTPCacheMiddleware"]
 
@@ -46,6 +48,8 @@ class HTTPCacheMiddleware:
         self.maxsize = maxsize
         self.ttl = ttl
         self.header_keys = tuple(key.lower() for key in header_keys or ())
+        from cachetools import TTLCache  # here: a server without the cache never imports it
+
         self.cache: TTLCache[_CacheKey, _Entry] = TTLCache(maxsize, ttl, timer=timer)
         self.hits = 0
         self.misses = 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tamarco.core.messaging import MessagingSettingsError
+from tamarco.core.settings.reader import SettingsReader
 
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
@@ -106,7 +107,7 @@ class KafkaConfig:
     @classmethod
     def from_settings(cls, view: SettingsView | None, *, default_client_id: str = "tamarco") -> KafkaConfig:
         """Read and check ``system.resources.<name>`` (``view``); defaults where unset."""
-        reader = _Reader(view)
+        reader = _Reader.of(view, error=MessagingSettingsError)
         config = cls()
         config.bootstrap_servers = reader.servers("bootstrap_servers")
         config.client_id = reader.text("client_id", default_client_id)
@@ -157,19 +158,8 @@ def _ssl_context(reader: _Reader, tls: Mapping[str, Any]) -> ssl.SSLContext:
     return context
 
 
-class _Reader:
-    """Typed reads of one resource's settings, errors naming the full key."""
-
-    def __init__(self, view: SettingsView | None) -> None:
-        self.view = view
-
-    def key(self, key: str) -> str:
-        return self.view.full_key(key) if self.view is not None else key
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if self.view is None:
-            return default
-        return self.view.get_nowait(key, default)
+class _Reader(SettingsReader):
+    """The core's settings reader, plus Kafka's own shapes (servers, producer/consumer keys)."""
 
     def servers(self, key: str) -> list[str]:
         value = self.get(key, DEFAULT_BOOTSTRAP_SERVERS)
@@ -193,71 +183,10 @@ class _Reader:
                 )
         return servers
 
-    def text(self, key: str, default: str) -> str:
-        value = self.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise MessagingSettingsError(f"setting {self.key(key)} must be a non-empty string, got {value!r}")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        value = self.get(key, None)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise MessagingSettingsError(f"setting {self.key(key)} must be a non-empty string, got {value!r}")
-        return value
-
-    def required_text(self, key: str, *, secret: bool = False) -> str:
-        value = self.get(key, None)
-        if not isinstance(value, str) or not value:
-            shown = "a value that is not a non-empty string" if secret else repr(value)
-            raise MessagingSettingsError(f"setting {self.key(key)} is required (a non-empty string), got {shown}")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, default)
-        if isinstance(value, str):
-            value = value.upper() if choices[0].isupper() else value.lower()
-        if value not in choices:
-            raise MessagingSettingsError(
-                f"setting {self.key(key)} must be one of {', '.join(str(c) for c in choices)}, got {value!r}"
-            )
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise MessagingSettingsError(f"setting {self.key(key)} must be true or false, got {value!r}")
-        return value
-
-    def seconds(self, key: str, default: float) -> float:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise MessagingSettingsError(f"setting {self.key(key)} must be a number of seconds > 0, got {value!r}")
-        return float(value)
-
-    def mapping(self, key: str) -> Mapping[str, Any]:
-        value = self.get(key, None)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise MessagingSettingsError(f"setting {self.key(key)} must be a mapping, got {type(value).__name__}")
-        return value
-
     def _ints(self, section: str, names: tuple[str, ...], known: tuple[str, ...]) -> dict[str, Any]:
         values = self.mapping(section)
-        result: dict[str, Any] = {}
-        for name, value in values.items():
-            key = f"{section}.{name}"
-            if name in names:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise MessagingSettingsError(f"setting {self.key(key)} must be a whole number >= 0, got {value!r}")
-                result[name] = value
-            elif name not in known:
-                raise MessagingSettingsError(
-                    f"setting {self.key(key)} is unknown (known: {', '.join(sorted((*names, *known)))})"
-                )
-        return result
+        self.check_known(section, values, (*names, *known))
+        return {name: self.whole(f"{section}.{name}", 0) for name in values if name in names}
 
     def producer(self) -> dict[str, Any]:
         result = self._ints("producer", _PRODUCER_INTS, ("acks", "compression_type"))

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from tamarco.core import instrumentation
+from tamarco.core.deadlines import close_within, within
 from tamarco.core.messaging import Consumer, MessageInput
-from tamarco.resources.io.kafka._closing import close_within
 from tamarco.resources.io.kafka._delivery import KafkaDelivery
 from tamarco.resources.io.kafka.input import KafkaInput
 
@@ -295,7 +295,7 @@ class GroupConsumer:
         try:
             # aiokafka retries a commit for as long as the error is retriable: bounded here, so
             # a broker outage does not stall fetching (or the stop) behind it.
-            await asyncio.wait_for(kafka.commit(offsets), _COMMIT_TIMEOUT)
+            await within(kafka.commit(offsets), _COMMIT_TIMEOUT)
         except (TimeoutError, KafkaError) as error:
             self.logger.warning(
                 "resource %s: input %s: committing offsets of group %r failed (%s: %s); "

@@ -42,7 +42,7 @@ class KafkaOutput(MessageOutput[PayloadT]):
 
     async def push(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:  # type: ignore[override]
         """Produce ``message`` and wait for the broker's acknowledgement."""
-        await super().push(message, key=key, headers=headers)
+        await self._resource().send(self, "push", self.encode(message), key=key, headers=headers)
 
     async def publish(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:  # type: ignore[override]
         """Same as :meth:`push`: on Kafka every consumer group reads every message."""

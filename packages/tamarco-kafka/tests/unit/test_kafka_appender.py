@@ -1,0 +1,131 @@
+"""The appender: concurrent senders go into aiokafka's ``send`` one at a time, in order, and a
+full batch makes one of them wait, not all (without a broker: a producer whose batches the
+test drains)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+from tamarco.resources.io.kafka._appender import Appender
+
+BATCH = 4
+
+
+class BatchingProducer:
+    """Like aiokafka's: ``send`` appends to a batch of ``BATCH`` messages and returns the
+    message's future; while the batch is full it waits until the test drains it."""
+
+    def __init__(self) -> None:
+        self.batch: list[tuple[bytes, asyncio.Future[Any]]] = []
+        self.sent: list[bytes] = []
+        self.inside = 0
+        self.most_inside = 0
+        self.drain_waits = 0
+        self._drained = asyncio.Event()
+
+    async def send(self, topic: str, value: bytes, key: Any = None, headers: Any = None) -> asyncio.Future[Any]:
+        if value == b"too large":
+            raise MessageSizeTooLargeError()
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            while len(self.batch) >= BATCH:
+                self.drain_waits += 1
+                self._drained.clear()
+                await self._drained.wait()
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self.batch.append((value, future))
+            return future
+        finally:
+            self.inside -= 1
+
+    def drain(self) -> None:
+        """The broker acknowledges the batch (each message's answer is its body)."""
+        batch, self.batch = self.batch, []
+        for value, future in batch:
+            self.sent.append(value)
+            if not future.done():
+                future.set_result(value)
+        self._drained.set()
+
+
+async def drain_until(producer: BatchingProducer, done: asyncio.Future[Any]) -> None:
+    """Drain batches as they fill, until ``done``."""
+    for _ in range(1000):
+        if done.done():
+            return
+        producer.drain()
+        await asyncio.sleep(0)
+    raise AssertionError("the senders never finished")
+
+
+async def test_concurrent_senders_go_in_one_at_a_time_in_order_and_get_their_answers() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    bodies = [str(n).encode() for n in range(50)]
+    sends = asyncio.gather(*(appender.send("t", body, None, None, wait=True) for body in bodies))
+    await drain_until(producer, sends)
+    assert await sends == bodies, "each caller gets the broker's answer for its own message"
+    assert producer.sent == bodies, "messages reach the batches in the order they were sent"
+    assert producer.most_inside == 1, "never two callers inside send at once"
+    # One waiter per full batch, not one per caller per batch (aiokafka wakes every waiter).
+    assert producer.drain_waits <= len(bodies) // BATCH + 1
+    assert appender.waiting == 0
+
+
+async def test_without_waiting_a_sender_gets_the_future_of_the_answer() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    futures = asyncio.gather(*(appender.send("t", bytes([n]), None, None, wait=False) for n in range(10)))
+    await drain_until(producer, futures)
+    answers = await asyncio.gather(*await futures)
+    assert answers == [bytes([n]) for n in range(10)]
+
+
+async def test_a_refused_message_fails_only_its_own_sender() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    bodies = [b"a", b"b", b"c", b"d", b"e", b"too large", b"f", b"g"]
+    sends = asyncio.gather(
+        *(appender.send("t", body, None, None, wait=True) for body in bodies), return_exceptions=True
+    )
+    await drain_until(producer, sends)
+    results = await sends
+    assert isinstance(results[5], MessageSizeTooLargeError)
+    delivered = [result for result in results if not isinstance(result, Exception)]
+    assert delivered == [body for body in bodies if body != b"too large"]
+
+
+async def test_a_cancelled_sender_does_not_stop_the_others() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    bodies = [str(n).encode() for n in range(12)]
+    tasks = [asyncio.ensure_future(appender.send("t", body, None, None, wait=True)) for body in bodies]
+    await asyncio.sleep(0)  # the first BATCH are in; the next one waits inside send for the drain
+    assert producer.inside == 1 and appender.waiting == len(bodies) - BATCH - 1
+    tasks[BATCH].cancel()  # the one inside send, waiting for the drain
+    tasks[BATCH + 2].cancel()  # one queued
+    everything = asyncio.gather(*tasks, return_exceptions=True)
+    await drain_until(producer, everything)
+    results = await everything
+    assert isinstance(results[BATCH], asyncio.CancelledError) and isinstance(results[BATCH + 2], asyncio.CancelledError)
+    expected = [body for index, body in enumerate(bodies) if index not in (BATCH, BATCH + 2)]
+    assert [result for result in results if isinstance(result, bytes)] == expected
+    assert producer.sent == expected, "a cancelled sender's message is not sent"
+    assert appender.waiting == 0
+    assert await appender.send("t", b"later", None, None, wait=False) is not None, "the way is free again"
+
+
+@pytest.mark.parametrize("wait", [True, False])
+async def test_a_lone_sender_goes_straight_through(wait: bool) -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    sending = asyncio.ensure_future(appender.send("t", b"x", None, None, wait=wait))
+    await asyncio.sleep(0)
+    assert producer.batch and appender.waiting == 0
+    producer.drain()
+    result = await sending
+    assert (result if wait else await result) == b"x"
