@@ -7,7 +7,9 @@ one keep-alive connection and reads each response whole. The process runs twice 
 requests: the difference of the instruction counts divided by ``--extra`` is the cost of one
 request (server and the same client), start and exit cancelled out.
 
-Variants: ``sanic`` (bare Sanic, ``app.run(single_process=True)``), ``tamarco-nometrics`` (a
+Variants: ``sanic`` (bare Sanic, ``app.run(single_process=True)``), ``sanic-server`` (the same
+app served by ``app.create_server`` on a uvloop loop the script runs, Sanic's own protocol: the
+embedding without Tamarco), ``tamarco-nometrics`` (a
 ``Microservice`` with an ``HTTPServerResource``, ``metrics: false``, default resources),
 ``tamarco`` (the same with the per-route meters on), and ``sanic-plain-protocol`` /
 ``tamarco-plain-protocol``: Tamarco's service serving with Sanic's own ``HttpProtocol`` (the
@@ -31,7 +33,7 @@ import tempfile
 
 HOST = "127.0.0.1"
 BODY = "Hello world!"
-VARIANTS = ("sanic", "tamarco-nometrics", "tamarco", "tamarco-plain-protocol")
+VARIANTS = ("sanic", "sanic-server", "tamarco-nometrics", "tamarco", "tamarco-plain-protocol")
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 
@@ -68,6 +70,39 @@ def serve_sanic(requests: int) -> None:
     app.run(host=HOST, port=0, single_process=True, access_log=False, motd=False)
 
 
+def serve_sanic_server(requests: int) -> None:
+    import socket
+
+    import uvloop
+    from sanic import Sanic
+    from sanic.response import text
+
+    app = Sanic("embedded_sanic", configure_logging=False)
+
+    @app.route("/")
+    async def index(request):  # type: ignore[no-untyped-def]
+        return text(BODY)
+
+    async def main() -> None:
+        sock = socket.socket()
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+        server = await app.create_server(
+            sock=sock, return_asyncio_server=True, access_log=False, asyncio_server_kwargs={"start_serving": False}
+        )
+        assert server is not None
+        await server.startup()
+        await server.before_start()
+        await server.start_serving()
+        await server.after_start()
+        await asyncio.get_running_loop().create_task(client(port, requests))
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+
+    uvloop.run(main())
+
+
 def serve_tamarco(requests: int, metrics: bool, plain_protocol: bool) -> None:
     from sanic.response import text
     from tamarco.core.microservice import Microservice
@@ -102,7 +137,10 @@ def serve_tamarco(requests: int, metrics: bool, plain_protocol: bool) -> None:
         await client(int(service.http_server.port or 0), requests)
         await service.stop_gracefully()
 
-    service.hooks.on_running(load)
+    async def start_load() -> None:  # a task of its own, as in the other variants
+        asyncio.get_running_loop().create_task(load())
+
+    service.hooks.on_running(start_load)
     try:
         service.run()
     except SystemExit as exit_:
@@ -143,6 +181,9 @@ def main() -> int:
     if args.serve == "sanic":
         serve_sanic(args.requests)
         return 0
+    if args.serve == "sanic-server":
+        serve_sanic_server(args.requests)
+        return 0
     if args.serve is not None:
         serve_tamarco(args.requests, metrics=args.serve == "tamarco", plain_protocol="plain" in args.serve)
         return 0
@@ -157,11 +198,12 @@ def main() -> int:
             more = instructions(variant, args.requests + args.extra, env, out_dir)
             per_request[variant] = (more - base) / args.extra
             print(f"{variant:<24} {per_request[variant]:>10,.0f} instructions/request", flush=True)
-    if "sanic" in per_request:
+    base = "sanic-server" if "sanic-server" in per_request else "sanic"
+    if base in per_request:
         print()
         for variant, count in per_request.items():
-            extra = count - per_request["sanic"]
-            print(f"{variant:<24} {count / per_request['sanic']:>6.3f}x bare Sanic ({extra:+,.0f})")
+            extra = count - per_request[base]
+            print(f"{variant:<24} {count / per_request[base]:>6.3f}x {base} ({extra:+,.0f})")
     return 0
 
 

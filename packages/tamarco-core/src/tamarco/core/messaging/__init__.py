@@ -11,6 +11,7 @@ dead-lettering; undecodable payloads dead-lettered at once; draining on stop.
 from tamarco.core.messaging._consumer import ERROR_HEADERS, Consumer
 from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import (
+    InputOptions,
     InputPattern,
     MessageInput,
     MessageOutput,
@@ -53,6 +54,7 @@ __all__ = [
     "InMemoryBroker",
     "InMemoryDelivery",
     "InMemoryTransport",
+    "InputOptions",
     "InputPattern",
     "Message",
     "MessageInput",

@@ -6,9 +6,9 @@ import asyncio
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack
 
-from tamarco.codecs import JsonCodec
+from tamarco.codecs import Codec, JsonCodec
 from tamarco.core import payloads
 from tamarco.core.messaging._message import Message
 from tamarco.core.messaging._policy import RetryPolicy
@@ -36,6 +36,25 @@ InputPattern = Literal["subscribe", "pull", "request"]
 
 #: The payload type of a typed input or output: ``KafkaInput[Order](topic="orders")``.
 PayloadT = TypeVar("PayloadT")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class InputOptions(TypedDict, total=False):
+    """The keyword options every input takes, defined once: the transports' inputs accept
+    ``**options: Unpack[InputOptions]`` and pass them on (see :class:`MessageInput`)."""
+
+    name: str | None
+    max_concurrency: int | None
+    retry: RetryPolicy | Mapping[str, Any] | None
+    dead_letter: bool | None
+    ack: Literal["auto", "manual"] | None
+    envelope: bool | None
+    on_message: Callable[..., Awaitable[Any]] | None
+
+
+_INPUT_OPTIONS = frozenset(InputOptions.__annotations__)
+_POLICY_OPTIONS = ("max_concurrency", "retry", "dead_letter", "ack")
 
 
 def _declared_payload(alias: Any) -> Any:
@@ -100,36 +119,29 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
         self,
         source: str,
         *,
-        codec: Any = JsonCodec,
+        codec: Codec | None = JsonCodec,
         resource: MessagingResource | None = None,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        retry: RetryPolicy | Mapping[str, Any] | None = None,
-        dead_letter: bool | None = None,
-        ack: Literal["auto", "manual"] | None = None,
-        envelope: bool | None = None,
-        on_message: Callable[..., Awaitable[Any]] | None = None,
+        **options: Unpack[InputOptions],
     ) -> None:
+        for option in options:
+            if option not in _INPUT_OPTIONS:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {option!r}")
         if not isinstance(source, str) or not source:
             raise ValueError(f"{type(self).__name__}: the queue/topic must be a non-empty string, got {source!r}")
         self.source = source
+        given: dict[str, Any] = dict(options)
         self.policy_overrides: dict[str, Any] = {
-            key: value
-            for key, value in (
-                ("max_concurrency", max_concurrency),
-                ("retry", retry),
-                ("dead_letter", dead_letter),
-                ("ack", ack),
-            )
-            if value is not None
+            key: given[key] for key in _POLICY_OPTIONS if given.get(key) is not None
         }
-        self.envelope = envelope
+        self.envelope = options.get("envelope")
+        name = options.get("name")
+        on_message = options.get("on_message")
         #: Messages handed to ``async for`` and not yet released by the next iteration.
         self._iter_queue: asyncio.Queue[Message] | None = None
         self._held: Message | None = None
         super().__init__(name=name or source, codec=codec, resource=resource, on_message=on_message)
 
-    def __call__(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def __call__(self, function: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:  # type: ignore[override]
         """Decorate a service method: it becomes this input's message handler. The input keeps
         its name (the queue/topic) rather than taking the method's. A method that cannot take
         the arguments the input gives is refused here, not on every message."""
@@ -148,9 +160,9 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
         annotation = payloads.handler_payload_annotation(function)
         if annotation is not Message:
             payloads.payload_type(annotation)  # a missing pydantic fails at class definition
-        decorated = super().__call__(function)
+        super().__call__(function)
         self.name = name
-        return decorated
+        return function
 
     def payload_type(self) -> payloads.PayloadType | None:
         """The type the handler receives the body as (see the class doc), None for plain data."""
@@ -210,6 +222,13 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
         held, self._held = self._held, None
         if held is not None and held.released is not None and not held.released.done():
             held.released.set_result(True)
+
+    async def deliver(self, message: Any) -> None:
+        """Not for messaging inputs: their transports hand deliveries to the core's consumer
+        (``Consumer.handle``), which keeps the delivery contract."""
+        raise TypeError(
+            f"{type(self).__name__} {self.name!r} is fed by its transport through Consumer.handle, not deliver()"
+        )
 
     async def __anext__(self) -> Any:
         self.release_held()
@@ -278,7 +297,7 @@ class MessageOutput(_TypedIO, OutputBase, Generic[PayloadT]):
         self,
         destination: str,
         *,
-        codec: Any = JsonCodec,
+        codec: Codec | None = JsonCodec,
         resource: MessagingResource | None = None,
         name: str | None = None,
     ) -> None:
@@ -320,7 +339,7 @@ class ResponseHandler:
 
     __slots__ = ("_codec", "_message", "_send", "sent")
 
-    def __init__(self, message: Message, codec: Any, send: Callable[[Message, bytes], Awaitable[None]]) -> None:
+    def __init__(self, message: Message, codec: Codec, send: Callable[[Message, bytes], Awaitable[None]]) -> None:
         self._message = message
         self._codec = codec
         self._send = send

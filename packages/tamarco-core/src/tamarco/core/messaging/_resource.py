@@ -44,6 +44,8 @@ DEFAULT_CONNECTION_TIMEOUT = 10.0
 DEFAULT_DRAIN_TIMEOUT = 5.0
 _FIRST_RETRY_DELAY = 0.1
 _MAX_RETRY_DELAY = 2.0
+#: The states in which outputs send.
+_SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
 class MessagingResource(IOResource):
@@ -253,7 +255,7 @@ class MessagingResource(IOResource):
 
     def _connected_transport(self, what: str) -> Transport:
         transport = self.transport
-        if transport is None or self.status_code not in (StatusCodes.STARTED, StatusCodes.CONNECTING):
+        if transport is None or self.status_code not in _SENDING:
             raise NotConnectedError(f"resource {self.name}: cannot {what}, the resource is {self.status_code.name}")
         return transport
 
@@ -267,15 +269,16 @@ class MessagingResource(IOResource):
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Send ``body`` through ``output`` (what :meth:`MessageOutput.publish`/``push`` call)."""
-        what = f"{pattern} to {output.destination!r}"
-        transport = self._connected_transport(what)
+        transport = self.transport
+        if transport is None or self.status_code not in _SENDING:
+            transport = self._connected_transport(f"{pattern} to {output.destination!r}")
         meters = self._output_meters.get(str(output.name))
         try:
             await transport.send(output, pattern, body, key=key, headers=headers)
         except Exception as error:
             if meters is not None:
                 meters.failed.inc()
-            failure = self._send_error(error, what)
+            failure = self._send_error(error, f"{pattern} to {output.destination!r}")
             if failure is error:
                 raise
             raise failure from error
@@ -288,8 +291,9 @@ class MessagingResource(IOResource):
         """Fire-and-forget send of ``body`` through ``output`` (what ``KafkaOutput.send`` calls):
         into the transport's buffer, not waiting for the broker; the outcome reaches the output's
         meters when the broker answered (failures are logged by the transport)."""
-        what = f"send to {output.destination!r}"
-        transport = self._connected_transport(what)
+        transport = self.transport
+        if transport is None or self.status_code not in _SENDING:
+            transport = self._connected_transport(f"send to {output.destination!r}")
         tracker = self._send_trackers.get(output)
         if tracker is None:
             meters = self._output_meters.get(str(output.name))
@@ -302,7 +306,7 @@ class MessagingResource(IOResource):
             await transport.enqueue(output, body, key=key, headers=headers, tracker=tracker)
         except Exception as error:
             tracker.failed()
-            failure = self._send_error(error, what)
+            failure = self._send_error(error, f"send to {output.destination!r}")
             if failure is error:
                 raise
             raise failure from error

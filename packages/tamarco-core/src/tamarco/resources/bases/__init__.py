@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.codecs import BytesCodec, JsonCodec
+from tamarco.codecs import BytesCodec, Codec, JsonCodec
 
 if TYPE_CHECKING:
     from tamarco.core.microservice import Microservice
@@ -168,14 +168,16 @@ class InputBase:
     """A stream of incoming messages of an :class:`IOResource`.
 
     Use it either as a decorator on a service method (called once per message) or as an async
-    iterator (``async for message in self.my_input``). The transport calls :meth:`deliver`
-    with each decoded message.
+    iterator (``async for message in self.my_input``). A hand-written IO resource calls
+    :meth:`deliver` with each decoded message. (The messaging inputs,
+    :class:`~tamarco.core.messaging.MessageInput`, go through the core's consumer instead: their
+    transports hand deliveries to ``Consumer.handle``.)
     """
 
     def __init__(
         self,
         name: str | None = None,
-        codec: Any = JsonCodec,
+        codec: Codec | None = JsonCodec,
         resource: IOResource | None = None,
         on_message: Callable[..., Awaitable[Any]] | None = None,
         max_queue_size: int = 1000,
@@ -207,8 +209,9 @@ class InputBase:
         """Used by the microservice to bind a decorated method to its instance."""
         self.on_message_callback = bound_method
 
-    @property
-    def queue(self) -> asyncio.Queue[Any]:
+    def _messages(self) -> asyncio.Queue[Any]:
+        """What :meth:`deliver` queued for the iterator (at most ``max_queue_size``); private, so
+        that a transport's input can name its own ``queue`` (``AMQPInput.queue``)."""
         if self._queue is None:
             self._queue = asyncio.Queue(self.max_queue_size)
         return self._queue
@@ -221,13 +224,13 @@ class InputBase:
         if self.on_message_callback is not None:
             await self.on_message_callback(message)
         else:
-            await self.queue.put(message)
+            await self._messages().put(message)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
-        return await self.queue.get()
+        return await self._messages().get()
 
 
 def _refuse_sync_handler(name: str | None, handler: Callable[..., Any]) -> None:
@@ -245,7 +248,9 @@ def _refuse_sync_handler(name: str | None, handler: Callable[..., Any]) -> None:
 class OutputBase:
     """A destination of outgoing messages of an :class:`IOResource`."""
 
-    def __init__(self, name: str | None = None, codec: Any = JsonCodec, resource: IOResource | None = None) -> None:
+    def __init__(
+        self, name: str | None = None, codec: Codec | None = JsonCodec, resource: IOResource | None = None
+    ) -> None:
         self.name = name
         #: ``None`` is :class:`~tamarco.codecs.BytesCodec`: the raw bytes, as in 0.1.
         self.codec = BytesCodec if codec is None else codec

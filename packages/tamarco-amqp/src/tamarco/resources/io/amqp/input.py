@@ -3,11 +3,10 @@ request (pull, and the handler's answer goes back to the requester)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Unpack
 
-from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import MessageInput, PayloadT, RetryPolicy
+from tamarco.codecs import Codec, JsonCodec
+from tamarco.core.messaging import InputOptions, MessageInput, PayloadT
 
 if TYPE_CHECKING:
     from tamarco.resources.io.amqp.resource import AMQPResource
@@ -27,32 +26,14 @@ class AMQPInput(MessageInput[PayloadT]):
     def __init__(
         self,
         queue: str,
-        codec: Any = JsonCodec,
+        codec: Codec | None = JsonCodec,
         resource: AMQPResource | None = None,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        retry: RetryPolicy | Mapping[str, Any] | None = None,
-        dead_letter: bool | None = None,
-        ack: Literal["auto", "manual"] | None = None,
-        envelope: bool | None = None,
-        on_message: Callable[..., Awaitable[Any]] | None = None,
+        **options: Unpack[InputOptions],
     ) -> None:
-        super().__init__(
-            queue,
-            codec=codec,
-            resource=resource,
-            name=name,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            dead_letter=dead_letter,
-            ack=ack,
-            envelope=envelope,
-            on_message=on_message,
-        )
+        super().__init__(queue, codec=codec, resource=resource, **options)
 
     @property
-    def queue(self) -> str:  # type: ignore[override]
+    def queue(self) -> str:
         """The logical queue name (before ``queues_prefix``)."""
         return self.source
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -82,14 +83,15 @@ class _Run:
 
     def __iter__(self) -> Iterator[KafkaDelivery]:
         partition, group = self.partition, self.group
-        records = partition.records
-        for index in range(min(len(records), _BURST)):
-            if index:  # the consumer asks for the next record only once the last one is done
-                partition.done = records[index - 1].offset + 1
+        previous = None
+        for record in list(itertools.islice(partition.records, _BURST)):
+            if previous is not None:  # the consumer asks for the next record once the last one is done
+                partition.done = previous.offset + 1
             if partition.stopping or group.closing:
                 return
-            self.handed = index + 1
-            yield KafkaDelivery(records[index], redelivered=index == 0 and partition.redeliver)
+            self.handed += 1
+            yield KafkaDelivery(record, redelivered=previous is None and partition.redeliver)
+            previous = record
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

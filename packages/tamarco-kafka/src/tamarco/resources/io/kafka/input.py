@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
-from tamarco.codecs import JsonCodec
-from tamarco.core.messaging import InputPattern, MessageInput, PayloadT, RetryPolicy
+from tamarco.codecs import Codec, JsonCodec
+from tamarco.core.messaging import InputOptions, InputPattern, MessageInput, PayloadT
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import MessagingResource
@@ -35,19 +35,13 @@ class KafkaInput(MessageInput[PayloadT]):
         self,
         topic: str | None = None,
         group_id: str | None = None,
-        codec: Any = JsonCodec,
+        codec: Codec | None = JsonCodec,
         resource: MessagingResource | None = None,
         *,
         topics: Sequence[str] | None = None,
         pattern: str | None = None,
         dead_letter_topic: str | None = None,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        retry: RetryPolicy | Mapping[str, Any] | None = None,
-        dead_letter: bool | None = None,
-        ack: Literal["auto", "manual"] | None = None,
-        envelope: bool | None = None,
-        on_message: Callable[..., Awaitable[Any]] | None = None,
+        **options: Unpack[InputOptions],
     ) -> None:
         given = [what for what, value in (("topic", topic), ("topics", topics), ("pattern", pattern)) if value]
         if len(given) != 1:
@@ -73,18 +67,7 @@ class KafkaInput(MessageInput[PayloadT]):
             raise ValueError(f"KafkaInput {source!r}: group_id must be a non-empty string, got {group_id!r}")
         self.group_id = group_id
         self.dead_letter_topic = dead_letter_topic
-        super().__init__(
-            source,
-            codec=codec,
-            resource=resource,
-            name=name,
-            max_concurrency=max_concurrency,
-            retry=retry,
-            dead_letter=dead_letter,
-            ack=ack,
-            envelope=envelope,
-            on_message=on_message,
-        )
+        super().__init__(source, codec=codec, resource=resource, **options)
 
     @property
     def topic(self) -> str | None:
