@@ -113,3 +113,17 @@ def test_unknown_keyword_arguments_are_refused_by_name() -> None:
         KafkaInput(topic="metrics", grup_id="g")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="unexpected keyword argument 'topik'"):
         KafkaOutput(topic="metrics", topik="m")  # type: ignore[call-arg]
+
+
+def test_a_synchronous_handler_is_refused_at_class_definition() -> None:
+    """0.1's Kafka input ran plain functions (blocking the loop); now the class body fails."""
+    from tamarco.core.microservice import Microservice
+
+    with pytest.raises(TypeError, match=r"input metrics: the handler .*pull must be an async function \(async def\)"):
+
+        class Service(Microservice):
+            kafka = KafkaResource()
+
+            @KafkaInput(resource=kafka, topic="metrics")  # type: ignore[arg-type]
+            def pull(self, message: object) -> None:
+                pass
