@@ -51,7 +51,7 @@ DISTRIBUTIONS = {
     "tamarco": "packages/tamarco",
     "tamarco-harness": "harness",
 }
-CORE_EXTRAS = "tamarco-core[etcd,redis,logging-http,scaffold,tracing]"
+CORE_EXTRAS = "tamarco-core[etcd,redis,logging-http,scaffold,pydantic,tracing]"
 #: What the root pytest configuration needs (asyncio mode, timeout), at the workspace's versions.
 TEST_TOOLS = [f"{tool}=={version(tool)}" for tool in ("pytest", "pytest-asyncio", "pytest-timeout")]
 #: What a distribution's unit tests need beyond it and the test tools (the harness's check the
