@@ -370,15 +370,18 @@ def main() -> None:
     from tamarco.harness import Harness
 
     with Harness() as harness:
-        rabbitmq = harness.rabbitmq
-        broker = {
-            "host": rabbitmq.host,
-            "port": rabbitmq.port,
-            "user": rabbitmq.user,
-            "password": rabbitmq.password,
-            "vhost": "/",
-        }
-        measure(args, rabbitmq.url, broker)
+        measure(args, harness.rabbitmq.url, harness_broker(harness.rabbitmq))
+
+
+def harness_broker(rabbitmq: Any) -> dict[str, Any]:
+    """The AMQP resource settings of the harness's RabbitMQ."""
+    return {
+        "host": rabbitmq.host,
+        "port": rabbitmq.port,
+        "user": rabbitmq.user,
+        "password": rabbitmq.password,
+        "vhost": "/",
+    }
 
 
 def measure(args: argparse.Namespace, url: str, broker: dict[str, Any]) -> None:

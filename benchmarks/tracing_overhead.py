@@ -22,6 +22,12 @@ Both traced variants export every span to the same local OTLP/HTTP sink (this sc
 Also measured in this process: what a log record costs for the trace fields while no service
 traces (the one per-record addition of tracing-off).
 
+``--instructions``: the same four variants (and ``tamarco-before``) in instructions per request
+under cachegrind instead (what a busy machine cannot blur): each runs under ``valgrind
+--tool=cachegrind`` serving ``--requests`` then ``--requests + --extra`` requests from a client in
+its own loop (``http_instructions.client``); the difference divided by ``--extra`` is one request,
+its span's export included (the batch thread runs in the same process; both exporters flush at exit).
+
 Usage::
 
     .venv/bin/python benchmarks/tracing_overhead.py                       # 3 rounds x 10 s
@@ -36,11 +42,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import timeit
 from pathlib import Path
 
@@ -67,7 +75,9 @@ def serve_sink(port: int) -> None:
     web.run_app(app, host=HOST, port=port, access_log=None, print=None)
 
 
-def serve_sanic(port: int, endpoint: str | None) -> None:
+def serve_sanic(port: int, endpoint: str | None, load: int = 0) -> None:
+    import asyncio
+
     from sanic import Sanic
     from sanic.response import text
 
@@ -78,6 +88,17 @@ def serve_sanic(port: int, endpoint: str | None) -> None:
     @app.route("/")
     async def index(request):
         return text(BODY)
+
+    if load:
+        from http_instructions import client
+
+        @app.after_server_start
+        async def start_load(app):  # type: ignore[no-untyped-def]
+            async def run() -> None:
+                await client(app.state.port, load)
+                app.stop()
+
+            asyncio.get_running_loop().create_task(run())
 
     app.run(host=HOST, port=port, single_process=True, access_log=False, motd=False)
 
@@ -128,7 +149,7 @@ def instrument_by_hand(app, endpoint: str) -> None:  # type: ignore[no-untyped-d
         span.end()
 
 
-def serve_tamarco(port: int, endpoint: str | None) -> None:
+def serve_tamarco(port: int, endpoint: str | None, load: int = 0) -> None:
     from sanic.response import text
     from tamarco.core.microservice import Microservice
     from tamarco.resources.io.http.resource import HTTPServerResource
@@ -150,7 +171,72 @@ def serve_tamarco(port: int, endpoint: str | None) -> None:
     async def index(request):
         return text(BODY)
 
-    service.run()
+    if load:
+        from http_instructions import client
+
+        async def run_load() -> None:
+            await client(int(service.http_server.port or 0), load)
+            await service.stop_gracefully()
+
+        service.hooks.on_running(run_load)
+    try:
+        service.run()
+    except SystemExit as exit_:
+        if exit_.code:
+            raise
+
+
+def instructions(variant: str, requests: int, endpoint: str, env: dict[str, str]) -> int:
+    """Instructions of one run of ``variant`` serving ``requests`` requests, under cachegrind."""
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    command += [sys.executable, __file__, "--serve", variant, "--port", "0", "--endpoint", endpoint]
+    done = subprocess.run([*command, "--load", str(requests)], env=env, capture_output=True, text=True, timeout=1800)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{variant} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def measure_instructions(variants: tuple[str, ...], args: argparse.Namespace, endpoint: str) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "0", "SANIC_IGNORE_PRODUCTION_WARNING": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    per_request: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="tamarco-bench-") as out_dir:
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(out_dir, "pycache")
+        for variant in variants:
+            variant_env = dict(env)
+            if variant == "tamarco-before":
+                variant_env["PYTHONPATH"] = os.pathsep.join(filter(None, (args.before_src, env.get("PYTHONPATH"))))
+                variant_env["PYTHONPYCACHEPREFIX"] = os.path.join(out_dir, "pycache-before")
+            # Bytecode compiled first, outside valgrind: both measured runs start alike.
+            warm_up = [
+                sys.executable,
+                __file__,
+                "--serve",
+                variant,
+                "--port",
+                "0",
+                "--endpoint",
+                endpoint,
+                "--load",
+                "5",
+            ]
+            subprocess.run(warm_up, env=variant_env, capture_output=True, check=True, timeout=300)
+            base = instructions(variant, args.requests, endpoint, variant_env)
+            more = instructions(variant, args.requests + args.extra, endpoint, variant_env)
+            per_request[variant] = (more - base) / args.extra
+            print(f"  {variant:<16}{per_request[variant]:>12,.0f} instructions/request", flush=True)
+    print()
+    print(f"tracing off:  tamarco / sanic                = {per_request['tamarco'] / per_request['sanic']:.3f}")
+    on = per_request["tamarco-traced"] / per_request["sanic-otel"]
+    print(f"tracing on:   tamarco-traced / sanic-otel    = {on:.3f}")
+    print(f"              sanic-otel - sanic             = {per_request['sanic-otel'] - per_request['sanic']:+,.0f}")
+    print(
+        f"              tamarco-traced - tamarco       = {per_request['tamarco-traced'] - per_request['tamarco']:+,.0f}"
+    )
+    if "tamarco-before" in per_request:
+        ratio = per_request["tamarco-before"] / per_request["tamarco"]
+        print(f"off vs before: tamarco-before / tamarco      = {ratio:.3f} (instructions; target >= 0.99)")
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -207,6 +293,10 @@ def main() -> None:
     parser.add_argument("--serve", choices=(*VARIANTS, "tamarco-before", "sink"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--load", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--instructions", action="store_true", help="instructions per request (cachegrind)")
+    parser.add_argument("--requests", type=int, default=300, help="with --instructions: requests of the first run")
+    parser.add_argument("--extra", type=int, default=1000, help="with --instructions: requests added in the second")
     args = parser.parse_args()
 
     if args.serve == "sink":
@@ -215,7 +305,7 @@ def main() -> None:
     if args.serve:
         traced = args.serve in ("sanic-otel", "tamarco-traced")
         endpoint = args.endpoint if traced else None
-        (serve_sanic if args.serve.startswith("sanic") else serve_tamarco)(args.port, endpoint)
+        (serve_sanic if args.serve.startswith("sanic") else serve_tamarco)(args.port, endpoint, args.load)
         return
 
     if args.client == "auto":
@@ -228,6 +318,14 @@ def main() -> None:
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, __file__, "--serve", "sink", "--port", str(sink_port)])
     endpoint = f"http://{HOST}:{sink_port}"
+    if args.instructions:
+        try:
+            print(f"HTTP hello-world under cachegrind, {args.requests} and {args.requests + args.extra} requests")
+            measure_instructions(variants, args, endpoint)
+        finally:
+            sink.send_signal(signal.SIGTERM)
+            sink.wait(timeout=10)
+        return
     print(
         f"HTTP hello-world, {args.client} ({args.connections} connections), {args.duration:g} s x {args.rounds} "
         f"rounds, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",

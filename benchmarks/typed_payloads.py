@@ -33,7 +33,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import DeliveryMode
-from amqp_throughput import PREFETCH, pipelined, run_service
+from amqp_throughput import PREFETCH, harness_broker, pipelined, run_service
 from pydantic import BaseModel
 
 
@@ -158,15 +158,7 @@ def main() -> None:
     from tamarco.harness import Harness
 
     with Harness() as harness:
-        rabbitmq = harness.rabbitmq
-        broker = {
-            "host": rabbitmq.host,
-            "port": rabbitmq.port,
-            "user": rabbitmq.user,
-            "password": rabbitmq.password,
-            "vhost": "/",
-        }
-        measure(rabbitmq.url, broker, args.messages, args.rounds)
+        measure(harness.rabbitmq.url, harness_broker(harness.rabbitmq), args.messages, args.rounds)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from tamarco.harness import ServiceProcess
@@ -86,6 +87,23 @@ def test_its_unit_and_functional_tests_pass_in_a_fresh_venv(project, venv_python
     )
     assert re.search(r"tests/functional/test_service.py::test_greeting_route_and_metrics PASSED", result.stdout)
     assert re.search(r"tests/unit/test_greetings.py::\S+ PASSED", result.stdout)
+    assert "tests/unit/test_contract.py::test_the_typed_handler_is_in_the_openapi_document PASSED" in result.stdout
+
+
+def test_its_contract_is_generated_without_starting_it(project, venv_python):
+    """``make contract``'s commands in the fresh venv: both documents, valid (official schemas)."""
+    tamarco = venv_python.with_name("tamarco")
+    slug = project.name
+    for command in ("openapi", "asyncapi"):
+        run(
+            [tamarco, command, f"{slug}.microservice:MyMicroservice", "-o", f"{command}.json"], cwd=project, timeout=120
+        )
+    schemas = ROOT / "tests" / "contracts" / "schemas"
+    openapi = json.loads((project / "openapi.json").read_text())
+    jsonschema.Draft202012Validator(json.loads((schemas / "openapi-3.1.json").read_text())).validate(openapi)
+    assert "GreetingRequest" in openapi["components"]["schemas"]
+    asyncapi = json.loads((project / "asyncapi.json").read_text())
+    jsonschema.Draft7Validator(json.loads((schemas / "asyncapi-3.0.0.json").read_text())).validate(asyncapi)
 
 
 def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
@@ -260,6 +278,6 @@ def test_ci_workflow_is_a_valid_github_workflow_running_the_tests(project):
     run([check, "--builtin-schema", "vendor.github-workflows", workflow], timeout=60)
     jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
     steps = [step.get("run", "") for job in jobs for step in job["steps"]]
-    assert "make test EXTRAS=test,docker" in steps and "make docker" in steps
+    assert "make test EXTRAS=test,docker" in steps and "make docker" in steps and "make contract" in steps
     [test] = [job for job in jobs if "matrix" in job.get("strategy", {})]
     assert test["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13", "3.14"]

@@ -292,8 +292,13 @@ async def ping(request: Any) -> Any:
     return text("pong")
 
 
-async def fetch(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+@Served.http_server.app.route("/invoices/<number:int>", methods=["PUT"])
+async def put_invoice(request: Any, number: int, customer: Customer) -> Invoice:
+    return Invoice(number=number, customer=customer)
+
+
+async def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.request(method, url, data=data) as response:
         return response.status, await response.text()
 
 
@@ -325,4 +330,11 @@ async def test_the_documents_are_served_unless_switched_off(enabled: bool) -> No
             for path in paths
         }
         assert (await fetch(f"{http}/ping")) == (200, "pong")
+        typed = await fetch(f"{http}/invoices/3", "PUT", b'{"name": "ann", "password": "pw"}')
+        invalid = await fetch(f"{http}/invoices/3", "PUT", b'{"name": 5, "password": "s3cret-value"}')
+        not_json = await fetch(f"{http}/invoices/3", "PUT", b"{oops")
+    assert typed == (200, '{"number":3,"customer":{"name":"ann","password":"pw"}}')
+    assert invalid[0] == 422 and json.loads(invalid[1])["errors"][0]["loc"] == "name"
+    assert "s3cret-value" not in invalid[1]
+    assert not_json[0] == 400
     assert statuses == dict.fromkeys(statuses, 200 if enabled else 404)

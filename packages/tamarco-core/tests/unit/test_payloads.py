@@ -7,15 +7,16 @@ import json
 import sys
 from typing import Any
 
-import msgspec
-import pydantic
 import pytest
 from tamarco.codecs import JsonCodec, YamlCodec
 from tamarco.codecs.interface import DecodeError
 from tamarco.core import payloads
 from tamarco.core.extras import MissingExtraError
 from tamarco.core.payloads import PayloadValidationError, encode_payload, payload_type
-from typing_extensions import TypedDict  # pydantic validates typing's TypedDict from Python 3.12
+
+pydantic = pytest.importorskip("pydantic", reason="typed payloads need the pydantic extra")
+# pydantic validates typing's TypedDict from Python 3.12; before, typing_extensions' (its dependency).
+TypedDict = pytest.importorskip("typing_extensions").TypedDict
 
 
 class Item(pydantic.BaseModel):
@@ -46,11 +47,6 @@ class Point:
 
 class Label(TypedDict):
     text: str
-
-
-class Tick(msgspec.Struct):
-    symbol: str
-    price: float
 
 
 @pytest.mark.parametrize("annotation", [Any, dict, str, bytes, int, list[int], None])
@@ -101,6 +97,12 @@ def test_dataclasses_and_typed_dicts_validate_through_pydantic() -> None:
 
 
 def test_msgspec_structs() -> None:
+    msgspec = pytest.importorskip("msgspec")
+
+    class Tick(msgspec.Struct):
+        symbol: str
+        price: float
+
     kind = payload_type(Tick)
     assert kind is not None
     assert kind.from_json(b'{"symbol": "X", "price": 1.5}') == Tick("X", 1.5)

@@ -191,17 +191,48 @@ def _json_failure(error: Any, annotation: Any, raw: bytes) -> Exception:
 
 
 def _pydantic_model_type(model: Any) -> PayloadType:
+    return _pydantic_type(
+        model,
+        model.model_validate_json,
+        model.model_validate,
+        to_builtins=lambda value: value.model_dump(mode="json") if isinstance(value, model) else value,
+        to_json=lambda value: (
+            value.model_dump_json().encode() if isinstance(value, model) else _pydantic_dump_json(value)
+        ),
+        json_schema=lambda ref_template: model.model_json_schema(ref_template=ref_template),
+    )
+
+
+def _type_adapter_type(annotation: Any) -> PayloadType:
     import pydantic
 
-    validate_json = model.model_validate_json
-    validate_python = model.model_validate
-    name = model.__name__
+    adapter = pydantic.TypeAdapter(annotation)
+    return _pydantic_type(
+        annotation,
+        adapter.validate_json,
+        adapter.validate_python,
+        to_builtins=lambda value: adapter.dump_python(value, mode="json"),
+        to_json=lambda value: bytes(adapter.dump_json(value)),
+        json_schema=lambda ref_template: adapter.json_schema(ref_template=ref_template),
+    )
+
+
+def _pydantic_type(
+    annotation: Any,
+    validate_json: Callable[[bytes], Any],
+    validate_python: Callable[[Any], Any],
+    **encoding: Any,
+) -> PayloadType:
+    """A payload type validated by pydantic (a model's methods or a ``TypeAdapter``'s)."""
+    import pydantic
+
+    name = getattr(annotation, "__name__", repr(annotation))
 
     def from_json(raw: bytes) -> Any:
         try:
             return validate_json(raw)
         except pydantic.ValidationError as error:
-            raise _json_failure(error, model, raw) from None
+            raise _json_failure(error, annotation, raw) from None
 
     def from_python(value: Any) -> Any:
         try:
@@ -209,50 +240,13 @@ def _pydantic_model_type(model: Any) -> PayloadType:
         except pydantic.ValidationError as error:
             raise PayloadValidationError(name, _pydantic_errors(error)) from None
 
-    return PayloadType(
-        model,
-        from_json=from_json,
-        from_python=from_python,
-        to_builtins=lambda value: value.model_dump(mode="json") if isinstance(value, model) else value,
-        to_json=lambda value: (
-            value.model_dump_json().encode() if isinstance(value, model) else pydantic_dump_json(value)
-        ),
-        json_schema=lambda ref_template: model.model_json_schema(ref_template=ref_template),
-    )
+    return PayloadType(annotation, from_json=from_json, from_python=from_python, **encoding)
 
 
-def pydantic_dump_json(value: Any) -> bytes:
+def _pydantic_dump_json(value: Any) -> bytes:
     import pydantic_core
 
     return bytes(pydantic_core.to_json(value))
-
-
-def _type_adapter_type(annotation: Any) -> PayloadType:
-    import pydantic
-
-    adapter = pydantic.TypeAdapter(annotation)
-    name = getattr(annotation, "__name__", repr(annotation))
-
-    def from_json(raw: bytes) -> Any:
-        try:
-            return adapter.validate_json(raw)
-        except pydantic.ValidationError as error:
-            raise _json_failure(error, annotation, raw) from None
-
-    def from_python(value: Any) -> Any:
-        try:
-            return adapter.validate_python(value)
-        except pydantic.ValidationError as error:
-            raise PayloadValidationError(name, _pydantic_errors(error)) from None
-
-    return PayloadType(
-        annotation,
-        from_json=from_json,
-        from_python=from_python,
-        to_builtins=lambda value: adapter.dump_python(value, mode="json"),
-        to_json=lambda value: bytes(adapter.dump_json(value)),
-        json_schema=lambda ref_template: adapter.json_schema(ref_template=ref_template),
-    )
 
 
 def _msgspec_type(struct: Any) -> PayloadType:

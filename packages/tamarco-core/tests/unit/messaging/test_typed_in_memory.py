@@ -6,13 +6,15 @@ import dataclasses
 import json
 from typing import Any
 
-import pydantic
+import pytest
 from tamarco.core.logging.testing import capture_logs
 from tamarco.core.messaging import Message, MessageOutput, MessagingResource, PullInput, RequestInput
 from tamarco.core.messaging.testing import serving, use_in_memory
 from tamarco.core.microservice import Microservice, task
 from tamarco.core.payloads import VALIDATION_ERRORS_HEADER
 from tamarco.harness.messaging_suite import wait_until
+
+pydantic = pytest.importorskip("pydantic", reason="typed payloads need the pydantic extra")
 
 
 class Bus(MessagingResource):

@@ -50,6 +50,15 @@ async def test_greeting_route_and_metrics(running_service):
             assert await response.json() == {"message": "Hello, Ada!"}
         async with session.get(f"{api}/greetings/{'x' * 100}") as response:
             assert response.status == 400
+        async with session.post(f"{api}/greetings", json={"name": "Ada"}) as response:
+            assert response.status == 200
+            assert await response.json() == {"message": "Hello, Ada!"}
+        async with session.post(f"{api}/greetings", json={"nom": "Ada"}) as response:
+            assert response.status == 422  # the typed handler's body did not validate
+            assert (await response.json())["errors"][0]["loc"] == "name"
+        async with session.get(f"{api}/openapi.json") as response:
+            assert response.status == 200
+            assert "GreetingRequest" in (await response.json())["components"]["schemas"]
         async with session.get(f"{report}/health/ready") as response:
             assert response.status == 200
         async with session.get(f"{report}/metrics") as response:

@@ -39,129 +39,121 @@ def _key(*parts: str) -> str:
 def asyncapi_document(service: Any) -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of ``service`` (an instance whose resources have their
     settings: a running service, or :func:`~tamarco.core.contracts.service_with_settings`)."""
-    schemas = SchemaRegistry()
-    servers: dict[str, Any] = {}
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
+    builder = _Builder()
     for name, resource in sorted(service.resources.items()):
         if not isinstance(resource, MessagingResource):
             continue
-        resource_servers = resource.contract_servers()
-        servers.update(resource_servers)
-        server_refs = [{"$ref": f"#/servers/{server}"} for server in resource_servers]
+        servers = resource.contract_servers()
+        builder.servers.update(servers)
+        server_refs = [{"$ref": f"#/servers/{server}"} for server in servers]
         ios: list[MessageInput | MessageOutput] = [
             io for io in resource.inputs.values() if isinstance(io, MessageInput)
         ]
         ios += [io for io in resource.outputs.values() if isinstance(io, MessageOutput)]
         for io in ios:
             for channel in resource.contract_channels(io):
-                _add_operation(
-                    _Context(name, io, channel, server_refs, schemas, channels, operations, messages),
-                )
+                builder.add(name, io, channel, server_refs)
     document: dict[str, Any] = {
         "asyncapi": ASYNCAPI_VERSION,
         "info": service_info(service),
         "defaultContentType": "application/json",
     }
-    if servers:
-        document["servers"] = servers
-    document["channels"] = channels
-    document["operations"] = operations
+    if builder.servers:
+        document["servers"] = builder.servers
+    document["channels"] = builder.channels
+    document["operations"] = builder.operations
     components: dict[str, Any] = {}
-    if messages:
-        components["messages"] = messages
-    if schemas.schemas:
-        components["schemas"] = dict(sorted(schemas.schemas.items()))
+    if builder.messages:
+        components["messages"] = builder.messages
+    if builder.schemas.schemas:
+        components["schemas"] = dict(sorted(builder.schemas.schemas.items()))
     if components:
         document["components"] = components
     return document
 
 
-class _Context:
-    __slots__ = ("channel", "channels", "io", "messages", "operations", "resource", "schemas", "server_refs")
+class _Builder:
+    """The channels, operations, messages and schemas of the document being built."""
 
-    def __init__(
+    def __init__(self) -> None:
+        self.schemas = SchemaRegistry()
+        self.servers: dict[str, Any] = {}
+        self.channels: dict[str, Any] = {}
+        self.operations: dict[str, Any] = {}
+        self.messages: dict[str, Any] = {}
+
+    def add(
         self,
         resource: str,
         io: MessageInput | MessageOutput,
         channel: ChannelDescription,
         server_refs: list[dict[str, str]],
-        schemas: SchemaRegistry,
-        channels: dict[str, Any],
-        operations: dict[str, Any],
-        messages: dict[str, Any],
     ) -> None:
-        self.resource = resource
-        self.io = io
-        self.channel = channel
-        self.server_refs = server_refs
-        self.schemas = schemas
-        self.channels = channels
-        self.operations = operations
-        self.messages = messages
-
-
-def _message(context: _Context, kind: payloads.PayloadType | None, suffix: str) -> tuple[str, dict[str, Any]]:
-    """A component message for ``kind`` with the io's codec; its key and a ``$ref`` to it."""
-    io = context.io
-    media = payloads.content_type(io.codec)
-    if kind is not None:
-        key = _key(kind.name if media == "application/json" else f"{kind.name}.{media.rsplit('/', 1)[-1]}")
-        message: dict[str, Any] = {"name": kind.name, "contentType": media, "payload": context.schemas.ref(kind)}
-        doc = getattr(kind.annotation, "__doc__", None)
-        if doc and kind.annotation.__module__ != "builtins" and not doc.startswith(kind.name + "("):
-            message["summary"] = doc.strip().splitlines()[0]
-    else:
-        key = _key(context.resource, str(io.name), suffix)
-        message = {"name": key, "contentType": media, "summary": "untyped: whatever the codec carries"}
-    if context.channel.message_bindings and suffix != "reply":
-        message["bindings"] = context.channel.message_bindings
-        key = _key(key, context.resource) if kind is not None else key
-    existing = context.messages.get(key)
-    if existing is not None and existing != message:
-        key = _key(key, context.resource, str(io.name), suffix)
-    context.messages[key] = message
-    return key, {"$ref": f"#/components/messages/{key}"}
-
-
-def _add_operation(context: _Context) -> None:
-    io, channel = context.io, context.channel
-    kind = io.payload_type() if isinstance(io, MessageInput) else io.declared_payload_type()
-    channel_key = _key(context.resource, str(io.name), channel.key)
-    message_key, message_ref = _message(context, kind, "message")
-    channel_object: dict[str, Any] = {"address": channel.address, "messages": {message_key: message_ref}}
-    if channel.description:
-        channel_object["description"] = channel.description
-    if context.server_refs:
-        channel_object["servers"] = context.server_refs
-    if channel.channel_bindings:
-        channel_object["bindings"] = channel.channel_bindings
-    context.channels[channel_key] = channel_object
-    operation: dict[str, Any] = {
-        "action": channel.action,
-        "channel": {"$ref": f"#/channels/{channel_key}"},
-        "messages": [{"$ref": f"#/channels/{channel_key}/messages/{message_key}"}],
-    }
-    if channel.operation_bindings:
-        operation["bindings"] = channel.operation_bindings
-    if channel.dead_letter is not None:
-        operation["x-tamarco-dead-letter"] = channel.dead_letter
-    if channel.reply:
-        reply_kind = io.reply_payload_type() if isinstance(io, MessageInput) else None
-        reply_key, reply_ref = _message(context, reply_kind, "reply")
-        reply_channel = f"{channel_key}.reply"
-        context.channels[reply_channel] = {
-            "address": None,
-            "description": "the requester's own reply address, given in each request",
-            "messages": {reply_key: reply_ref},
+        """One channel of ``io`` and its operation (and reply channel, for a request)."""
+        kind = io.payload_type() if isinstance(io, MessageInput) else io.declared_payload_type()
+        channel_key = _key(resource, str(io.name), channel.key)
+        message_key, message_ref = self._message(resource, io, channel, kind, "message")
+        channel_object: dict[str, Any] = {"address": channel.address, "messages": {message_key: message_ref}}
+        if channel.description:
+            channel_object["description"] = channel.description
+        if server_refs:
+            channel_object["servers"] = server_refs
+        if channel.channel_bindings:
+            channel_object["bindings"] = channel.channel_bindings
+        self.channels[channel_key] = channel_object
+        operation: dict[str, Any] = {
+            "action": channel.action,
+            "channel": {"$ref": f"#/channels/{channel_key}"},
+            "messages": [{"$ref": f"#/channels/{channel_key}/messages/{message_key}"}],
         }
-        operation["reply"] = {
-            "address": {"location": channel.reply_location},
-            "channel": {"$ref": f"#/channels/{reply_channel}"},
-            "messages": [{"$ref": f"#/channels/{reply_channel}/messages/{reply_key}"}],
-        }
-    context.operations[_key(channel.action, context.resource, str(io.name), channel.key)] = operation
+        if channel.operation_bindings:
+            operation["bindings"] = channel.operation_bindings
+        if channel.dead_letter is not None:
+            operation["x-tamarco-dead-letter"] = channel.dead_letter
+        if channel.reply:
+            reply_kind = io.reply_payload_type() if isinstance(io, MessageInput) else None
+            reply_key, reply_ref = self._message(resource, io, channel, reply_kind, "reply")
+            reply_channel = f"{channel_key}.reply"
+            self.channels[reply_channel] = {
+                "address": None,
+                "description": "the requester's own reply address, given in each request",
+                "messages": {reply_key: reply_ref},
+            }
+            operation["reply"] = {
+                "address": {"location": channel.reply_location},
+                "channel": {"$ref": f"#/channels/{reply_channel}"},
+                "messages": [{"$ref": f"#/channels/{reply_channel}/messages/{reply_key}"}],
+            }
+        self.operations[_key(channel.action, resource, str(io.name), channel.key)] = operation
+
+    def _message(
+        self,
+        resource: str,
+        io: MessageInput | MessageOutput,
+        channel: ChannelDescription,
+        kind: payloads.PayloadType | None,
+        suffix: str,
+    ) -> tuple[str, dict[str, Any]]:
+        """A component message for ``kind`` with the io's codec: its key and a ``$ref`` to it."""
+        media = payloads.content_type(io.codec)
+        if kind is not None:
+            key = _key(kind.name if media == "application/json" else f"{kind.name}.{media.rsplit('/', 1)[-1]}")
+            message: dict[str, Any] = {"name": kind.name, "contentType": media, "payload": self.schemas.ref(kind)}
+            doc = getattr(kind.annotation, "__doc__", None)
+            if doc and not doc.startswith(kind.name + "("):  # not a dataclass's generated doc
+                message["summary"] = doc.strip().splitlines()[0]
+        else:
+            key = _key(resource, str(io.name), suffix)
+            message = {"name": key, "contentType": media, "summary": "untyped: whatever the codec carries"}
+        if channel.message_bindings and suffix != "reply":
+            message["bindings"] = channel.message_bindings
+            if kind is not None:
+                key = _key(key, resource)
+        existing = self.messages.get(key)
+        if existing is not None and existing != message:
+            key = _key(key, resource, str(io.name), suffix)
+        self.messages[key] = message
+        return key, {"$ref": f"#/components/messages/{key}"}
 
 
 def dump(document: dict[str, Any], format: str = "json") -> str:

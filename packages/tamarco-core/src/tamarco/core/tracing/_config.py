@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tamarco.core.redaction import redact_url
-from tamarco.core.settings.errors import SettingsError
+from tamarco.core.settings.reader import SettingsReader, SettingValueError
 
 __all__ = ["PREFIX", "TRACES_PATH", "TracingConfig", "TracingSettingsError", "parse_tracing_settings"]
 
@@ -40,12 +40,19 @@ DEFAULT_TIMEOUT = 10.0
 _KEYS = frozenset({"enabled", "endpoint", "sample_ratio", "headers", "timeout", "tasks"})
 
 
-class TracingSettingsError(SettingsError, ValueError):
-    """``system.tracing`` (or an ``OTEL_*`` variable standing in for it) holds a bad value."""
+class TracingSettingsError(SettingValueError):
+    """``system.tracing`` (or an ``OTEL_*`` variable standing in for it) holds a bad value;
+    ``key`` is the setting or the variable."""
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"setting {key} {problem}")
         self.key = key
+
+    @classmethod
+    def from_message(cls, message: str) -> TracingSettingsError:
+        """From the :class:`SettingsReader`'s ``setting <key> <problem>``."""
+        _, key, problem = message.split(" ", 2)
+        return cls(key, problem)
 
 
 @dataclass(frozen=True)
@@ -73,28 +80,19 @@ def parse_tracing_settings(tree: Any, environ: Mapping[str, str] | None = None) 
         tree = {}
     if not isinstance(tree, Mapping):
         raise TracingSettingsError(PREFIX, f"must be a mapping, got {type(tree).__name__}")
-    unknown = sorted(str(key) for key in tree if key not in _KEYS)
-    if unknown:
-        raise TracingSettingsError(
-            f"{PREFIX}.{unknown[0]}", f"is not a tracing setting (known: {', '.join(sorted(_KEYS))})"
-        )
-    enabled = tree.get("enabled")
-    if enabled is None:
-        enabled = False
-    if not isinstance(enabled, bool):
-        raise TracingSettingsError(f"{PREFIX}.enabled", f"must be true or false, got {enabled!r}")
-    tasks = tree.get("tasks", False)
-    if not isinstance(tasks, bool):
-        raise TracingSettingsError(f"{PREFIX}.tasks", f"must be true or false, got {tasks!r}")
+    reader = SettingsReader.of_mapping(tree, PREFIX, error=TracingSettingsError.from_message)
+    reader.check_known(None, tree, _KEYS)
+    enabled = reader.boolean("enabled", False)
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true" and "enabled" not in tree:
         enabled = False
+    timeout = reader.seconds("timeout", DEFAULT_TIMEOUT) if tree.get("timeout") is not None else _env_timeout(env)
     return TracingConfig(
         enabled=enabled,
         traces_url=_traces_url(tree.get("endpoint"), env),
-        sample_ratio=_sample_ratio(tree.get("sample_ratio")),
-        headers=_headers(tree.get("headers"), env),
-        timeout=_timeout(tree.get("timeout"), env),
-        tasks=tasks,
+        sample_ratio=_sample_ratio(reader),
+        headers=_headers(reader, env),
+        timeout=timeout,
+        tasks=reader.boolean("tasks", False),
     )
 
 
@@ -130,24 +128,24 @@ def _check_url(key: str, value: Any) -> str:
     return value
 
 
-def _sample_ratio(value: Any) -> float | None:
-    if value is None:
+def _sample_ratio(reader: SettingsReader) -> float | None:
+    if reader.get("sample_ratio") is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise TracingSettingsError(f"{PREFIX}.sample_ratio", f"must be a number from 0 to 1, got {value!r}")
-    return float(value)
+    ratio = reader.number("sample_ratio", 1.0)
+    if ratio > 1.0:
+        reader.fail("sample_ratio", f"must be a number from 0 to 1, got {ratio!r}")
+    return ratio
 
 
-def _headers(value: Any, env: Mapping[str, str]) -> dict[str, str]:
+def _headers(reader: SettingsReader, env: Mapping[str, str]) -> dict[str, str]:
     key = f"{PREFIX}.headers"
-    if value is None:
+    if reader.get("headers") is None:
         for name in ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"):
             text = env.get(name, "").strip()
             if text:
                 return _parse_env_headers(name, text)
         return {}
-    if not isinstance(value, Mapping):
-        raise TracingSettingsError(key, f"must be a mapping of header names to values, got {type(value).__name__}")
+    value = reader.mapping("headers")
     headers = {}
     for name, header in value.items():
         if not isinstance(name, str) or not name.strip():
@@ -172,11 +170,7 @@ def _parse_env_headers(name: str, text: str) -> dict[str, str]:
     return headers
 
 
-def _timeout(value: Any, env: Mapping[str, str]) -> float:
-    if value is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise TracingSettingsError(f"{PREFIX}.timeout", f"must be a number of seconds > 0, got {value!r}")
-        return float(value)
+def _env_timeout(env: Mapping[str, str]) -> float:
     for name in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
         text = env.get(name, "").strip()
         if text:

@@ -105,9 +105,13 @@ class ExportHealth:
 
     def note_export_failure(self) -> None:
         """The export in progress failed: what the exporter said about it is the last error."""
-        messages = list(dict.fromkeys(self.export_messages))  # the first retry says why
-        self.export_messages = []
-        self.note_error("; ".join(messages) if messages else "the exporter gave up (no reason given)")
+        messages, self.export_messages = self.export_messages, []
+        if not messages:
+            self.note_error("the exporter gave up (no reason given)")
+            return
+        # The first says why (the retries repeat it); the last how it ended.
+        more = f" ... {messages[-1]}" if len(messages) > 1 else ""
+        self.note_error(f"{messages[0]}{more}")
 
     def drop(self, count: int, why: str) -> None:
         self.dropped += count

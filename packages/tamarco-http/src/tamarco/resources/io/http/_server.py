@@ -44,7 +44,7 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup
+from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup, _typed_routes
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
 from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit
@@ -266,6 +266,7 @@ class HTTPServerResource(BaseResource):
                 self.name,
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
+        _typed_routes.type_route_handlers(self.app)
         self.openapi_enabled = bool(_settings.read(view, "openapi", True, bool))
         if self.openapi_enabled and not self._openapi_mounted:
             with self.app.amend():
