@@ -52,17 +52,18 @@ def test_kafka_input_is_a_pull_input_with_a_group() -> None:
     assert input_.dead_letter_topic_for("metrics") == "metrics.dlq"
     several = KafkaInput(topics=["a", "b"], group_id="g", dead_letter_topic="failed")
     assert several.topics == ("a", "b") and several.source == "a,b" and several.dead_letter_topic_for("a") == "failed"
-    pattern = KafkaInput(pattern=r"metrics\..*")
+    pattern = KafkaInput(topic_pattern=r"metrics\..*")
     assert pattern.topics == () and pattern.topic_pattern == r"metrics\..*"
+    assert pattern.pattern == "pull"  # the input pattern; the topic regex is topic_pattern
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "exactly one of topic, topics or pattern"),
-        ({"topic": "a", "pattern": "b"}, "exactly one of topic, topics or pattern"),
+        ({}, "exactly one of topic, topics or topic_pattern"),
+        ({"topic": "a", "topic_pattern": "b"}, "exactly one of topic, topics or topic_pattern"),
         ({"topics": "ab"}, "topics must be a list"),
-        ({"pattern": "("}, "not a regular expression"),
+        ({"topic_pattern": "("}, "not a regular expression"),
         ({"topic": "a", "group_id": ""}, "group_id must be a non-empty string"),
     ],
 )
