@@ -36,7 +36,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.functional
+# The module fixtures build every sdist and wheel and make venvs: minutes on a loaded 2-core
+# machine, far past the default per-test timeout that the first test pays for them.
+pytestmark = [pytest.mark.functional, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "0.2.0"
