@@ -15,6 +15,7 @@ the engine's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -150,6 +151,7 @@ class DockerRunner:
                 raise self._fail("starting again", exc) from exc
             return
         from testcontainers.core.container import DockerContainer
+        from testcontainers.core.exceptions import ContainerStartException
 
         spec = self._plan()
         self._image = spec.image
@@ -184,9 +186,9 @@ class DockerRunner:
         try:
             container.start()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            created = container.get_wrapped_container()
-            if created is not None:  # created, then refused to start (a port taken, a bad mount)
-                created.remove(force=True, v=True)
+            with contextlib.suppress(ContainerStartException):  # raised when never created
+                # Created, then refused to start (a port taken, say): remove it.
+                container.get_wrapped_container().remove(force=True, v=True)
             raise self._fail("starting", exc) from exc
         self._container = container
 
