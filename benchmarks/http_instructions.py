@@ -150,6 +150,9 @@ def serve_tamarco(requests: int, metrics: bool, plain_protocol: bool) -> None:
 
 def instructions(variant: str, requests: int, env: dict[str, str], out_dir: str) -> int:
     out = os.path.join(out_dir, f"cachegrind.{variant}.{requests}")
+    if variant.endswith("-before"):
+        variant = variant.removesuffix("-before")
+        env = {**env, "PYTHONPATH": env["TAMARCO_BENCH_BEFORE_SRC"]}
     command = [
         "valgrind",
         "--tool=cachegrind",
@@ -176,6 +179,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--extra", type=int, default=1000, help="requests added in the second run")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument(
+        "--before-src",
+        help="also measure tamarco-nometrics with this tamarco-http src first on PYTHONPATH (an older commit's)",
+    )
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "sanic":
@@ -184,7 +191,7 @@ def main() -> int:
     if args.serve == "sanic-server":
         serve_sanic_server(args.requests)
         return 0
-    if args.serve is not None:
+    if args.serve is not None:  # tamarco variants
         serve_tamarco(args.requests, metrics=args.serve == "tamarco", plain_protocol="plain" in args.serve)
         return 0
 
@@ -193,7 +200,11 @@ def main() -> int:
     per_request: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="tamarco-bench-") as out_dir:
         env["PYTHONPYCACHEPREFIX"] = os.path.join(out_dir, "pycache")
-        for variant in args.variants:
+        variants = list(args.variants)
+        if args.before_src:
+            env["TAMARCO_BENCH_BEFORE_SRC"] = os.path.abspath(args.before_src)
+            variants.append("tamarco-nometrics-before")
+        for variant in variants:
             base = instructions(variant, args.requests, env, out_dir)
             more = instructions(variant, args.requests + args.extra, env, out_dir)
             per_request[variant] = (more - base) / args.extra

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.functional
+# The module fixtures build every sdist and wheel and make venvs: minutes on a loaded 2-core
+# machine, far past the default per-test timeout that the first test pays for them.
+pytestmark = [pytest.mark.functional, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "0.2.0"
@@ -51,7 +53,7 @@ DISTRIBUTIONS = {
     "tamarco": "packages/tamarco",
     "tamarco-harness": "harness",
 }
-CORE_EXTRAS = "tamarco-core[etcd,redis,logging-http,scaffold,pydantic]"
+CORE_EXTRAS = "tamarco-core[etcd,redis,logging-http,scaffold,pydantic,tracing]"
 #: What the root pytest configuration needs (asyncio mode, timeout), at the workspace's versions.
 TEST_TOOLS = [f"{tool}=={version(tool)}" for tool in ("pytest", "pytest-asyncio", "pytest-timeout")]
 #: What a distribution's unit tests need beyond it and the test tools (the harness's check the
@@ -427,7 +429,17 @@ def test_tamarco_all_resolves_to_our_local_wheels_only(built: Built, tmp_path: P
     for name, (found_version, url) in ours.items():
         assert found_version == VERSION, f"{name} resolved to {found_version} ({url})"
         assert url.startswith("file://") and url.startswith(built.dist.as_uri()), f"{name} from {url}"
-    for extra in ("aetcd", "grpcio", "redis", "cookiecutter", "aiohttp", "sanic", "aio-pika", "aiokafka"):
+    for extra in (
+        "aetcd",
+        "grpcio",
+        "redis",
+        "cookiecutter",
+        "aiohttp",
+        "sanic",
+        "aio-pika",
+        "aiokafka",
+        "opentelemetry-sdk",
+    ):
         assert extra in resolved, f"tamarco[all] lacks {extra}"
 
 

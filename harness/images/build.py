@@ -30,6 +30,8 @@ COLLECTOR = HERE.parent / "src" / "tamarco" / "harness" / "_collector.py"
 REPOSITORY = "tamarco-harness-local"
 SERVICES = ("etcd", "rabbitmq", "redis", "prometheus", "carbon", "kafka", "logstash")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: debootstrap and the root it makes need root (sudo elsewhere, e.g. a GitHub runner).
+AS_ROOT: list[str] = [] if os.geteuid() == 0 else ["sudo"]
 SUITE = "bookworm"
 
 
@@ -87,22 +89,26 @@ def base_image(state: Path) -> str:
     try:
         started = time.monotonic()
         subprocess.run(
-            ["debootstrap", "--variant=minbase", SUITE, str(rootfs), mirror],
+            [*AS_ROOT, "debootstrap", "--variant=minbase", SUITE, str(rootfs), mirror],
             check=True,
             stdout=subprocess.DEVNULL,
         )
         # Images only need what they install: no docs, no apt caches.
-        (rootfs / "etc/dpkg/dpkg.cfg.d/01-nodoc").write_text(
-            "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n"
+        nodoc = "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n"
+        subprocess.run(
+            [*AS_ROOT, "tee", str(rootfs / "etc/dpkg/dpkg.cfg.d/01-nodoc")],
+            input=nodoc.encode(),
+            stdout=subprocess.DEVNULL,
+            check=True,
         )
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        tar = subprocess.Popen([*AS_ROOT, "tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imported = docker("import", "-", tag, stdin=tar.stdout.fileno() if tar.stdout else None, quiet=True)
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
             raise SystemExit(f"docker import of {tag} failed: {imported.stderr}")
         log(f"{tag} built in {time.monotonic() - started:.0f} s")
     finally:
-        shutil.rmtree(rootfs, ignore_errors=True)
+        subprocess.run([*AS_ROOT, "rm", "-rf", str(rootfs)], check=False)
     return tag
 
 

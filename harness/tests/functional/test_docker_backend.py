@@ -70,11 +70,12 @@ class ExitingRedis(RedisService):
 
 
 class UnstartableRedis(RedisService):
-    """A command the engine cannot run: it refuses to start the container."""
+    """A mount the engine refuses (whatever the image): it will not create the container."""
 
     def docker_container(self) -> ContainerSpec:
         spec = super().docker_container()
-        return ContainerSpec(image=spec.image, command=["/no/such/binary"], ports=spec.ports)
+        volumes = [(str(self.workdir), "/harness", "no-such-mode")]
+        return ContainerSpec(image=spec.image, command=spec.command, ports=spec.ports, volumes=volumes)
 
     def local_processes(self) -> list[ProcessSpec]:  # pragma: no cover - docker only
         raise AssertionError
@@ -137,7 +138,7 @@ def test_an_engine_refusing_to_start_the_container_is_an_error_with_its_message(
         redis.close()
     message = str(caught.value)
     assert message.startswith("redis: starting image ") and "the engine said:" in message
-    assert "/no/such/binary" in message
+    assert "no-such-mode" in message
     assert published_at(engine, redis.port) == []
 
 

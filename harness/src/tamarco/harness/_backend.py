@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from ._errors import DockerUnavailableError, HarnessError
 
@@ -11,8 +12,17 @@ CHOICES = ("auto", "local", "docker")
 DOCKER_EXTRA_HINT = "pip install 'tamarco-harness[docker]'"
 
 
-def check_docker() -> None:
-    """Return if a Docker engine answers a ping within 2 s, else raise DockerUnavailableError."""
+def docker_environment() -> dict[str, str]:
+    """The ``DOCKER_*`` variables now (the engine's address, TLS): a harness keeps the ones it
+    was created with, so a test changing them later does not move its services."""
+    return {key: value for key, value in os.environ.items() if key.startswith("DOCKER_")}
+
+
+def check_docker(environment: Mapping[str, str] | None = None) -> None:
+    """Return if a Docker engine answers a ping within 2 s, else raise DockerUnavailableError.
+
+    ``environment``: the ``DOCKER_*`` variables to use instead of the process's.
+    """
     try:
         import docker
         import docker.errors
@@ -23,7 +33,7 @@ def check_docker() -> None:
     import requests.exceptions
 
     try:
-        docker.from_env(timeout=2).ping()
+        docker.from_env(timeout=2, environment=dict(environment) if environment is not None else None).ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DockerUnavailableError(
             f"the docker backend was requested but no Docker engine answers ({exc}); "
@@ -37,15 +47,17 @@ def check_docker() -> None:
         ) from exc
 
 
-def docker_available() -> bool:
+def docker_available(environment: Mapping[str, str] | None = None) -> bool:
     try:
-        check_docker()
+        check_docker(environment)
     except DockerUnavailableError:
         return False
     return True
 
 
-def resolve_backend(requested: str | None = None, *, default: str | None = None) -> str:
+def resolve_backend(
+    requested: str | None = None, *, default: str | None = None, environment: Mapping[str, str] | None = None
+) -> str:
     """``"local"`` or ``"docker"``: from ``requested``, else the environment, else ``default``
     (the pytest ini option ``harness_backend``), else ``auto``.
 
@@ -56,8 +68,8 @@ def resolve_backend(requested: str | None = None, *, default: str | None = None)
     if choice not in CHOICES:
         raise HarnessError(f"{BACKEND_VARIABLE}={choice!r} is not one of {', '.join(CHOICES)}")
     if choice == "docker":
-        check_docker()
+        check_docker(environment)
         return "docker"
     if choice == "auto":
-        return "docker" if docker_available() else "local"
+        return "docker" if docker_available(environment) else "local"
     return "local"

@@ -15,14 +15,15 @@ the engine's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._backend import check_docker
+from ._backend import check_docker, docker_environment
 from ._errors import HarnessError, ServiceStartError
 from ._service import ContainerSpec
 
@@ -85,26 +86,33 @@ def _configure_testcontainers(client: Any) -> None:
         config.tc_host_override = "127.0.0.1"
 
 
-def docker_client(timeout: int = ENGINE_TIMEOUT) -> Any:
+def docker_client(timeout: int = ENGINE_TIMEOUT, environment: Mapping[str, str] | None = None) -> Any:
+    """A docker client for the engine ``environment`` (``DOCKER_*`` variables) names, else the process's."""
     import docker
 
-    return docker.from_env(timeout=timeout)
+    return docker.from_env(timeout=timeout, environment=dict(environment) if environment is not None else None)
 
 
 class DockerRunner:
-    def __init__(self, kind: str, plan: Callable[[], ContainerSpec]) -> None:
-        check_docker()
+    def __init__(
+        self, kind: str, plan: Callable[[], ContainerSpec], environment: Mapping[str, str] | None = None
+    ) -> None:
+        self._environment = dict(environment) if environment is not None else docker_environment()
+        check_docker(self._environment)
         self.kind = kind
         self._plan = plan
         self._container: Any = None
         self._image = ""
-        client = docker_client()
+        client = self._client()
         with _configured:
             endpoint = str(client.api.base_url)
             if endpoint not in _reaped:
                 _configure_testcontainers(client)
                 reap_orphans(client)
                 _reaped.add(endpoint)
+
+    def _client(self, timeout: int = ENGINE_TIMEOUT) -> Any:
+        return docker_client(timeout, self._environment)
 
     def _wrapped(self) -> Any:
         return self._container.get_wrapped_container() if self._container is not None else None
@@ -117,14 +125,14 @@ class DockerRunner:
         import docker.errors
 
         try:
-            docker_client().images.get(self._image)
+            self._client().images.get(self._image)
             return
         except docker.errors.ImageNotFound:
             pass
         except docker.errors.DockerException as exc:
             raise self._fail("looking up", exc) from exc
         try:
-            docker_client(PULL_TIMEOUT).images.pull(self._image)
+            self._client(PULL_TIMEOUT).images.pull(self._image)
         except Exception as exc:  # the engine's, or the HTTP client's, error: both reported
             raise HarnessError(
                 f"{self.kind}: image {self._image} is not on the engine and pulling it failed "
@@ -143,11 +151,13 @@ class DockerRunner:
                 raise self._fail("starting again", exc) from exc
             return
         from testcontainers.core.container import DockerContainer
+        from testcontainers.core.exceptions import ContainerStartException
 
         spec = self._plan()
         self._image = spec.image
         self._ensure_image()
-        container = DockerContainer(spec.image, docker_client_kw={"timeout": ENGINE_TIMEOUT})
+        client_options = {"timeout": ENGINE_TIMEOUT, "environment": self._environment}
+        container = DockerContainer(spec.image, docker_client_kw=client_options)
         for key, value in spec.env.items():
             container.with_env(key, value)
         for container_port, host_port in spec.ports.items():
@@ -176,9 +186,9 @@ class DockerRunner:
         try:
             container.start()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            created = container.get_wrapped_container()
-            if created is not None:  # created, then refused to start (a port taken, a bad mount)
-                created.remove(force=True, v=True)
+            with contextlib.suppress(ContainerStartException):  # raised when never created
+                # Created, then refused to start (a port taken, say): remove it.
+                container.get_wrapped_container().remove(force=True, v=True)
             raise self._fail("starting", exc) from exc
         self._container = container
 

@@ -44,15 +44,13 @@ class EtcdMember(EtcdService):
 
     kind = "etcd"
 
-    def __init__(
-        self, cluster: EtcdClusterService, index: int, backend: str = "local", *, image: str | None = None
-    ) -> None:
+    def __init__(self, cluster: EtcdClusterService, index: int, backend: str = "local", **options: Any) -> None:
         self.cluster = cluster
         self.index = index
         self.name = f"member{index}"
         workdir = cluster.workdir / self.name
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(backend, workdir=workdir, image=image)
+        super().__init__(backend, workdir=workdir, **options)
 
     def local_processes(self) -> list[ProcessSpec]:
         initial = self.cluster.initial_cluster()
@@ -88,7 +86,8 @@ class EtcdClusterService:
 
     kind = "etcd-cluster"
 
-    def __init__(self, backend: str = "local", *, size: int = 3, image: str | None = None) -> None:
+    def __init__(self, backend: str = "local", *, size: int = 3, **options: Any) -> None:
+        """``options``: ``image`` and ``docker_environment``, as for every :class:`Service`."""
         if size < 1:
             raise HarnessError(f"etcd cluster: size must be at least 1, got {size}")
         self.backend = backend
@@ -97,7 +96,7 @@ class EtcdClusterService:
         self.members: list[EtcdMember] = []
         try:
             for index in range(size):
-                self.members.append(EtcdMember(self, index, backend, image=image))
+                self.members.append(EtcdMember(self, index, backend, **options))
         except BaseException:
             self.close()
             raise

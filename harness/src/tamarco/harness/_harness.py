@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar, cast
 
-from ._backend import resolve_backend
+from ._backend import docker_environment, resolve_backend
 from ._carbon import CarbonService
 from ._errors import HarnessError
 from ._etcd import EtcdService
@@ -66,6 +66,8 @@ class Harness:
         self._requested_backend = backend
         self._default_backend = default_backend
         self.images = dict(images or {})
+        #: The engine of the docker backend, as the environment named it when this was created.
+        self.docker_environment = docker_environment()
         self._backend: str | None = None
         self._lock = threading.Lock()
         self._futures: dict[str, Future[Service]] = {}
@@ -79,7 +81,9 @@ class Harness:
     def backend(self) -> str:
         with self._lock:
             if self._backend is None:
-                self._backend = resolve_backend(self._requested_backend, default=self._default_backend)
+                self._backend = resolve_backend(
+                    self._requested_backend, default=self._default_backend, environment=self.docker_environment
+                )
             return self._backend
 
     def image(self, name: str) -> str:
@@ -88,9 +92,10 @@ class Harness:
 
     def _create(self, name: str) -> Service:
         backend = self.backend
+        image, environment = self.image(name), self.docker_environment
         if name == "logstash":
-            return LogstashService(backend, redis=self.redis, image=self.image(name))
-        return SERVICE_CLASSES[name](backend, image=self.image(name))
+            return LogstashService(backend, redis=self.redis, image=image, docker_environment=environment)
+        return SERVICE_CLASSES[name](backend, image=image, docker_environment=environment)
 
     def _submit(self, name: str) -> tuple[Future[Service], bool]:
         if name not in SERVICE_CLASSES:
@@ -165,7 +170,9 @@ class Harness:
             if self._closed:
                 raise HarnessError("the harness was closed")
             if self._etcd_cluster is None:
-                self._etcd_cluster = EtcdClusterService(self.backend, image=self.image("etcd"))
+                self._etcd_cluster = EtcdClusterService(
+                    self.backend, image=self.image("etcd"), docker_environment=self.docker_environment
+                )
             cluster = self._etcd_cluster
             cluster.start()
             return cluster

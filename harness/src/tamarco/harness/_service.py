@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -89,12 +89,20 @@ class Service(abc.ABC):
     #: Seconds a start may take before it is declared failed.
     start_timeout: float = 30.0
 
-    def __init__(self, backend: str = "local", *, workdir: Path | None = None, image: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: str = "local",
+        *,
+        workdir: Path | None = None,
+        image: str | None = None,
+        docker_environment: Mapping[str, str] | None = None,
+    ) -> None:
         if backend not in BACKENDS:
             raise HarnessError(f"{self.kind}: unknown backend {backend!r}; use one of {BACKENDS}")
         self.backend = backend
         #: The image the docker backend runs (:func:`~tamarco.harness._images.image_for` unless given).
         self.image = image or image_for(self.kind)
+        self._docker_environment = dict(docker_environment) if docker_environment is not None else None
         self.host = LOOPBACK
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix=f"tamarco-harness-{self.kind}-")) if workdir is None else workdir
@@ -116,7 +124,7 @@ class Service(abc.ABC):
             return LocalRunner(self.kind, self.workdir, self.local_processes)
         from ._docker import DockerRunner
 
-        return DockerRunner(self.kind, self.docker_container)
+        return DockerRunner(self.kind, self.docker_container, self._docker_environment)
 
     # -- what each kind provides -------------------------------------------------------
 

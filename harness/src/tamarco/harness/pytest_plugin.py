@@ -157,9 +157,10 @@ def backend_harness(config: pytest.Config, backend: str) -> Harness:
             return session  # the session's own services, not a second set
     harnesses = config.stash[_BACKEND_HARNESSES_KEY]
     if backend not in harnesses:
+        harness = _new_harness(config, backend)
         if backend == "docker":
-            check_docker()
-        harnesses[backend] = _new_harness(config, backend)
+            check_docker(harness.docker_environment)
+        harnesses[backend] = harness
     return harnesses[backend]
 
 
@@ -214,7 +215,7 @@ def pytest_report_header(config: pytest.Config) -> str:
         backend = harness.backend
     except HarnessError as error:
         backend = f"unavailable ({error})"
-    docker = "answers" if docker_available() else "does not answer"
+    docker = "answers" if docker_available(harness.docker_environment) else "does not answer"
     return f"tamarco-harness: session backend {backend}; a Docker engine {docker}"
 
 

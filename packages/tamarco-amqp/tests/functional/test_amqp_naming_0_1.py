@@ -220,7 +220,6 @@ async def test_retries_and_dead_letters_work_in_the_0_1_scheme(
         assert message.headers["x-tamarco-error"] == "ValueError: not a cow"
         await message.ack()
         await _delete(channel, legacy, queues=["cows"], requests=[])
-        await dead.delete(if_unused=False, if_empty=False)
 
 
 async def _delete(channel: AbstractChannel, legacy: Legacy, *, queues: list[str], requests: list[str]) -> None:
@@ -229,3 +228,64 @@ async def _delete(channel: AbstractChannel, legacy: Legacy, *, queues: list[str]
         await channel.queue_delete(legacy.name("push_pull", queue))
     for queue in requests:
         await channel.queue_delete(legacy.name("request_response", queue))
+    for queue in [*queues, *requests, "news"]:  # the inputs' dead-letter queues
+        await channel.queue_delete(legacy.name("dead_letter", queue))
+
+
+class Moving(MicroserviceContext):
+    """docs/porting-from-0.1.md, moving a queue to the default scheme: the consumers of ``cows``
+    on both schemes (two resources), the producers already on the default one."""
+
+    name = "moving"
+    amqp_01 = AMQPResource()
+    amqp = AMQPResource(outputs=[AMQPOutput("cows")])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cows: list[Any] = []
+
+    async def handle(self, message: Any) -> None:
+        self.cows.append(message)
+
+    @AMQPPullInput(resource=amqp_01, queue="cows")
+    async def on_old_cow(self, message: Any) -> None:
+        await self.handle(message)
+
+    @AMQPPullInput(resource=amqp, queue="cows")
+    async def on_new_cow(self, message: Any) -> None:
+        await self.handle(message)
+
+
+async def test_a_queue_moves_to_the_default_scheme_without_losing_a_message(
+    amqp_settings: Any, unique_name: str, rabbitmq_service: Any
+) -> None:
+    prefix = unique_name
+    async with await aio_pika.connect(rabbitmq_service.url) as connection:
+        channel = await connection.channel()
+        legacy = Legacy(channel, prefix)
+        # Messages waiting in the 0.1 queue, produced while no consumer ran.
+        old_queue = await channel.declare_queue(
+            legacy.name("push_pull", "cows"), durable=True, exclusive=False, auto_delete=False
+        )
+        for n in range(N):
+            await legacy.push("cows", json.dumps({"cow": n}).encode())
+        service = Moving(environ={})
+        service.settings.update_internal(
+            {
+                "system": {
+                    "resources": {
+                        "amqp_01": amqp_settings(queues_prefix=prefix, naming="0.1"),
+                        "amqp": amqp_settings(queues_prefix=f"{prefix}."),
+                    }
+                }
+            }
+        )
+        async with service:
+            for n in range(N, 2 * N):  # the producers, moved to the default scheme
+                await service.amqp.outputs["cows"].push({"cow": n})
+            await wait_until(lambda: len(service.cows) == 2 * N, what=f"the {2 * N} cows of both schemes")
+            drained = await channel.declare_queue(old_queue.name, passive=True)
+            assert drained.declaration_result.message_count == 0
+        assert sorted(message["cow"] for message in service.cows) == list(range(2 * N))
+        for name in (old_queue.name, f"{prefix}.cows", f"{prefix}.dead_letter.cows", f"{prefix}.cows.dead"):
+            await channel.queue_delete(name)

@@ -6,8 +6,9 @@
   the protocol's ``access_log`` is on), measures from ``Http.perft0``, and subclasses
   ``HttpProtocol`` overriding ``_setup`` and ``log_disconnect`` (and ``WebSocketProtocol``'s
   ``log_websocket``) around the ``access_log`` slot.
-- ``_timeouts.py`` notes when ``Http.http1_request_header`` starts and ends a head that takes
-  too long through ``HttpProtocol.check_timeouts`` (``_http``, ``_time``, ``request_timeout``).
+- ``_timeouts.py`` notes a request's first bytes in ``HttpProtocol.data_received`` (the stage of
+  ``_http``, ``request_body``, the ``_time`` Sanic sets there) and ends a head that takes too long
+  through ``HttpProtocol.check_timeouts`` (``_http``, ``_time``, ``request_timeout``).
 - ``_server.py`` keeps an app in ``Sanic._app_registry`` only while it runs
   (``register_app``/``unregister_app``) and drives ``AsyncioServer``'s lifecycle by hand.
 
@@ -198,6 +199,23 @@ def test_http_reads_the_request_head_in_http1_request_header_at_stage_request():
     require(
         "self.stage = Stage.REQUEST" in source and "await self.http1_request_header()" in source,
         "the head is read at Stage.REQUEST by http1_request_header",
+        TIMEOUTS,
+    )
+
+
+def test_data_received_sets_self_time_to_now_first():
+    """The deadlines take a request's start from the ``_time`` Sanic's ``data_received`` sets."""
+    require(
+        "def data_received(self, data: bytes):\n        try:\n            self._time = current_time()"
+        in source_of(sanic.server.protocols.http_protocol),
+        "HttpProtocol.data_received",
+        TIMEOUTS,
+        "no longer sets self._time = current_time() first",
+    )
+    source = source_of(sanic.http.http1)
+    require(
+        "while self.keep_alive and self.stage is Stage.IDLE:" in source and "self.request_body = None" in source,
+        "Http.http1 (waits for a request at Stage.IDLE; request_body reset per request)",
         TIMEOUTS,
     )
 

@@ -52,17 +52,18 @@ def test_kafka_input_is_a_pull_input_with_a_group() -> None:
     assert input_.dead_letter_topic_for("metrics") == "metrics.dlq"
     several = KafkaInput(topics=["a", "b"], group_id="g", dead_letter_topic="failed")
     assert several.topics == ("a", "b") and several.source == "a,b" and several.dead_letter_topic_for("a") == "failed"
-    pattern = KafkaInput(pattern=r"metrics\..*")
+    pattern = KafkaInput(topic_pattern=r"metrics\..*")
     assert pattern.topics == () and pattern.topic_pattern == r"metrics\..*"
+    assert pattern.pattern == "pull"  # the input pattern; the topic regex is topic_pattern
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "exactly one of topic, topics or pattern"),
-        ({"topic": "a", "pattern": "b"}, "exactly one of topic, topics or pattern"),
+        ({}, "exactly one of topic, topics or topic_pattern"),
+        ({"topic": "a", "topic_pattern": "b"}, "exactly one of topic, topics or topic_pattern"),
         ({"topics": "ab"}, "topics must be a list"),
-        ({"pattern": "("}, "not a regular expression"),
+        ({"topic_pattern": "("}, "not a regular expression"),
         ({"topic": "a", "group_id": ""}, "group_id must be a non-empty string"),
     ],
 )
@@ -113,3 +114,17 @@ def test_unknown_keyword_arguments_are_refused_by_name() -> None:
         KafkaInput(topic="metrics", grup_id="g")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="unexpected keyword argument 'topik'"):
         KafkaOutput(topic="metrics", topik="m")  # type: ignore[call-arg]
+
+
+def test_a_synchronous_handler_is_refused_at_class_definition() -> None:
+    """0.1's Kafka input ran plain functions (blocking the loop); now the class body fails."""
+    from tamarco.core.microservice import Microservice
+
+    with pytest.raises(TypeError, match=r"input metrics: the handler .*pull must be an async function \(async def\)"):
+
+        class Service(Microservice):
+            kafka = KafkaResource()
+
+            @KafkaInput(resource=kafka, topic="metrics")  # type: ignore[arg-type]
+            def pull(self, message: object) -> None:
+                pass

@@ -157,7 +157,8 @@ async def test_bad_debug_settings_name_the_key(kit, logs):
     service = make_service(kit, {"memory_analyzer": {"interval_seconds": -1}}, memory_analyzer=MemoryAnalyzerResource())
     assert await asyncio.wait_for(service.run_until_stopped(), 10) == EXIT_FAILURE
     assert any(
-        "setting system.resources.memory_analyzer.interval_seconds must be a positive" in m for m in logs.messages
+        "setting system.resources.memory_analyzer.interval_seconds must be a number of seconds > 0" in m
+        for m in logs.messages
     )
 
 

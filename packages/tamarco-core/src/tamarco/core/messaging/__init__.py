@@ -25,7 +25,14 @@ from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
-from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker, Subscription, Transport
+from tamarco.core.messaging._transport import (
+    ConfirmedEnqueue,
+    ConnectionListener,
+    SendPattern,
+    SendTracker,
+    Subscription,
+    Transport,
+)
 from tamarco.core.messaging.errors import (
     AuthenticationError,
     HandlerTimeoutError,
@@ -45,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "ChannelDescription",
     "ConcurrencyLimiter",
+    "ConfirmedEnqueue",
     "ConnectionListener",
     "Consumer",
     "DeadLetter",

@@ -9,14 +9,14 @@ and the in-memory transport can stand in for any of them in a unit test.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._consumer import Consumer
     from tamarco.core.messaging._input import MessageInput, MessageOutput
     from tamarco.core.messaging._message import Delivery
 
-__all__ = ["ConnectionListener", "SendPattern", "SendTracker", "Subscription", "Transport"]
+__all__ = ["ConfirmedEnqueue", "ConnectionListener", "SendPattern", "SendTracker", "Subscription", "Transport"]
 
 SendPattern = Literal["publish", "push"]
 #: ``listener(connected, reason)``: the transport lost (``False``) or regained (``True``) its broker.
@@ -123,3 +123,20 @@ class Transport(Protocol):
         """Store ``delivery`` (with ``headers``: the error, attempts...) where failed messages go,
         before the core acknowledges it. Raising keeps the message unacknowledged (requeued)."""
         ...
+
+
+class ConfirmedEnqueue:
+    """The fire-and-forget send of a transport without a send buffer (AMQP, in-memory):
+    :meth:`Transport.enqueue` as a confirmed ``push``, reported to the tracker at once."""
+
+    async def enqueue(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        *,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        tracker: SendTracker,
+    ) -> None:
+        await cast("Transport", self).send(output, "push", body, key=key, headers=headers)
+        tracker.published(1)

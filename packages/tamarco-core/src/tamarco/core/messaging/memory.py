@@ -32,13 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core.messaging._transport import ConfirmedEnqueue
 from tamarco.core.messaging.errors import NotConnectedError, RequestTimeoutError
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._consumer import Consumer
     from tamarco.core.messaging._input import MessageInput, MessageOutput
     from tamarco.core.messaging._message import Delivery
-    from tamarco.core.messaging._transport import ConnectionListener, SendPattern, SendTracker
+    from tamarco.core.messaging._transport import ConnectionListener, SendPattern
 
 __all__ = ["DeadLetter", "InMemoryBroker", "InMemoryDelivery", "InMemoryTransport"]
 
@@ -313,7 +314,7 @@ class _MemorySubscription:
         await asyncio.gather(*handlers, return_exceptions=True)
 
 
-class InMemoryTransport:
+class InMemoryTransport(ConfirmedEnqueue):
     """A :class:`~tamarco.core.messaging.Transport` over an :class:`InMemoryBroker`."""
 
     kind = "memory"
@@ -389,19 +390,6 @@ class InMemoryTransport:
             await self.broker.publish(output.destination, body, headers, key)
         else:
             await self.broker.push(output.destination, body, headers, key)
-
-    async def enqueue(
-        self,
-        output: MessageOutput,
-        body: bytes,
-        *,
-        key: str | None,
-        headers: Mapping[str, Any] | None,
-        tracker: SendTracker,
-    ) -> None:
-        """No buffer in memory: a ``push``, reported at once."""
-        await self.send(output, "push", body, key=key, headers=headers)
-        tracker.published(1)
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None

@@ -261,9 +261,18 @@ class OutputBase:
     def encode(self, message: Any) -> bytes:
         return bytes(self.codec.encode(message))
 
-    async def push(self, message: Any) -> None:
-        """Encode and send one message (implemented by each transport)."""
+    async def push(self, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        """Encode and send one message to one consumer (implemented by each transport)."""
         raise NotImplementedError(f"{type(self).__name__}.push")
+
+    async def publish(self, message: Any, *, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
+        """Encode and send one message to every subscriber (implemented by each transport), so
+        that ``self.amqp.outputs["q"].publish(...)`` type-checks on any resource's outputs."""
+        raise NotImplementedError(f"{type(self).__name__}.publish")
+
+    async def request(self, message: Any, *, timeout: float = 30.0, headers: Mapping[str, Any] | None = None) -> Any:
+        """Send a request and return the decoded answer (where the transport has request/response)."""
+        raise NotImplementedError(f"{type(self).__name__}.request")
 
 
 class IOResource(BaseResource):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._errors import StatusSettingsError
@@ -88,24 +89,12 @@ class PeriodicReportResource(BaseResource):
             services = [services]
         if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
             raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
-        enabled = settings.get_nowait("enabled", None)
-        if enabled is not None and not isinstance(enabled, bool):
-            raise StatusSettingsError(f"setting {settings.full_key('enabled')} must be true or false, got {enabled!r}")
-        self.enabled = bool(enabled) if enabled is not None else (service in services or "all" in services)
-        interval = settings.get_nowait("interval_seconds", self.default_interval_seconds)
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
-            raise StatusSettingsError(
-                f"setting {settings.full_key('interval_seconds')} must be a positive number of seconds, "
-                f"got {interval!r}"
-            )
-        self.interval_seconds = float(interval)
-        top = settings.get_nowait("top", self.default_top)
-        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise StatusSettingsError(f"setting {settings.full_key('top')} must be a positive integer, got {top!r}")
-        self.top = top
-        file = settings.get_nowait("file", None)
-        if file is not None and (not isinstance(file, str) or not file):
-            raise StatusSettingsError(f"setting {settings.full_key('file')} must be a file path, got {file!r}")
+        read = SettingsReader.of(settings, error=StatusSettingsError)
+        enabled = read.boolean("enabled", False) if settings.get_nowait("enabled", None) is not None else None
+        self.enabled = enabled if enabled is not None else (service in services or "all" in services)
+        self.interval_seconds = read.seconds("interval_seconds", self.default_interval_seconds)
+        self.top = read.whole("top", self.default_top, minimum=1)
+        file = read.optional_text("file")
         default = Path(tempfile.gettempdir()) / self.default_file.replace("<service>", service)
         self.file = Path(file) if file else default
 

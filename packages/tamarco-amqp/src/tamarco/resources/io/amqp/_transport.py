@@ -36,7 +36,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from tamarco.core.deadlines import Backoff, within
-from tamarco.core.messaging import AuthenticationError, NotConnectedError
+from tamarco.core.messaging import AuthenticationError, ConfirmedEnqueue, NotConnectedError
 from tamarco.resources.io.amqp._config import AMQPConfig
 from tamarco.resources.io.amqp._declarer import Declarer
 from tamarco.resources.io.amqp._delivery import CONNECTION_ERRORS, AMQPDelivery
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
         MessageInput,
         MessageOutput,
         SendPattern,
-        SendTracker,
     )
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "AMQPTransport"]
@@ -73,7 +72,7 @@ class _AMQPSubscription:
             await within(self.queue.cancel(self.tag), 5)
 
 
-class AMQPTransport:
+class AMQPTransport(ConfirmedEnqueue):
     """A :class:`~tamarco.core.messaging.Transport` over one RabbitMQ connection (see the module doc)."""
 
     kind = "amqp"
@@ -238,19 +237,6 @@ class AMQPTransport:
         headers: Mapping[str, Any] | None,
     ) -> None:
         await self.publisher.send(pattern, output.destination, body, key, headers)
-
-    async def enqueue(
-        self,
-        output: MessageOutput,
-        body: bytes,
-        *,
-        key: str | None,
-        headers: Mapping[str, Any] | None,
-        tracker: SendTracker,
-    ) -> None:
-        """No unconfirmed path on AMQP: a confirmed ``push``, reported at once."""
-        await self.publisher.send("push", output.destination, body, key, headers)
-        tracker.published(1)
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None

@@ -3,9 +3,9 @@
 Sanic's ``REQUEST_TIMEOUT`` counts from the last bytes received (every ``data_received``
 restarts it), so a client sending one byte every few seconds keeps a connection, and its
 memory, forever. Here the request head (request line and headers) must be complete within
-``request_timeout_seconds`` of its first byte, however the bytes trickle in: :class:`BoundedHttp`
-notes when Sanic starts reading a head, and the protocol from :func:`bounded_protocol` ends a
-head that is too old through Sanic's own request-timeout path (a ``408 Request Timeout``, then
+``request_timeout_seconds`` of its first byte, however the bytes trickle in: the protocol from
+:func:`bounded_protocol` notes when the first bytes of a request arrive, and ends a head that is
+too old through Sanic's own request-timeout path (a ``408 Request Timeout``, then
 the connection is closed). Sanic checks its timeouts every ``min(timeouts) / 2`` seconds (at
 least 0.1 s), so a head gets between 1 and 1.5 times the timeout.
 
@@ -15,8 +15,15 @@ read by the handler, under Sanic's ``RESPONSE_TIMEOUT``.
 
 The whole request, head and body, must arrive within ``request_deadline_seconds`` of its first
 byte (default 60): a body trickled one byte a second is answered ``408`` and the connection
-closed, whatever the handler does meanwhile. :class:`BoundedHttp` notes when the body has been
-read to its end (``read``).
+closed, whatever the handler does meanwhile (Sanic's ``Http.request_body`` says whether the body
+is still being received).
+
+The first bytes of a request are those a connection receives while Sanic is not reading a head
+(``Stage.IDLE``), or while it handles a request whose body was read whole (a pipelined request).
+They are noted in ``data_received``, which Sanic calls for every chunk anyway, from the time Sanic
+itself just took (``_time``): nothing runs per request in Sanic's request coroutine (an override
+of ``Http.http1_request_header`` cost a coroutine frame and a clock read per request, ~3% of the
+embedding's instructions, benchmarks/README.md).
 
 A connection that has sent nothing at all is closed after ``first_byte_timeout_seconds``
 (default 10), much sooner than an idle keep-alive connection that already made requests.
@@ -24,8 +31,8 @@ A connection that has sent nothing at all is closed after ``first_byte_timeout_s
 Beyond ``max_connections`` (default 1000) a new connection gets ``503`` and is closed
 (:mod:`._limits`).
 
-Relies on Sanic internals (``Http.http1_request_header``, ``Http.read``, ``request_body``,
-``HttpProtocol.check_timeouts``, ``connections``, ``_http``, ``_task``, ``_time``):
+Relies on Sanic internals (``Http.stage``, ``Http.request_body``, ``HttpProtocol.data_received``
+setting ``_time``, ``HttpProtocol.check_timeouts``, ``connections``, ``_http``, ``_task``, ``_time``):
 ``tests/unit/test_sanic_contract.py`` names them.
 """
 
@@ -43,27 +50,10 @@ __all__ = ["BoundedHttp", "bounded_protocol"]
 
 
 class BoundedHttp(Http):
-    """Sanic's HTTP/1 connection handler, noting on its protocol when a request head began and
-    until when its body is still being received."""
+    """Sanic's HTTP/1 connection handler, as the bounded protocol uses it (the deadlines are
+    kept by the protocol; subclasses add per-response work, e.g. the meters)."""
 
     __slots__ = ()
-
-    async def http1_request_header(self) -> None:
-        protocol: Any = self.protocol
-        protocol.tamarco_head_since = protocol.tamarco_request_since = monotonic()
-        try:
-            await super().http1_request_header()
-        finally:
-            protocol.tamarco_head_since = None
-            if not self.request_body:
-                protocol.tamarco_request_since = None
-
-    async def read(self) -> bytes | None:
-        data = await super().read()
-        if not self.request_body:  # the body was read to its end
-            protocol: Any = self.protocol
-            protocol.tamarco_request_since = None
-        return data
 
 
 def bounded_protocol(
@@ -86,6 +76,12 @@ def bounded_protocol(
 
     def data_received(self: Any, data: bytes) -> None:
         self.tamarco_received = True
+        http = getattr(self, "_http", None)  # set by the connection's task, maybe not yet running
+        if http is None or http.stage is Stage.IDLE or (http.stage is not Stage.REQUEST and not http.request_body):
+            # The first bytes of a request (see the module doc): Sanic's clock read is ours.
+            base.data_received(self, data)
+            self.tamarco_head_since = self.tamarco_request_since = self._time
+            return
         base.data_received(self, data)
 
     def check_timeouts(self: Any) -> None:
@@ -101,6 +97,7 @@ def bounded_protocol(
             and request_since is not None
             and http is not None
             and http.stage is Stage.HANDLER
+            and http.request_body  # still being received
             and now - request_since > request_deadline
             and self._task
         ):

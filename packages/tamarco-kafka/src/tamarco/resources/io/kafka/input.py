@@ -16,7 +16,7 @@ __all__ = ["KafkaInput"]
 
 
 class KafkaInput(MessageInput[PayloadT]):
-    """Messages of ``topic`` (or ``topics``, or the topics matching ``pattern``) for consumer
+    """Messages of ``topic`` (or ``topics``, or the topics matching ``topic_pattern``) for consumer
     group ``group_id`` (default: the service's name).
 
     The members of one group share the topic's partitions: each message is handled by one of
@@ -39,30 +39,34 @@ class KafkaInput(MessageInput[PayloadT]):
         resource: MessagingResource | None = None,
         *,
         topics: Sequence[str] | None = None,
-        pattern: str | None = None,
+        topic_pattern: str | None = None,
         dead_letter_topic: str | None = None,
         **options: Unpack[InputOptions],
     ) -> None:
-        given = [what for what, value in (("topic", topic), ("topics", topics), ("pattern", pattern)) if value]
+        given = [
+            what for what, value in (("topic", topic), ("topics", topics), ("topic_pattern", topic_pattern)) if value
+        ]
         if len(given) != 1:
-            raise ValueError(f"KafkaInput: give exactly one of topic, topics or pattern (got {given or 'none'})")
+            raise ValueError(f"KafkaInput: give exactly one of topic, topics or topic_pattern (got {given or 'none'})")
         if topics is not None:
             if isinstance(topics, str) or not all(isinstance(item, str) and item for item in topics):
                 raise ValueError(f"KafkaInput: topics must be a list of non-empty strings, got {topics!r}")
             self.topics: tuple[str, ...] = tuple(topics)
             source = ",".join(self.topics)
-        elif pattern is not None:
+        elif topic_pattern is not None:
             try:
-                re.compile(pattern)
+                re.compile(topic_pattern)
             except re.error as error:
-                raise ValueError(f"KafkaInput: pattern {pattern!r} is not a regular expression: {error}") from None
+                raise ValueError(
+                    f"KafkaInput: topic_pattern {topic_pattern!r} is not a regular expression: {error}"
+                ) from None
             self.topics = ()
-            source = pattern
+            source = topic_pattern
         else:
             assert topic is not None
             self.topics = (topic,)
             source = topic
-        self.topic_pattern = pattern
+        self.topic_pattern = topic_pattern
         if group_id is not None and (not isinstance(group_id, str) or not group_id):
             raise ValueError(f"KafkaInput {source!r}: group_id must be a non-empty string, got {group_id!r}")
         self.group_id = group_id
