@@ -153,6 +153,9 @@ def instructions(variant: str, requests: int, env: dict[str, str], out_dir: str)
     if variant.endswith("-before"):
         variant = variant.removesuffix("-before")
         env = {**env, "PYTHONPATH": env["TAMARCO_BENCH_BEFORE_SRC"]}
+    # Once without valgrind first: the bytecode cache is written then, not counted in one run only.
+    warm_up = [sys.executable, __file__, "--serve", variant, "--requests", "1"]
+    subprocess.run(warm_up, env=env, capture_output=True, timeout=600, check=True)
     command = [
         "valgrind",
         "--tool=cachegrind",
