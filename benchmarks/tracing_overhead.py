@@ -295,6 +295,7 @@ def main() -> None:
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--load", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--instructions", action="store_true", help="instructions per request (cachegrind)")
+    parser.add_argument("--variants", nargs="+", choices=(*VARIANTS, "tamarco-before"), help="a subset to measure")
     parser.add_argument("--requests", type=int, default=300, help="with --instructions: requests of the first run")
     parser.add_argument("--extra", type=int, default=1000, help="with --instructions: requests added in the second")
     args = parser.parse_args()
@@ -311,6 +312,8 @@ def main() -> None:
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "aiohttp"
     variants = VARIANTS + (("tamarco-before",) if args.before_src else ())
+    if args.variants:
+        variants = tuple(args.variants)
     bare, with_filter = log_record_cost()
     print(
         f"log record, tracing off: trace-fields filter {with_filter - bare:+.0f} ns per record (a call: {bare:.0f} ns)"
