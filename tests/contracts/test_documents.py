@@ -87,7 +87,7 @@ class Everything(Microservice):
     readings = KafkaInput[Reading](topics=["readings.a", "readings.b"], group_id="analytics")
     amqp = AMQPResource(outputs=[AMQPOutput[Invoice]("invoices"), AMQPGenericOutput(), AMQPOutput("raw")])
     kafka = KafkaResource(
-        inputs=[readings, KafkaInput(pattern=r"audit\..*")],
+        inputs=[readings, KafkaInput(topic_pattern=r"audit\..*")],
         outputs=[KafkaOutput[Tick]("ticks"), KafkaOutput("free", codec=YamlCodec)],
     )
 

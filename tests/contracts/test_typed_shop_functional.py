@@ -105,6 +105,8 @@ async def kafka_dead_letter(bootstrap_servers: str, marker: str) -> tuple[dict[s
     try:
         await producer.send_and_wait("orders", json.dumps({**VALID, "id": 2, "customer": marker}).encode())
         await producer.send_and_wait("orders", json.dumps({**INVALID, "marker": marker}).encode())
+        # the async-for form: KafkaInput[PriceChanged] consumed in a task yields the dataclass
+        await producer.send_and_wait("prices", json.dumps({"sku": marker, "price": 2.5}).encode())
         sent = time.monotonic()
         while True:
             batch = await consumer.getmany(timeout_ms=200)
@@ -134,6 +136,7 @@ async def test_valid_messages_reach_typed_handlers_and_invalid_ones_are_dead_let
     marker = uuid.uuid4().hex
     kafka_headers, kafka_elapsed = await kafka_dead_letter(kafka_service.bootstrap_servers, marker)
     service.wait_for(rf"kafka order 2 from {marker}: Order$")
+    service.wait_for(rf"price of {marker} is now 2.5: PriceChanged$")
     kafka_errors = json.loads(kafka_headers["x-tamarco-validation-errors"])
     assert [error["loc"] for error in kafka_errors] == EXPECTED_ERRORS
     assert kafka_headers["x-tamarco-attempts"] == b"1"
