@@ -96,15 +96,6 @@ def test_python_blocks_run(page, monkeypatch, tmp_path):
 
 MAIN = 'if __name__ == "__main__":'
 COMPLETE = [(page, example) for page in RUNNABLE_PAGES for example in sybil.parse(page) if MAIN in example.parsed]
-#: Complete examples that mypy --strict refuses until resource outputs are typed by their class
-#: (``self.amqp.outputs["cows"]`` is an ``OutputBase``, which has no ``publish``/``request``):
-#: the seam engineer's typed outputs (issue 24). strict: this list must shrink when they land.
-PENDING_TYPED_OUTPUTS = {("docs/amqp.md", "class MyMicroservice("), ("docs/amqp.md", "class Farm(")}
-
-
-def pending(page: Path, example) -> bool:
-    where = page.relative_to(ROOT).as_posix()
-    return any(where == known and marker in example.parsed for known, marker in PENDING_TYPED_OUTPUTS)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +134,6 @@ def test_complete_examples_are_found():
             page,
             example,
             id=f"{page.relative_to(ROOT)}:{example.line}",
-            marks=[pytest.mark.xfail(strict=True, reason="outputs typed OutputBase")] if pending(page, example) else [],
         )
         for page, example in COMPLETE
     ],
