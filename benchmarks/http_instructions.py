@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -67,12 +68,13 @@ def serve_sanic(requests: int) -> None:
 
         asyncio.get_running_loop().create_task(run())
 
-    app.run(host=HOST, port=0, single_process=True, access_log=False, motd=False)
+    with socket.socket() as probe:  # Sanic's port=0 means 8000: take a free one
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    app.run(host=HOST, port=port, single_process=True, access_log=False, motd=False)
 
 
 def serve_sanic_server(requests: int) -> None:
-    import socket
-
     import uvloop
     from sanic import Sanic
     from sanic.response import text

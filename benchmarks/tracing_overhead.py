@@ -227,16 +227,21 @@ def measure_instructions(variants: tuple[str, ...], args: argparse.Namespace, en
             per_request[variant] = (more - base) / args.extra
             print(f"  {variant:<16}{per_request[variant]:>12,.0f} instructions/request", flush=True)
     print()
-    print(f"tracing off:  tamarco / sanic                = {per_request['tamarco'] / per_request['sanic']:.3f}")
-    on = per_request["tamarco-traced"] / per_request["sanic-otel"]
-    print(f"tracing on:   tamarco-traced / sanic-otel    = {on:.3f}")
-    print(f"              sanic-otel - sanic             = {per_request['sanic-otel'] - per_request['sanic']:+,.0f}")
-    print(
-        f"              tamarco-traced - tamarco       = {per_request['tamarco-traced'] - per_request['tamarco']:+,.0f}"
+    report(per_request, "instructions; ")
+
+
+def report(values: dict[str, float], unit: str = "") -> None:
+    """The ratios of whichever variants were measured (``values``: per request)."""
+    pairs = (
+        ("tracing off:   tamarco / sanic", "tamarco", "sanic"),
+        ("tracing on:    tamarco-traced / sanic-otel", "tamarco-traced", "sanic-otel"),
+        ("               sanic-otel / sanic", "sanic-otel", "sanic"),
+        ("               tamarco-traced / tamarco", "tamarco-traced", "tamarco"),
+        ("off vs before: tamarco / tamarco-before", "tamarco", "tamarco-before"),
     )
-    if "tamarco-before" in per_request:
-        ratio = per_request["tamarco-before"] / per_request["tamarco"]
-        print(f"off vs before: tamarco-before / tamarco      = {ratio:.3f} (instructions; target >= 0.99)")
+    for label, ours, theirs in pairs:
+        if ours in values and theirs in values:
+            print(f"{label:<45} = {values[ours] / values[theirs]:.3f} ({unit}per request; lower is cheaper)")
 
 
 # -- measuring --------------------------------------------------------------------------------

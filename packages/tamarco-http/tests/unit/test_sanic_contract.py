@@ -9,6 +9,8 @@
 - ``_timeouts.py`` notes a request's first bytes in ``HttpProtocol.data_received`` (the stage of
   ``_http``, ``request_body``, the ``_time`` Sanic sets there) and ends a head that takes too long
   through ``HttpProtocol.check_timeouts`` (``_http``, ``_time``, ``request_timeout``).
+- ``_touchup.http1_only`` lists one HTTP/1 server in ``app.state.server_info`` during the startup,
+  for the ``AltSvcCheck`` touchup (``sanic.touchup.schemes.altsvc``) to drop the ``alt-svc`` line.
 - ``_server.py`` keeps an app in ``Sanic._app_registry`` only while it runs
   (``register_app``/``unregister_app``) and drives ``AsyncioServer``'s lifecycle by hand.
 
@@ -266,3 +268,21 @@ def test_aiohttp_server_keeps_each_connection_through_connection_made():
     parameters = list(inspect.signature(web.Server.connection_made).parameters)
     assert parameters == ["self", "handler", "transport"], parameters
     assert isinstance(web.Server.connections, property)
+
+
+def test_the_alt_svc_touchup_drops_the_header_for_one_http_version():
+    import sanic.touchup.schemes.altsvc as altsvc
+
+    source = source_of(altsvc)
+    require(
+        'info.settings["version"] for info in app.state.server_info' in source
+        and "return len(self._versions) == 1" in source,
+        "sanic.touchup.schemes.altsvc.RemoveAltSvc",
+        "tamarco-http's _touchup.http1_only",
+        "no longer removes alt-svc when app.state.server_info lists one HTTP version",
+    )
+    require(
+        'headers["alt-svc"] = ""' in source_of(sanic.http.http1),
+        "Http.http1_response_header's alt-svc line",
+        "tamarco-http's _touchup.http1_only",
+    )

@@ -296,7 +296,8 @@ class HTTPServerResource(BaseResource):
                 await server
             if not self.app.state.is_started:
                 _touchup.prepare_first_startup(self.app)
-                await server.startup()
+                with _touchup.http1_only(self.app, int(sock.getsockname()[1])):
+                    await server.startup()
                 _touchup.after_startup(self.app)
             await server.before_start()
             await server.start_serving()

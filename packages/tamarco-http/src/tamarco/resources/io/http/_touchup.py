@@ -28,16 +28,20 @@ Sanic apps cannot be weakly referenced, so this module keeps names and signal na
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from sanic import Sanic
+from sanic.application.state import ApplicationServerInfo
 from sanic.exceptions import SanicException
+from sanic.http.constants import HTTP
 from sanic.touchup import TouchUp
 
-__all__ = ["adopt", "after_startup", "prepare_first_startup", "running", "stopped"]
+__all__ = ["adopt", "after_startup", "http1_only", "prepare_first_startup", "running", "stopped"]
 
 logger = logging.getLogger("tamarco.http")
 
@@ -111,6 +115,25 @@ def prepare_first_startup(app: Sanic) -> None:
     for (target, name), method in _pristine.items():
         setattr(target, name, method)
     app.config.TOUCHUP = True
+
+
+@contextlib.contextmanager
+def http1_only(app: Sanic, port: int) -> Iterator[None]:
+    """Around ``startup()``: tell Sanic's touchup that ``app`` serves HTTP/1 only.
+
+    Sanic's ``AltSvcCheck`` touchup removes the ``alt-svc`` header line of every response only when
+    ``app.state.server_info`` lists exactly one HTTP version; ``app.run`` fills that list, an app
+    served by ``create_server`` has it empty, and then every response carried an empty
+    ``alt-svc:`` header: about 12k instructions per request, 5% of a hello-world request
+    (benchmarks/http_instructions.py). The entry is removed after the startup, so Sanic's own
+    cross-app signal syncing (which looks at apps with server info) never sees it.
+    """
+    info = ApplicationServerInfo(settings={"version": HTTP.VERSION_1, "port": port})
+    app.state.server_info.append(info)
+    try:
+        yield
+    finally:
+        app.state.server_info.remove(info)
 
 
 def after_startup(app: Sanic) -> None:
