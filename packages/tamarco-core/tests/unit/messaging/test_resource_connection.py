@@ -11,6 +11,7 @@ from tamarco.core.messaging import (
     MessageOutput,
     MessagingResource,
     NotConnectedError,
+    PullInput,
 )
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import StatusCodes
@@ -107,4 +108,26 @@ async def test_a_bad_drain_timeout_fails_the_start_naming_the_setting(value: Any
     ):
         async with _context(bus, {"drain_timeout_seconds": value}):
             pass
+    assert transport.attempts == 0, "refused before connecting"
+
+
+async def test_every_wrong_setting_is_reported_at_once_before_connecting() -> None:
+    transport = FlakyTransport(failures=0)
+    bus = Bus(inputs=[PullInput("jobs"), PullInput("mail")], transport=transport)
+    settings = {
+        "drain_timeout_seconds": 0,
+        "delivery": {"max_concurency": 1},
+        "inputs": {"mail": {"retry": {"atempts": 2}}},
+    }
+    with pytest.raises(Exception, match="3 wrong settings: ") as raised:
+        async with _context(bus, settings):
+            pass
+    message = str(raised.value)
+    assert message.count("max_concurency") == 1, message  # the delivery key once, not per input
+    for key in (
+        "system.resources.bus.drain_timeout_seconds must be",
+        "system.resources.bus.delivery.max_concurency is unknown",
+        "system.resources.bus.inputs.mail.retry.atempts is unknown",
+    ):
+        assert key in message
     assert transport.attempts == 0, "refused before connecting"

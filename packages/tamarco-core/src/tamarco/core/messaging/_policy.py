@@ -11,7 +11,7 @@ resource starts; a wrong one is a :class:`MessagingSettingsError` naming the ful
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,21 +74,44 @@ def resolve_policy(
     input_name: str,
 ) -> DeliveryPolicy:
     """The policy of input ``input_name``: defaults < ``delivery`` settings < ``overrides``
-    (the input's constructor arguments) < ``inputs.<input_name>`` settings."""
-    layers: list[tuple[str, Mapping[str, Any]]] = []
+    (the input's constructor arguments) < ``inputs.<input_name>`` settings. Every wrong value
+    is reported (one :class:`MessagingSettingsError`, each naming its full key)."""
+    policy, problems = policy_problems(overrides, resource_settings, input_name)
+    if problems:
+        raise MessagingSettingsError(problems[0] if len(problems) == 1 else "; ".join(problems))
+    return policy
+
+
+def policy_problems(
+    overrides: Mapping[str, Any],
+    resource_settings: SettingsView | None,
+    input_name: str,
+) -> tuple[DeliveryPolicy, list[str]]:
+    """:func:`resolve_policy`'s policy and every wrong setting found on the way (each layer is
+    checked even when an earlier one is wrong), for a resource to report them all at once."""
+    problems: list[str] = []
+    layers: list[tuple[str, Callable[[], Mapping[str, Any]]]] = []
     if resource_settings is not None:
-        delivery = _mapping(resource_settings, "delivery")
-        # ``delivery`` holds the policy only (an input's settings may hold its transport's keys too).
-        SettingsReader.of(resource_settings, error=MessagingSettingsError).check_known("delivery", delivery, _FIELDS)
-        layers.append((resource_settings.full_key("delivery"), delivery))
-    layers.append((f"input {input_name!r} argument", overrides))
+        view = resource_settings
+
+        def delivery() -> Mapping[str, Any]:
+            values = _mapping(view, "delivery")
+            # ``delivery`` holds the policy only (an input's settings may hold its transport's keys too).
+            SettingsReader.of(view, error=MessagingSettingsError).check_known("delivery", values, _FIELDS)
+            return values
+
+        layers.append((view.full_key("delivery"), delivery))
+    layers.append((f"input {input_name!r} argument", lambda: overrides))
     if resource_settings is not None:
         key = f"inputs.{input_name}"
-        layers.append((resource_settings.full_key(key), _mapping(resource_settings, key)))
+        layers.append((resource_settings.full_key(key), lambda: _mapping(view, key)))
     policy = DeliveryPolicy()
     for where, layer in layers:
-        policy = _apply(policy, layer, where)
-    return policy
+        try:
+            policy = _apply(policy, layer(), where)
+        except MessagingSettingsError as error:
+            problems.append(str(error))
+    return policy, problems
 
 
 def _mapping(view: SettingsView, key: str) -> Mapping[str, Any]:

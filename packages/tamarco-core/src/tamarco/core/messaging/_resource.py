@@ -23,7 +23,7 @@ from tamarco.core.messaging._consumer import Consumer
 from tamarco.core.messaging._contract import ChannelDescription
 from tamarco.core.messaging._input import MessageInput, MessageOutput
 from tamarco.core.messaging._meters import OutputMeters
-from tamarco.core.messaging._policy import resolve_policy
+from tamarco.core.messaging._policy import DeliveryPolicy, policy_problems
 from tamarco.core.messaging._transport import SendTracker
 from tamarco.core.messaging.errors import (
     AuthenticationError,
@@ -144,15 +144,8 @@ class MessagingResource(IOResource):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        # Read at start, so that a wrong value fails the start naming the key, not the stop.
-        self._drain_timeout = self.drain_timeout()
-        transport = self._transport_override or self.create_transport()
+        transport, policies = self._read_settings()
         self.transport = transport
-        policies = {
-            name: resolve_policy(input_.policy_overrides, self.settings, name)
-            for name, input_ in self.inputs.items()
-            if isinstance(input_, MessageInput)
-        }
         self.set_status(StatusCodes.CONNECTING)
         await self._connect(transport)
         transport.set_connection_listener(self._on_connection_change)
@@ -178,6 +171,33 @@ class MessagingResource(IOResource):
             await self._shutdown(drain=0.0)
             raise
         await super().start()
+
+    def _read_settings(self) -> tuple[Transport, dict[str, DeliveryPolicy]]:
+        """Every setting this resource reads, checked before any connection is attempted: the
+        drain timeout, the transport's (``create_transport``) and each input's delivery policy.
+        All the wrong ones are reported together, each naming its full key."""
+        problems: list[str] = []
+        transport: Transport | None = None
+        policies: dict[str, DeliveryPolicy] = {}
+        try:
+            # Read at start, so that a wrong value fails the start naming the key, not the stop.
+            self._drain_timeout = self.drain_timeout()
+        except MessagingSettingsError as error:
+            problems.append(str(error))
+        try:
+            transport = self._transport_override or self.create_transport()
+        except MessagingSettingsError as error:
+            problems.append(str(error))
+        for name, input_ in self.inputs.items():
+            if isinstance(input_, MessageInput):
+                policies[name], found = policy_problems(input_.policy_overrides, self.settings, name)
+                problems.extend(problem for problem in found if problem not in problems)  # ``delivery``: once
+        if problems:
+            if len(problems) == 1:
+                raise MessagingSettingsError(problems[0])
+            raise MessagingSettingsError(f"{len(problems)} wrong settings: " + "; ".join(problems))
+        assert transport is not None
+        return transport, policies
 
     async def _connect(self, transport: Transport) -> None:
         loop = asyncio.get_running_loop()

@@ -308,7 +308,9 @@ class KafkaTransport:
         """Hand a message to the producer's batch (the fast path of ``KafkaOutput.send``); its
         outcome reaches ``tracker`` at the next sweep (no callback per message)."""
         topic = output.destination
-        appender = self._appender_for(topic)
+        appender = self._appender
+        if appender is None or appender.producer is not self.producer:
+            appender = self._appender_for(topic)
         try:
             future = await appender.send(
                 topic,
@@ -321,7 +323,7 @@ class KafkaTransport:
             raise self._publish_error(topic, body, error) from None
         sends = self._sends
         sends.append((future, tracker))
-        if len(sends) >= _SWEEP_EVERY:
+        if len(sends) % _SWEEP_EVERY == 0:  # every _SWEEP_EVERY sends, not every send while the oldest waits
             self.sweep_sends()
 
     def sweep_sends(self) -> None:
