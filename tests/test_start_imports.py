@@ -31,6 +31,7 @@ NOT_AT_START = {
     "tracemalloc": "the memory analyzer, when enabled",
     "yaml": "the YAML settings file and codec",
     "aetcd": "etcd settings and the registry, when enabled",
+    "tamarco.core.etcd": "etcd settings, the registry when enabled, the CLI",
     "grpc": "the etcd client",
     "aio_pika": "tamarco-amqp",
     "aiokafka": "tamarco-kafka",

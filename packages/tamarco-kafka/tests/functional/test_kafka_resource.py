@@ -129,7 +129,9 @@ async def test_a_message_over_max_request_size_is_a_clear_error_to_the_caller(
             await output.push("x" * 20_000)
         with pytest.raises(PublishError, match=r"producer\.max_request_size"):
             await output.send("x" * 20_000)
-        await output.push("small")  # the resource still works
+        pushed = output.push("small")  # the resource still works
+        assert isinstance(pushed, asyncio.Future), "connected: the broker's answer itself, no coroutine"
+        assert await pushed is None
     assert (await kafka_case.read(unique_name, 1))[0].value == b'"small"'
 
 

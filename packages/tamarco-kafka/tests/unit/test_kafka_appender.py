@@ -129,3 +129,50 @@ async def test_a_lone_sender_goes_straight_through(wait: bool) -> None:
     producer.drain()
     result = await sending
     assert (result if wait else await result) == b"x"
+
+
+class Refused(Exception):
+    """What a sender sees instead of the producer's error (``translate``)."""
+
+
+async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_their_answers() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    published: list[int] = []
+    bodies = [str(n).encode() for n in range(30)] + [b"too large"] + [str(n).encode() for n in range(30, 40)]
+    futures: list[asyncio.Future[Any]] = []
+    callers = []
+    for index, body in enumerate(bodies):
+        if index % 7 == 3:  # a caller of send() among the submitted ones
+            callers.append(asyncio.ensure_future(appender.send("t", body, None, None, wait=True)))
+            futures.append(callers[-1])
+            await asyncio.sleep(0)  # the caller is in send (or queued) before the next message
+        else:
+            futures.append(
+                appender.submit("t", body, None, None, lambda error: Refused(str(error)), lambda: published.append(1))
+            )
+    everything = asyncio.gather(*futures, return_exceptions=True)
+    await drain_until(producer, everything)
+    results = await everything
+    expected = [body for body in bodies if body != b"too large"]
+    assert producer.sent == expected, "in the order they were submitted or sent"
+    assert producer.most_inside == 1, "never two senders inside send at once"
+    assert isinstance(results[30], Refused), "a refused message fails its own future, translated"
+    assert [result for index, result in enumerate(results) if index % 7 == 3] == [
+        body for index, body in enumerate(bodies) if index % 7 == 3
+    ]
+    assert all(result is None for index, result in enumerate(results) if index % 7 != 3 and index != 30)
+    assert len(published) == len([index for index in range(len(bodies)) if index % 7 != 3]) - 1
+    assert appender.waiting == 0
+    assert await appender.send("t", b"later", None, None, wait=False) is not None, "the way is free again"
+
+
+async def test_a_cancelled_submitted_message_is_not_sent() -> None:
+    producer = BatchingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    futures = [appender.submit("t", str(n).encode(), None, None, RuntimeError) for n in range(3)]
+    futures[1].cancel()
+    rest = asyncio.gather(futures[0], futures[2])
+    await drain_until(producer, rest)
+    assert await rest == [None, None]
+    assert producer.sent == [b"0", b"2"]

@@ -70,6 +70,24 @@ async def test_a_run_is_handled_in_order_and_counted() -> None:
     assert [record.outcome for record in records] == [Settlement.ACKED] * 5
 
 
+class _PositionalRun(list[Record]):
+    """A run whose records the transport settles by position (as Kafka's partition runs)."""
+
+    settles_by_position = True
+
+
+async def test_a_run_settled_by_position_is_not_acked_one_by_one_but_a_failure_still_is_settled() -> None:
+    async def handler(body: Any) -> None:
+        if body == 3:
+            raise ValueError("boom")
+
+    consumer = _consumer(handler, dead_letter=False)
+    records = _PositionalRun(Record(str(n).encode(), n) for n in range(5))
+    assert await consumer.handle(records) == 5
+    assert consumer.handled == 4
+    assert [record.outcome for record in records] == [None, None, None, Settlement.REJECTED, None]
+
+
 async def test_a_run_stops_at_the_first_message_given_back() -> None:
     async def handler(message: Any) -> None:
         if message.body == 2:

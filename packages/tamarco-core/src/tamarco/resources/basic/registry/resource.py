@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.core.etcd import Backoff, describe_error, etcd_key, within
+from tamarco.core.deadlines import Backoff, within
 from tamarco.core.lifecycle import HookHandle, LifecycleHook, ServiceState
 from tamarco.core.report_server import find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -56,6 +56,8 @@ def _etcd_errors(*more: type[BaseException]) -> tuple[type[BaseException], ...]:
 
 
 def _describe_error(error: BaseException) -> str:
+    from tamarco.core.etcd import describe_error  # etcd's helpers: imported once the registry is used
+
     return describe_error(error)
 
 
@@ -252,6 +254,8 @@ class Registry(BaseResource):
         lease = await client.lease(self.ttl_seconds)
         document = json.dumps(self.registration(), separators=(",", ":")).encode()
         assert self.key is not None
+        from tamarco.core.etcd import etcd_key
+
         await client.put(etcd_key(self.key, self._connection_config().namespace), document, lease=lease.id)
         self.lease_id = lease.id
         self._registered.set()
@@ -424,6 +428,8 @@ class Registry(BaseResource):
     def _service_prefix(self, service_name: str) -> bytes:
         if not service_name or "." in service_name or "/" in service_name:
             raise RegistryError(f"invalid service name {service_name!r} for the registry")
+        from tamarco.core.etcd import etcd_key
+
         return etcd_key(f"{self.path}.{service_name}", self._connection_config().namespace) + b"/"
 
     def _setting(self, name: str) -> str:

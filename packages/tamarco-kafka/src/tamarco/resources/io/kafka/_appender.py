@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ _TURN: Any = object()
 
 
 class _Queued:
-    __slots__ = ("headers", "key", "topic", "value", "wait", "waiter")
+    __slots__ = ("headers", "key", "published", "topic", "translate", "value", "wait", "waiter")
 
     def __init__(
         self,
@@ -42,6 +43,8 @@ class _Queued:
         headers: list[tuple[str, bytes]] | None,
         waiter: asyncio.Future[Any],
         wait: bool,
+        translate: Callable[[Exception], Exception] | None = None,
+        published: Callable[[], object] | None = None,
     ) -> None:
         self.topic = topic
         self.value = value
@@ -50,17 +53,23 @@ class _Queued:
         #: Resolved with the message's future (or the broker's answer, if ``wait``), or ``_TURN``.
         self.waiter = waiter
         self.wait = wait
+        #: Set for a message :meth:`Appender.submit` queued (no caller waits for a turn): its
+        #: failure as the sender sees it.
+        self.translate = translate
+        #: Called when the broker acknowledged a submitted message.
+        self.published = published
 
 
 class Appender:
     """One way into the producer's ``send`` for every sender of a transport (see the module doc)."""
 
-    __slots__ = ("_busy", "_queue", "producer")
+    __slots__ = ("_busy", "_drainer", "_queue", "producer")
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
         self._busy = False
         self._queue: collections.deque[_Queued] = collections.deque()
+        self._drainer: asyncio.Task[None] | None = None
 
     @property
     def waiting(self) -> int:
@@ -95,6 +104,41 @@ class Appender:
             self._next()
         return (await future) if wait else future
 
+    def submit(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        translate: Callable[[Exception], Exception],
+        published: Callable[[], object] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue the message and return the future of the broker's answer (None once it
+        acknowledged the message, then ``published()`` is called; a failure as ``translate``
+        makes it) without a coroutine per message: what many concurrent acknowledged sends
+        need. When nobody is sending, one task hands the queue over, in order."""
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(topic, value, key, headers, waiter, True, translate, published))
+        if not self._busy:
+            self._busy = True
+            self._start_drainer()
+        return waiter
+
+    def _start_drainer(self) -> None:
+        self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="tamarco:kafka:appender")
+
+    async def _drain(self) -> None:
+        """The turn of the messages :meth:`submit` queued: hand the queue over, then pass the turn on."""
+        try:
+            await self._hand_over(len(self._queue))
+        except asyncio.CancelledError:  # the loop is closing: nobody will hand these over
+            queue, self._queue = self._queue, collections.deque()
+            for queued in queue:
+                queued.waiter.cancel()
+            self._busy = False
+            raise
+        self._next()
+
     async def _hand_over(self, count: int) -> None:
         """Send the first ``count`` queued messages; a waiter gets its message's future, or the
         broker's answer relayed to it when it comes (one wake-up for the caller, not two)."""
@@ -114,11 +158,11 @@ class Appender:
             except Exception as error:
                 queue.popleft()
                 if not waiter.done():
-                    waiter.set_exception(error)
+                    waiter.set_exception(queued.translate(error) if queued.translate is not None else error)
                 continue
             queue.popleft()
             if queued.wait:
-                future.add_done_callback(functools.partial(_relay, waiter))
+                future.add_done_callback(functools.partial(_relay, waiter, queued))
             elif not waiter.done():
                 waiter.set_result(future)
 
@@ -126,14 +170,20 @@ class Appender:
         """Give the turn to the first caller still waiting, or free the way."""
         queue = self._queue
         while queue:
-            queued = queue.popleft()
-            if not queued.waiter.done():
+            queued = queue[0]
+            if queued.waiter.done():
+                queue.popleft()
+            elif queued.translate is not None:  # submitted: no caller to take the turn
+                self._start_drainer()
+                return
+            else:
+                queue.popleft()
                 queued.waiter.set_result(_TURN)
                 return
         self._busy = False
 
 
-def _relay(waiter: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
+def _relay(waiter: asyncio.Future[Any], queued: _Queued, future: asyncio.Future[Any]) -> None:
     """The broker's answer for a queued message, to its caller (unless it gave up waiting)."""
     if waiter.done():
         return
@@ -141,7 +191,12 @@ def _relay(waiter: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
         waiter.cancel()
         return
     error = future.exception()
+    translate = queued.translate
     if error is not None:
-        waiter.set_exception(error)
-    else:
+        waiter.set_exception(translate(error) if translate is not None and isinstance(error, Exception) else error)
+    elif translate is None:
         waiter.set_result(future.result())
+    else:
+        waiter.set_result(None)
+        if queued.published is not None:
+            queued.published()

@@ -16,7 +16,7 @@ class KafkaDelivery:
 
     __slots__ = ("_headers", "outcome", "record", "redelivered")
 
-    def __init__(self, record: Any, *, redelivered: bool = False) -> None:
+    def __init__(self, record: Any, redelivered: bool = False) -> None:
         self.record = record
         self.redelivered = redelivered
         self._headers: dict[str, Any] | None = None

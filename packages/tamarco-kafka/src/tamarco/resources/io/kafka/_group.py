@@ -72,9 +72,11 @@ class _Partition:
 class _Run:
     """The records at the head of a partition's buffer as the consumer takes them, one at a
     time: it stops at ``_BURST`` records, or as soon as the partition is revoked or the input
-    stops (the record in hand is finished, the rest stay buffered)."""
+    stops (the record in hand is finished, the rest stay buffered). A record the consumer asked
+    past is done (its offset may be committed): the consumer need not call ``ack()``."""
 
     __slots__ = ("group", "handed", "partition")
+    settles_by_position = True
 
     def __init__(self, group: GroupConsumer, partition: _Partition) -> None:
         self.group = group
@@ -83,14 +85,19 @@ class _Run:
 
     def __iter__(self) -> Iterator[KafkaDelivery]:
         partition, group = self.partition, self.group
-        previous = None
-        for record in list(itertools.islice(partition.records, _BURST)):
-            if previous is not None:  # the consumer asks for the next record once the last one is done
-                partition.done = previous.offset + 1
+        records = list(itertools.islice(partition.records, _BURST))
+        if not records or partition.stopping or group.closing:
+            return
+        self.handed = 1
+        yield KafkaDelivery(records[0], partition.redeliver)
+        previous = records[0]
+        for record in itertools.islice(records, 1, None):
+            # The consumer asks for the next record once the last one is done.
+            partition.done = previous.offset + 1
             if partition.stopping or group.closing:
                 return
             self.handed += 1
-            yield KafkaDelivery(record, redelivered=previous is None and partition.redeliver)
+            yield KafkaDelivery(record)
             previous = record
 
 

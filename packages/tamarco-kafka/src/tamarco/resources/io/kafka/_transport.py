@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
@@ -296,6 +296,36 @@ class KafkaTransport:
         # The coroutine of ``produce`` itself: one frame less on every acknowledged send.
         return self.produce(output.destination, body, key=key, headers=headers)
 
+    def submit(
+        self,
+        output: MessageOutput,
+        body: bytes,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+        translate: Callable[[Exception], Exception],
+        published: Callable[[], object] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue an acknowledged send and return the future of the broker's answer, resolved
+        with None (then ``published()`` is called) or failed with the error as ``translate``
+        makes it (what ``KafkaOutput.push`` uses: no coroutine per message, see
+        ``Appender.submit``)."""
+        topic = output.destination
+        appender = self._appender
+        if appender is None or appender.producer is not self.producer:
+            appender = self._appender_for(topic)
+
+        def failure(error: Exception) -> Exception:
+            return translate(self._publish_error(topic, body, error) if isinstance(error, KafkaError) else error)
+
+        return appender.submit(
+            topic,
+            body,
+            key.encode("utf-8") if isinstance(key, str) else key,
+            encode_headers(headers) if headers else None,
+            failure,
+            published,
+        )
+
     async def enqueue(
         self,
         output: MessageOutput,
@@ -308,7 +338,9 @@ class KafkaTransport:
         """Hand a message to the producer's batch (the fast path of ``KafkaOutput.send``); its
         outcome reaches ``tracker`` at the next sweep (no callback per message)."""
         topic = output.destination
-        appender = self._appender_for(topic)
+        appender = self._appender
+        if appender is None or appender.producer is not self.producer:
+            appender = self._appender_for(topic)
         try:
             future = await appender.send(
                 topic,
@@ -321,7 +353,7 @@ class KafkaTransport:
             raise self._publish_error(topic, body, error) from None
         sends = self._sends
         sends.append((future, tracker))
-        if len(sends) >= _SWEEP_EVERY:
+        if len(sends) % _SWEEP_EVERY == 0:  # every _SWEEP_EVERY sends, not every send while the oldest waits
             self.sweep_sends()
 
     def sweep_sends(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tamarco.codecs import JsonCodec
@@ -40,8 +40,22 @@ class KafkaOutput(MessageOutput[PayloadT]):
     def topic(self) -> str:
         return self.destination
 
-    async def push(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:  # type: ignore[override]
-        """Produce ``message`` and wait for the broker's acknowledgement."""
+    def push(  # type: ignore[override]
+        self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None
+    ) -> Awaitable[None]:
+        """Produce ``message``; the awaitable returned completes once the broker acknowledged it.
+
+        On a connected Kafka resource the message is queued at once and the awaitable is the
+        future of the broker's answer — no coroutine per call, so ``asyncio.gather`` over many
+        ``push`` calls creates no task per message; otherwise it is a coroutine, as usual."""
+        push_future = getattr(self.resource, "push_future", None)
+        if push_future is not None:
+            future: Awaitable[None] | None = push_future(self, message, key, headers)
+            if future is not None:
+                return future
+        return self._push(message, key, headers)
+
+    async def _push(self, message: Any, key: str | None, headers: Mapping[str, Any] | None) -> None:
         await self._resource().send(self, "push", self.encode(message), key=key, headers=headers)
 
     async def publish(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:  # type: ignore[override]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
-from tamarco.resources.bases import InputBase, OutputBase
+from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
 from tamarco.resources.io.kafka._transport import KafkaTransport
 from tamarco.resources.io.kafka.input import KafkaInput
 
 __all__ = ["KafkaResource"]
+
+#: The states a resource sends in (as the core's ``MessagingResource.send``).
+_SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
 class KafkaResource(MessagingResource):
@@ -52,6 +56,34 @@ class KafkaResource(MessagingResource):
         transport = self.transport
         if isinstance(transport, KafkaTransport):
             await transport.wait_joined()
+
+    def push_future(
+        self, output: MessageOutput, message: Any, key: str | None, headers: Mapping[str, Any] | None
+    ) -> asyncio.Future[None] | None:
+        """``KafkaOutput.push``'s way for many concurrent acknowledged sends: the message queued
+        and a future of the broker's answer returned (no coroutine per message; failures as
+        :meth:`send` raises them, the same meters). None where :meth:`send` must run instead:
+        not connected, another transport, tracing wrapping ``send``, a message not encodable."""
+        transport = self.transport
+        if (
+            not isinstance(transport, KafkaTransport)
+            or transport.producer is None
+            or self.status_code not in _SENDING
+            or "send" in self.__dict__
+        ):
+            return None
+        try:
+            body = output.encode(message)
+        except Exception:
+            return None  # send raises it, as usual
+        meters = self._output_meters.get(str(output.name))
+
+        def failure(error: Exception) -> Exception:
+            if meters is not None:
+                meters.failed.inc()
+            return self._send_error(error, f"push to {output.destination!r}")
+
+        return transport.submit(output, body, key, headers, failure, meters.published.inc if meters else None)
 
     def service_name(self) -> str:
         microservice = self.microservice
