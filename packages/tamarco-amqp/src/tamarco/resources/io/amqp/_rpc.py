@@ -109,7 +109,7 @@ class Requests:
         delivery: Delivery,
         channel: AbstractChannel | None,
         body: bytes,
-        headers: Mapping[str, object] | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Answer the request ``delivery`` carried, on ``channel`` (its input's), with ``headers``
         (the responder's trace context) as the reply's message headers."""
