@@ -38,3 +38,18 @@ def test_meta_package_extras():
         "kafka": ["tamarco-kafka>=0.2.0,<0.3"],
         "all": ["tamarco-amqp>=0.2.0,<0.3", "tamarco-kafka>=0.2.0,<0.3", "tamarco-core[tracing,pydantic]>=0.2.0,<0.3"],
     }
+
+
+#: The project's bar: a module past this many lines is split by responsibility.
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_under_src_is_over_500_lines():
+    modules = [*ROOT.glob("packages/*/src/**/*.py"), *ROOT.glob("harness/src/**/*.py")]
+    assert modules, "no module found under packages/*/src or harness/src"
+    too_long = {
+        str(module.relative_to(ROOT)): lines
+        for module in modules
+        if (lines := len(module.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them by responsibility): {too_long}"

@@ -99,6 +99,20 @@ def test_wrong_values_name_the_key(settings, message):
         parse(**settings)
 
 
+def test_every_wrong_key_is_reported_at_once():
+    with pytest.raises(MessagingSettingsError, match=r"^4 wrong settings: ") as raised:
+        parse(url="http://u:topsecret@h/", port="x", prefetch=0, key_file="k.pem", vhost="/v")
+    message = str(raised.value)
+    for part in (
+        "amqp.url must be an amqp:// or amqps:// URL",
+        "amqp.port must be a TCP port",
+        "amqp.prefetch must be a whole number >= 1",
+        "amqp.key_file needs amqp.cert_file",
+    ):
+        assert part in message
+    assert "topsecret" not in message
+
+
 def test_a_wrong_url_does_not_echo_the_password():
     with pytest.raises(MessagingSettingsError) as raised:
         parse(url="http://u:topsecret@h/")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from tamarco.core.messaging import MessagingSettingsError
-from tamarco.core.settings.reader import SettingsReader, SettingValueError
+from tamarco.core.settings.reader import SettingsReader, SettingValueError, problems_of
 from tamarco.core.settings.settings import Settings, SettingsView
 
 
@@ -49,3 +49,29 @@ def test_defaults_without_settings_and_secrets_never_shown() -> None:
         SettingsReader.of_mapping({"password": 1234}, "amqp").optional_text("password")
     assert "1234" not in str(raised.value)
     assert "setting amqp.password must be a non-empty string" in str(raised.value)
+
+
+def test_each_block_records_its_problem_and_raise_problems_names_them_all() -> None:
+    reader = _reader({"t": 0, "n": -1, "b": True, "token": 7})
+    with reader.each():
+        reader.seconds("t", 1.0)
+    with reader.each():
+        assert reader.boolean("b", False) is True  # a right one is read as usual
+    with reader.each():
+        reader.whole("n", 1)
+    with reader.each():
+        reader.text("token", "x")
+    with pytest.raises(MessagingSettingsError, match=r"^3 wrong settings: ") as raised:
+        reader.raise_problems()
+    message = str(raised.value)
+    for key in ("t must be", "n must be", "token must be"):
+        assert f"system.resources.bus.{key}" in message
+    assert "7" not in message.replace("system", "")  # a secret key's value is not shown
+    assert problems_of(raised.value) == tuple(reader.problems)
+
+
+def test_raise_problems_without_problems_does_nothing() -> None:
+    reader = _reader({"t": 2})
+    with reader.each():
+        assert reader.seconds("t", 1.0) == 2.0
+    reader.raise_problems()

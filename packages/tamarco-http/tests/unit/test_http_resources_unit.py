@@ -60,6 +60,51 @@ async def test_bad_server_settings_name_the_key(settings, key, error):
     assert server.status_code != StatusCodes.STARTED
 
 
+@pytest.mark.parametrize(
+    ("make", "settings", "key"),
+    [
+        (
+            server_with_route,
+            {"port": 0, "keep_alive_timout_seconds": 5},
+            "system.resources.api.keep_alive_timout_seconds",
+        ),
+        (
+            server_with_route,
+            {"port": 0, "cache": {"enabled": True, "max_size": 9}},
+            "system.resources.api.cache.max_size",
+        ),
+        (
+            lambda **s: bound(HTTPClientResource(), "client", s),
+            {"timeout_seconds": 3},
+            "system.resources.client.timeout_seconds",
+        ),
+        (
+            lambda **s: bound(report_server.ReportServerResource(), "report", s),
+            {"port": 0, "bearer": "x" * 16},
+            "system.resources.report.bearer",
+        ),
+    ],
+)
+async def test_an_unknown_key_is_refused_naming_its_full_key(make, settings, key):
+    resource_obj = make(**settings)
+    with pytest.raises(HTTPSettingsError, match=rf"^setting {key}: is unknown \(known: ") as raised:
+        await resource_obj.start()
+    assert resource_obj.status_code != StatusCodes.STARTED
+    assert "x" * 16 not in str(raised.value)
+
+
+async def test_a_subclass_declares_the_keys_it_reads():
+    class Configurable(HTTPClientResource):
+        settings_keys = (*HTTPClientResource.settings_keys, "tenant")
+
+    client = bound(Configurable(), "client", {"tenant": "acme"})
+    await client.start()
+    try:
+        assert client.status_code == StatusCodes.STARTED
+    finally:
+        await client.stop()
+
+
 async def test_server_without_settings_is_a_clear_error():
     with pytest.raises(HTTPResourceError, match="class attribute of a Microservice"):
         await HTTPServerResource().start()

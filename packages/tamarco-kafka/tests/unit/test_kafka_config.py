@@ -86,6 +86,22 @@ def test_bad_values_name_the_full_key(values: dict[str, Any], key: str) -> None:
         KafkaConfig.from_settings(view(values))
 
 
+def test_every_wrong_key_is_reported_at_once() -> None:
+    values = {
+        "bootstrap_servers": "",
+        "producer": {"linger_ms": -1},
+        "commit_interval_seconds": 0,
+        "sasl": {"username": "bob", "password": SECRET},
+        "security_protocol": "TLS",
+    }
+    with pytest.raises(MessagingSettingsError, match=r"^4 wrong settings: ") as error:
+        KafkaConfig.from_settings(view(values))
+    message = str(error.value)
+    for key in ("bootstrap_servers", "producer.linger_ms", "commit_interval_seconds", "security_protocol"):
+        assert f"setting system.resources.kafka.{key} " in message, key
+    assert SECRET not in message
+
+
 @pytest.mark.parametrize(
     "servers",
     [

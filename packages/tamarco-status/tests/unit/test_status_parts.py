@@ -183,6 +183,28 @@ def test_bad_settings_name_the_key(tree, key):
         config(tree)
 
 
+@pytest.mark.parametrize(
+    ("tree", "key"),
+    [
+        ({"critical_resource": ["redis"]}, "critical_resource"),
+        ({"restart_policy": {"max_atempts": 3}}, "restart_policy.max_atempts"),
+        (
+            {"restart_policy": {"resources": {"restart_on_failure": ["redis"]}}},
+            "restart_policy.resources.restart_on_failure",
+        ),
+        ({"restart_policy": {"backoff": {"initial": 1}}}, "restart_policy.backoff.initial"),
+        ({"health": {"not_ready_if": []}}, "health.not_ready_if"),
+    ],
+)
+def test_an_unknown_key_is_refused_naming_its_full_key(tree, key):
+    with pytest.raises(StatusSettingsError, match=rf"setting system\.resources\.status\.{key} is unknown \(known: "):
+        config(tree)
+
+
+def test_the_0_1_keys_the_resource_warns_about_are_not_unknown():
+    assert config({"host": "0.0.0.0", "port": 8080, "debug": True}).critical_resources
+
+
 def test_critical_resources_setting():
     assert config({"critical_resources": ["redis"]}).critical_resources == {"redis"}
     assert config({"critical_resources": "all"}).critical_resources == set(RESOURCES)

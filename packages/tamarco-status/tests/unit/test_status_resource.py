@@ -299,7 +299,7 @@ async def test_a_policy_naming_an_unknown_resource_is_a_warning_and_the_service_
 
 
 async def test_restart_policy_is_a_live_setting(kit, logs):
-    service = make_service(kit, FAST_RESTARTS, db=kit.Controlled())
+    service = make_service(kit, {"restart_policy": FAST_RESTARTS}, db=kit.Controlled())
     async with kit.Running(service):
         await service.settings.set(
             "system.resources.status.restart_policy.resources.restart_resource_on_failure", ["db"]

@@ -27,12 +27,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from tamarco.core import payloads, tracing
-from tamarco.core.messaging._input import MessageInput, ResponseHandler
+from tamarco.core.messaging._input import MessageInput
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
 from tamarco.core.messaging._meters import InputMeters
@@ -87,13 +87,13 @@ class Consumer:
         self._closing = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._call = self._build_call()
+        self._call = input_.handler_call()
         #: Handlers under ``handler_timeout_seconds``; dead letters the broker refuses.
         self.timer = HandlerTimer(str(input_.name), policy.handler_timeout_seconds)
         self.dead_letters = DeadLetterRetries(str(input_.name), logger, policy.retry.max_delay_seconds)
         self._decode = payloads.decoder(input_.codec, input_.payload_type())
         #: The handler itself when it takes the body and the acknowledgement is automatic:
-        #: :meth:`_handle_one` then runs it inline (the common case, the fast path).
+        #: :meth:`_handle_bodies` then runs it inline (the common case, the fast path).
         self._body_handler = (
             input_.on_message_callback
             if input_.on_message_callback is not None
@@ -139,7 +139,7 @@ class Consumer:
         done = 0
         try:
             if self._body_handler is not None and "_handle_one" not in self.__dict__:
-                return await self._handle_bodies(deliveries)
+                return (await self._handle_bodies(deliveries))[0]
             closing = self._closing
             final = _FINAL
             for delivery in deliveries:
@@ -153,11 +153,13 @@ class Consumer:
             limiter.release()
         return done
 
-    async def _handle_bodies(self, deliveries: Iterable[Delivery]) -> int:
+    async def _handle_bodies(self, deliveries: Iterable[Delivery]) -> tuple[int, Settlement | None]:
         """:meth:`handle`'s loop in the common case (a handler taking the body, automatic
-        acknowledgement, no per-delivery wrapper such as tracing): what :meth:`_handle_one` does,
-        inline, with the in-flight bookkeeping once per call rather than per delivery — a run
-        of a Kafka partition's records costs one coroutine per record, the handler's."""
+        acknowledgement): decode, call the handler inline, acknowledge, with the in-flight
+        bookkeeping once per call rather than per delivery — a run of a Kafka partition's
+        records costs one coroutine per record, the handler's. A failure takes the general path
+        (:meth:`_handle`). Returns how many were settled for good, and the settlement of the
+        last one reached (what :meth:`_handle_one` returns)."""
         handler = self._body_handler
         assert handler is not None
         decode, closing, meters = self._decode, self._closing, self.meters
@@ -165,17 +167,20 @@ class Consumer:
         # a record once the next one is asked for) needs no ``ack()`` call per record.
         ack_each = not getattr(deliveries, "settles_by_position", False)
         done = 0
+        last: Settlement | None = Settlement.ACKED
         self.in_flight += 1
         self._idle.clear()
         try:
             for delivery in deliveries:
                 if closing.is_set():
                     await _quietly(delivery.nack(True), self.logger)
+                    last = None
                     break
                 try:
                     body = decode(delivery.body)
                 except Exception as error:
-                    if await self._undecodable(delivery, error) not in _FINAL:
+                    last = await self._undecodable(delivery, error)
+                    if last not in _FINAL:
                         break
                     done += 1
                     continue
@@ -187,7 +192,8 @@ class Consumer:
                     raise
                 except Exception as error:
                     message = Message(delivery, body, self.input, 1)
-                    if await self._guarded(self._handle(message, (error, started)), message) not in _FINAL:
+                    last = await self._guarded(self._handle(message, (error, started)), message)
+                    if last not in _FINAL:
                         break
                     done += 1
                     continue
@@ -195,42 +201,30 @@ class Consumer:
                 self.handled += 1
                 if ack_each:
                     await delivery.ack()
+                last = Settlement.ACKED
                 done += 1
         finally:
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
-        return done
+        return done, last
 
     async def _handle_one(self, delivery: Delivery) -> Settlement | None:
-        """Decode, handle (with retries) and settle one delivery (see the module doc).
-
-        The common case — a handler taking the body, automatic acknowledgement, the handler
-        returns — runs inline here, without the envelope; anything else takes the general path.
-        """
+        """Decode, handle (with retries) and settle one delivery (see the module doc); what
+        :meth:`handle` calls per delivery when the fast path does not apply (tracing wraps it)."""
+        if self._body_handler is not None:
+            return (await self._handle_bodies((delivery,)))[1]
         self.in_flight += 1
         self._idle.clear()
         try:
-            handler = self._body_handler
-            if handler is None:
-                return await self._process(delivery)
             try:
                 body = self._decode(delivery.body)
             except Exception as error:
                 return await self._undecodable(delivery, error)
-            started = perf_counter()
-            try:
-                await handler(body)
-            except asyncio.CancelledError:
-                await _quietly(delivery.nack(True), self.logger)
-                raise
-            except Exception as error:
-                message = Message(delivery, body, self.input, 1)
-                return await self._guarded(self._handle(message, (error, started)), message)
-            self.meters.handled(perf_counter() - started)
-            self.handled += 1
-            await delivery.ack()
-            return Settlement.ACKED
+            message = Message(delivery, body, self.input, 1)
+            if self._call is None:
+                return await self._guarded(self._hand_to_iterator(message), message)
+            return await self._guarded(self._handle(message), message)
         finally:
             self.in_flight -= 1
             if self.in_flight == 0:
@@ -266,16 +260,6 @@ class Consumer:
             if message.settlement is None:
                 await _quietly(message.nack(True), self.logger)
             raise
-
-    async def _process(self, delivery: Delivery) -> Settlement | None:
-        try:
-            body = self._decode(delivery.body)
-        except Exception as error:
-            return await self._undecodable(delivery, error)
-        message = Message(delivery, body, self.input, 1)
-        if self._call is None:
-            return await self._guarded(self._hand_to_iterator(message), message)
-        return await self._guarded(self._handle(message), message)
 
     async def _handle(self, message: Message, failure: tuple[Exception, float] | None = None) -> Settlement | None:
         """Call the handler until it returns or the retries run out; ``failure``: the first
@@ -404,27 +388,12 @@ class Consumer:
             headers.update(error.headers())
         # A refused dead letter is tried again after a growing delay, the message in hand (see
         # _stalls); only a stop gives it back to the broker.
-        retries = self.dead_letters
-        refusals = 0
-        while True:
-            try:
-                await self.transport.dead_letter(self.input, message.delivery, headers)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as dead_letter_error:
-                refusals += 1
-                delay = retries.refused(dead_letter_error, refusals)
-                retries.waiting += 1
-                try:
-                    closing = await self._wait_or_closing(delay)
-                finally:
-                    retries.waiting -= 1
-                if closing:
-                    await _quietly(message.nack(True), self.logger)
-                    return message.settlement
-                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
-        retries.accepted(refusals)
+        delivery = message.delivery
+        if not await self.dead_letters.publish(
+            lambda: self.transport.dead_letter(self.input, delivery, headers), headers, self._wait_or_closing
+        ):
+            await _quietly(message.nack(True), self.logger)
+            return message.settlement
         self.dead_lettered += 1
         self.meters.dead_lettered.inc()
         await message.ack()
@@ -454,40 +423,6 @@ class Consumer:
                 )
                 await message.nack(True)
         return message.settlement
-
-    # -- the handler's call shape -----------------------------------------------------------
-
-    def _build_call(self) -> Callable[[Message], Awaitable[Any]] | None:
-        handler = self.input.on_message_callback
-        if handler is None:
-            return None
-        envelope = self.input.wants_envelope()
-        if self.input.pattern != "request":
-            if envelope:
-                return handler
-            return lambda message: handler(message.body)
-        codec = self.input.codec
-        if not self.input.wants_response_handler():
-
-            async def call_returning(message: Message) -> None:
-                # ``async def answer(self, message)``: the value it returns is the answer.
-                result = await handler(message if envelope else message.body)
-                if result is not None:
-                    await ResponseHandler(message, codec, self._reply).send_response(result)
-
-            return call_returning
-
-        async def call_request(message: Message) -> None:
-            response = ResponseHandler(message, codec, self._reply)
-            result = await handler(message if envelope else message.body, response)
-            if not response.sent and result is not None:
-                await response.send_response(result)
-
-        return call_request
-
-    @staticmethod
-    async def _reply(message: Message, body: bytes) -> None:
-        await message.delivery.reply(body)
 
     # -- stopping -----------------------------------------------------------------------------
 

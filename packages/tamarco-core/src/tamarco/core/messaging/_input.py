@@ -243,6 +243,37 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
     async def _reply(message: Message, body: bytes) -> None:
         await message.delivery.reply(body)
 
+    def handler_call(self) -> Callable[[Message], Awaitable[Any]] | None:
+        """How the consumer calls this input's handler with a message: the body or the envelope,
+        and for a request, the answer (returned, or sent through a :class:`ResponseHandler`)
+        sent back. None for an input consumed with ``async for``."""
+        handler = self.on_message_callback
+        if handler is None:
+            return None
+        envelope = self.wants_envelope()
+        if self.pattern != "request":
+            if envelope:
+                return handler
+            return lambda message: handler(message.body)
+        codec, reply = self.codec, self._reply
+        if not self.wants_response_handler():
+
+            async def call_returning(message: Message) -> None:
+                # ``async def answer(self, message)``: the value it returns is the answer.
+                result = await handler(message if envelope else message.body)
+                if result is not None:
+                    await ResponseHandler(message, codec, reply).send_response(result)
+
+            return call_returning
+
+        async def call_request(message: Message) -> None:
+            response = ResponseHandler(message, codec, reply)
+            result = await handler(message if envelope else message.body, response)
+            if not response.sent and result is not None:
+                await response.send_response(result)
+
+        return call_request
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} from {self.source!r}>"
 

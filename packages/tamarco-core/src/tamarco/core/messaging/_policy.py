@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tamarco.core.messaging.errors import MessagingSettingsError
-from tamarco.core.settings.reader import SettingsReader
+from tamarco.core.settings.reader import SettingsReader, settings_error
 
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
@@ -78,7 +78,7 @@ def resolve_policy(
     is reported (one :class:`MessagingSettingsError`, each naming its full key)."""
     policy, problems = policy_problems(overrides, resource_settings, input_name)
     if problems:
-        raise MessagingSettingsError(problems[0] if len(problems) == 1 else "; ".join(problems))
+        raise settings_error(MessagingSettingsError, problems)
     return policy
 
 

@@ -32,7 +32,7 @@ from tamarco.core.messaging.errors import (
     NotConnectedError,
     PublishError,
 )
-from tamarco.core.settings.reader import SettingsReader
+from tamarco.core.settings.reader import SettingsReader, problems_of, settings_error
 from tamarco.resources.bases import InputBase, IOResource, OutputBase, StatusCodes
 
 if TYPE_CHECKING:
@@ -187,15 +187,13 @@ class MessagingResource(IOResource):
         try:
             transport = self._transport_override or self.create_transport()
         except MessagingSettingsError as error:
-            problems.append(str(error))
+            problems.extend(problems_of(error))
         for name, input_ in self.inputs.items():
             if isinstance(input_, MessageInput):
                 policies[name], found = policy_problems(input_.policy_overrides, self.settings, name)
                 problems.extend(problem for problem in found if problem not in problems)  # ``delivery``: once
         if problems:
-            if len(problems) == 1:
-                raise MessagingSettingsError(problems[0])
-            raise MessagingSettingsError(f"{len(problems)} wrong settings: " + "; ".join(problems))
+            raise settings_error(MessagingSettingsError, problems)
         assert transport is not None
         return transport, policies
 

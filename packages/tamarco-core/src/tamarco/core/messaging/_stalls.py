@@ -142,6 +142,37 @@ class DeadLetterRetries:
         self._unlogged = 0
         return delay
 
+    async def publish(
+        self,
+        send: Callable[[], Awaitable[None]],
+        headers: dict[str, Any],
+        closing_within: Callable[[float], Awaitable[bool]],
+    ) -> bool:
+        """Publish a dead letter with ``send()`` (which sends ``headers``). A refusal is tried
+        again after a growing, bounded delay, the message kept in hand; False when
+        ``closing_within(delay)`` tells the consumer began closing first (the caller then gives
+        the message back to the broker)."""
+        refusals = 0
+        while True:
+            try:
+                await send()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                refusals += 1
+                delay = self.refused(error, refusals)
+                self.waiting += 1
+                try:
+                    closing = await closing_within(delay)
+                finally:
+                    self.waiting -= 1
+                if closing:
+                    return False
+                headers["x-tamarco-dead-letter-attempts"] = refusals + 1
+        self.accepted(refusals)
+        return True
+
     def accepted(self, failures: int) -> None:
         """A dead letter went through after ``failures`` refusals."""
         if failures and self.waiting == 0:

@@ -7,12 +7,17 @@ value of a secret key. :meth:`SettingsReader.check_known` refuses the keys of a 
 reads (``delivery: {max_concurency: 1}`` is an error naming
 ``system.resources.amqp.delivery.max_concurency``, not a silent default). Resources build their
 configuration with it in ``create_transport``/``start``, before any connection is attempted.
+
+To report every wrong setting of a configuration at once, read each part in a
+``with reader.each():`` block and call :meth:`SettingsReader.raise_problems` at the end: one
+error naming every wrong key (its :func:`problems_of` lists them, for a caller that gathers more).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from tamarco.core.errors import ExpectedStartFailure
@@ -22,7 +27,7 @@ from tamarco.core.settings.errors import SettingsError
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
 
-__all__ = ["SettingValueError", "SettingsReader"]
+__all__ = ["SettingValueError", "SettingsReader", "problems_of"]
 
 
 class SettingValueError(SettingsError, ExpectedStartFailure, ValueError):
@@ -44,6 +49,8 @@ class SettingsReader:
         self._get = get
         self._full_key = full_key
         self._error = error
+        #: The wrong settings met in :meth:`each` blocks so far.
+        self.problems: list[str] = []
 
     @classmethod
     def of(cls, view: SettingsView | None, *, error: Callable[[str], Exception] = SettingValueError) -> Self:
@@ -71,6 +78,29 @@ class SettingsReader:
     def fail(self, key: str, problem: str) -> NoReturn:
         """Raise the reader's error: ``setting <full key> <problem>``."""
         raise self._error(f"setting {self.key(key)} {problem}")
+
+    @contextlib.contextmanager
+    def each(self) -> Iterator[None]:
+        """A block of reads whose wrong setting is recorded in :attr:`problems` (the block stops
+        there, the values it did not set keep their defaults) instead of raised: the next block
+        is read too, and :meth:`raise_problems` reports them all."""
+        caught = self._caught()
+        try:
+            yield
+        except caught as error:
+            self.problems.extend(problem for problem in problems_of(error) if problem not in self.problems)
+
+    def raise_problems(self) -> None:
+        """Raise the reader's error naming every problem recorded by :meth:`each` (if any)."""
+        if self.problems:
+            raise settings_error(self._error, self.problems)
+
+    def _caught(self) -> tuple[type[Exception], ...]:
+        """The errors a wrong setting raises: the reader's own, and :class:`SettingValueError`."""
+        error = self._error
+        if isinstance(error, type) and issubclass(error, Exception):
+            return (SettingValueError, error)
+        return (SettingValueError,)
 
     def _shown(self, key: str, value: Any) -> str:
         return "a value that is not shown" if is_secret_key(key.rsplit(".", 1)[-1]) else repr(value)
@@ -156,3 +186,19 @@ class SettingsReader:
             if name not in names:
                 key = f"{section}.{name}" if section else str(name)
                 self.fail(key, f"is unknown (known: {', '.join(sorted(names))})")
+
+
+def settings_error(error: Callable[[str], Exception], problems: Sequence[str]) -> Exception:
+    """``error`` naming every one of ``problems`` (wrong settings), which :func:`problems_of` gives back."""
+    if len(problems) == 1:
+        raised = error(problems[0])
+    else:
+        raised = error(f"{len(problems)} wrong settings: " + "; ".join(problems))
+    raised.problems = tuple(problems)  # type: ignore[attr-defined]
+    return raised
+
+
+def problems_of(error: Exception) -> tuple[str, ...]:
+    """The wrong settings an error of :meth:`SettingsReader.raise_problems` names (or the error's text)."""
+    problems: tuple[str, ...] | None = getattr(error, "problems", None)
+    return problems if problems else (str(error),)

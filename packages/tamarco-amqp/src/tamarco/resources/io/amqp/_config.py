@@ -57,51 +57,62 @@ class AMQPConfig:
 
     @classmethod
     def from_settings(cls, get: Getter, full_key: KeyNamer = lambda key: key) -> AMQPConfig:
-        """Parse the settings: ``get(key, default)`` reads one key of the resource."""
+        """Parse the settings: ``get(key, default)`` reads one key of the resource. Every wrong
+        key is reported at once (one error naming each)."""
         reader = SettingsReader(get, full_key, error=MessagingSettingsError)
         values: dict[str, Any] = {}
         url = get("url", None)
         if url is not None:
-            values.update(_parse_url(url, full_key("url")))
-        for key, kind in (("host", str), ("vhost", str), ("user", str), ("password", str), ("queues_prefix", str)):
+            with reader.each():
+                values.update(_parse_url(url, full_key("url")))
+        for key in ("host", "vhost", "user", "password", "queues_prefix"):
             value = get(key, _MISSING)
             if value is _MISSING or value is None:
                 continue
             if key == "password" and isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)  # the reference's example: ``password: 1234``
-            if not isinstance(value, kind):
-                raise MessagingSettingsError(f"setting {full_key(key)} must be a string, got {type(value).__name__}")
-            if key in ("host", "user") and not value:
-                raise MessagingSettingsError(f"setting {full_key(key)} must not be empty")
-            values[key] = value
+            with reader.each():
+                if not isinstance(value, str):
+                    reader.fail(key, f"must be a string, got {type(value).__name__}")
+                if key in ("host", "user") and not value:
+                    reader.fail(key, "must not be empty")
+                values[key] = value
         naming = get("naming", None)
         if naming is not None:
-            values["naming"] = _naming(naming, full_key("naming"))
+            with reader.each():
+                values["naming"] = _naming(naming, full_key("naming"))
         tls_key = "tls" if get("tls", None) is not None else "ssl"
         if get(tls_key, None) is not None:
-            values["tls"] = reader.boolean(tls_key, False)
+            with reader.each():
+                values["tls"] = reader.boolean(tls_key, False)
         port = get("port", None)
         if port is not None:
-            values["port"] = _port(port, full_key("port"))
+            with reader.each():
+                values["port"] = _port(port, full_key("port"))
         elif "port" not in values:
             values["port"] = 5671 if values.get("tls") else 5672
         for key in ("ca_file", "cert_file", "key_file"):
             value = get(key, None)
             if value is not None:
-                if not isinstance(value, str) or not value:
-                    raise MessagingSettingsError(f"setting {full_key(key)} must be a file path, got {value!r}")
-                values[key] = value
-        if get("verify", None) is not None:
-            values["verify"] = reader.boolean("verify", True)
-        if get("prefetch", None) is not None:
-            values["prefetch"] = reader.whole("prefetch", 1, minimum=1)
-        for key in ("reconnect_interval_seconds", "max_reconnect_interval_seconds"):
+                with reader.each():
+                    if not isinstance(value, str) or not value:
+                        reader.fail(key, f"must be a file path, got {value!r}")
+                    values[key] = value
+        readers: dict[str, Callable[[str], Any]] = {
+            "verify": lambda key: reader.boolean(key, True),
+            "prefetch": lambda key: reader.whole(key, 1, minimum=1),
+            "reconnect_interval_seconds": lambda key: reader.seconds(key, 1.0),
+            "max_reconnect_interval_seconds": lambda key: reader.seconds(key, 1.0),
+            "heartbeat_seconds": lambda key: reader.whole(key, 60),
+        }
+        for key, read in readers.items():
             if get(key, None) is not None:
-                values[key] = reader.seconds(key, 1.0)
-        if get("heartbeat_seconds", None) is not None:
-            values["heartbeat_seconds"] = reader.whole("heartbeat_seconds", 60)
+                with reader.each():
+                    values[key] = read(key)
         if values.get("cert_file") is None and values.get("key_file") is not None:
-            raise MessagingSettingsError(f"setting {full_key('key_file')} needs {full_key('cert_file')} too")
+            with reader.each():
+                reader.fail("key_file", f"needs {full_key('cert_file')} too")
+        reader.raise_problems()
         return cls(**values)
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from tamarco.core import tracing
@@ -36,6 +36,8 @@ class HTTPClientResource(BaseResource):
     """
 
     loggers_names = ("tamarco.http",)
+    #: The keys of its settings; another one is an error naming it (a subclass may add its own).
+    settings_keys: ClassVar[tuple[str, ...]] = _settings.CLIENT_KEYS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +58,7 @@ class HTTPClientResource(BaseResource):
                 "Microservice (or MicroserviceContext) and start the service"
             )
         view = self.settings
+        _settings.check_known(view, self.settings_keys)
         base_url = _settings.read(view, "base_url", None, (str, type(None)))
         if base_url is not None:
             parts = urlsplit(base_url)

@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sanic import Sanic
 from sanic.errorpages import exception_response
@@ -166,6 +166,8 @@ class HTTPServerResource(BaseResource):
     #: Applied without a restart when they change (etcd, ``settings.set``): new connections
     #: log accesses or not, the next request exception is logged by the new ``debug``.
     live_settings = ("access_log", "debug")
+    #: The keys of its settings; another one is an error naming it (a subclass may add its own).
+    settings_keys: ClassVar[tuple[str, ...]] = _settings.SERVER_KEYS
 
     def __init__(self, *args: Any, app_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -228,6 +230,7 @@ class HTTPServerResource(BaseResource):
     async def start(self) -> None:
         """Bind, run the startup listeners, accept connections; STARTED when listening."""
         view = self._settings_view()
+        _settings.check_known(view, self.settings_keys, {"cache": _settings.CACHE_KEYS})
         host = _settings.read(view, "host", "127.0.0.1", str)
         port = _settings.read_port(view)
         debug = bool(_settings.read(view, "debug", False, bool))

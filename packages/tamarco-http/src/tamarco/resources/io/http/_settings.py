@@ -2,17 +2,80 @@
 
 Every reader takes the resource's :class:`~tamarco.core.settings.settings.SettingsView`
 (``system.resources.<name>``) and raises :class:`HTTPSettingsError` or the core's
-``SettingTypeError``, both naming the full key, on a bad value.
+``SettingTypeError``, both naming the full key, on a bad value. The checks are the core's
+:class:`~tamarco.core.settings.reader.SettingsReader`; :func:`check_known` refuses a key the
+resource does not read (a typo such as ``keep_alive_timout_seconds``), naming its full key.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.io.http._errors import HTTPSettingsError
 
 _MISSING = object()
+
+#: The keys each HTTP resource reads (0.1 names included); a subclass reading more extends its
+#: ``settings_keys``.
+SERVER_KEYS = (
+    "host",
+    "port",
+    "debug",
+    "keep_alive",
+    "keep_alive_connections",
+    "keep_alive_timeout_seconds",
+    "keep_alive_timeout",
+    "request_timeout_seconds",
+    "request_deadline_seconds",
+    "first_byte_timeout_seconds",
+    "max_connections",
+    "access_log",
+    "backlog",
+    "graceful_shutdown_timeout",
+    "metrics",
+    "openapi",
+    "cache",
+    "cache_enabled",
+    "cache_maxsize",
+    "cache_ttl",
+    "cache_header_keys",
+)
+CACHE_KEYS = ("enabled", "maxsize", "ttl", "header_keys")
+CLIENT_KEYS = ("base_url", "timeout", "connect_timeout", "read_timeout", "limit", "limit_per_host", "headers")
+REPORT_SERVER_KEYS = (
+    "host",
+    "port",
+    "shutdown_timeout",
+    "keep_alive_timeout_seconds",
+    "max_connections",
+    "bearer_token",
+    "protect_metrics",
+    "asyncapi",
+)
+
+
+class HTTPSettingsReader(SettingsReader):
+    """The core's reader, raising :class:`HTTPSettingsError` (``setting <full key>: <problem>``)."""
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        raise HTTPSettingsError(self.key(key), problem)
+
+
+def reader(view: SettingsView) -> HTTPSettingsReader:
+    return HTTPSettingsReader(view.get_nowait, view.full_key)
+
+
+def check_known(view: SettingsView, known: Iterable[str], sections: Mapping[str, Iterable[str]] | None = None) -> None:
+    """Refuse a key of the resource's settings not in ``known`` (nor of a section, such as
+    ``cache``, in ``sections``), naming its full key and the known ones."""
+    read = reader(view)
+    tree = view.get_nowait(None, None)
+    read.check_known(None, tree if isinstance(tree, Mapping) else {}, known)
+    for section, keys in (sections or {}).items():
+        read.check_known(section, read.mapping(section), keys)
 
 
 def read(view: SettingsView, key: str, default: Any, expect: Any) -> Any:
@@ -33,12 +96,9 @@ def read_port(view: SettingsView, key: str = "port", default: Any = _MISSING) ->
     """A TCP port (0 asks the system for a free one). Missing and no default: a clear error."""
     value = view.get_nowait(key, None if default is _MISSING else default, expect=(int, type(None)))
     if value is None:
-        raise HTTPSettingsError(
-            view.full_key(key),
-            "missing: set the TCP port to listen on (0 picks a free port)",
-        )
+        reader(view).fail(key, "missing: set the TCP port to listen on (0 picks a free port)")
     if not 0 <= value <= 65535:
-        raise HTTPSettingsError(view.full_key(key), f"{value} is not a TCP port (0-65535)")
+        reader(view).fail(key, f"{value} is not a TCP port (0-65535)")
     return int(value)
 
 
@@ -46,7 +106,7 @@ def read_positive(view: SettingsView, key: str, default: float | None) -> float 
     """A number of seconds (or a size) that must be > 0; ``None`` means no limit."""
     value = view.get_nowait(key, default, expect=(int, float, type(None)))
     if value is not None and value <= 0:
-        raise HTTPSettingsError(view.full_key(key), f"must be greater than 0, got {value!r}")
+        reader(view).fail(key, f"must be greater than 0, got {value!r}")
     return None if value is None else float(value)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tamarco.core.report_server import ReportServer
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -69,6 +69,8 @@ class ReportServerResource(BaseResource):
 
     #: aiohttp's server errors go through the service's outputs.
     library_loggers = {"aiohttp.server": logging.WARNING}
+    #: The keys of its settings; another one is an error naming it (a subclass may add its own).
+    settings_keys: ClassVar[tuple[str, ...]] = _settings.REPORT_SERVER_KEYS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,6 +125,7 @@ class ReportServerResource(BaseResource):
             )
         view = self.settings
         host, port = self._address(view)
+        _settings.check_known(view, self.settings_keys)
         shutdown_timeout = _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0
         keep_alive_timeout = _settings.read_positive_first(
             view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT

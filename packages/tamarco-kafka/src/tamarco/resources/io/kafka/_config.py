@@ -106,35 +106,44 @@ class KafkaConfig:
 
     @classmethod
     def from_settings(cls, view: SettingsView | None, *, default_client_id: str = "tamarco") -> KafkaConfig:
-        """Read and check ``system.resources.<name>`` (``view``); defaults where unset."""
+        """Read and check ``system.resources.<name>`` (``view``); defaults where unset. Every
+        wrong key is reported at once (one error naming each)."""
         reader = _Reader.of(view, error=MessagingSettingsError)
         config = cls()
-        config.bootstrap_servers = reader.servers("bootstrap_servers")
-        config.client_id = reader.text("client_id", default_client_id)
-        config.default_group = reader.optional_text("group_id")
-        sasl = reader.mapping("sasl")
-        tls = reader.mapping("tls")
-        protocol_default = ("SASL_" if sasl else "") + ("SSL" if tls.get("enabled", bool(tls)) else "PLAINTEXT")
-        if protocol_default == "SASL_PLAINTEXT" and not sasl:
-            protocol_default = "PLAINTEXT"
-        config.security_protocol = reader.choice("security_protocol", _SECURITY_PROTOCOLS, protocol_default)
-        if config.security_protocol.startswith("SASL_"):
-            if not sasl:
-                raise MessagingSettingsError(
-                    f"setting {reader.key('sasl')} is required with security_protocol {config.security_protocol}"
-                )
-            config.sasl_mechanism = reader.choice("sasl.mechanism", _SASL_MECHANISMS, "PLAIN")
-            config.sasl_username = reader.required_text("sasl.username")
-            config.sasl_password = reader.required_text("sasl.password", secret=True)
-        if config.security_protocol.endswith("SSL"):
-            config.ssl_context = _ssl_context(reader, tls)
-        config.producer = reader.producer()
-        config.consumer = reader.consumer()
-        config.auto_offset_reset = reader.choice("consumer.auto_offset_reset", _OFFSET_RESETS, "earliest")
-        config.auto_create_topics = reader.boolean("auto_create_topics", True)
-        config.commit_interval = reader.seconds("commit_interval_seconds", 1.0)
-        config.revocation_timeout = reader.seconds("revocation_timeout_seconds", 10.0)
-        config.health_check_interval = reader.seconds("health_check_interval_seconds", 2.0)
+        with reader.each():
+            config.bootstrap_servers = reader.servers("bootstrap_servers")
+        with reader.each():
+            config.client_id = reader.text("client_id", default_client_id)
+        with reader.each():
+            config.default_group = reader.optional_text("group_id")
+        with reader.each():
+            sasl = reader.mapping("sasl")
+            tls = reader.mapping("tls")
+            protocol_default = ("SASL_" if sasl else "") + ("SSL" if tls.get("enabled", bool(tls)) else "PLAINTEXT")
+            config.security_protocol = reader.choice("security_protocol", _SECURITY_PROTOCOLS, protocol_default)
+            if config.security_protocol.startswith("SASL_"):
+                if not sasl:
+                    reader.fail("sasl", f"is required with security_protocol {config.security_protocol}")
+                config.sasl_mechanism = reader.choice("sasl.mechanism", _SASL_MECHANISMS, "PLAIN")
+                config.sasl_username = reader.required_text("sasl.username")
+                config.sasl_password = reader.required_text("sasl.password", secret=True)
+            if config.security_protocol.endswith("SSL"):
+                config.ssl_context = _ssl_context(reader, tls)
+        with reader.each():
+            config.producer = reader.producer()
+        with reader.each():
+            config.consumer = reader.consumer()
+        with reader.each():
+            config.auto_offset_reset = reader.choice("consumer.auto_offset_reset", _OFFSET_RESETS, "earliest")
+        with reader.each():
+            config.auto_create_topics = reader.boolean("auto_create_topics", True)
+        with reader.each():
+            config.commit_interval = reader.seconds("commit_interval_seconds", 1.0)
+        with reader.each():
+            config.revocation_timeout = reader.seconds("revocation_timeout_seconds", 10.0)
+        with reader.each():
+            config.health_check_interval = reader.seconds("health_check_interval_seconds", 2.0)
+        reader.raise_problems()
         return config
 
 

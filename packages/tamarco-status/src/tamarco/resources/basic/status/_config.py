@@ -1,7 +1,9 @@
 """The settings of the status resource (``system.resources.status``), read and checked once.
 
-Every invalid value raises :class:`StatusSettingsError` naming the full key, so a bad setting
-stops the service at startup instead of silently doing nothing. A restart policy naming a
+Every invalid value, and every unknown key (a typo such as ``restart_policy.max_atempts``),
+raises :class:`StatusSettingsError` naming the full key, so a bad setting stops the service at
+startup instead of silently doing nothing. The checks are the core's
+:class:`~tamarco.core.settings.reader.SettingsReader`. A restart policy naming a
 resource the service does not have is not an error but a warning (:attr:`StatusConfig.warnings`):
 policies shared by every service in etcd (``system.resources.status``) name resources that only
 some services have. ``critical_resources`` naming an unknown resource is still an error.
@@ -13,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tamarco.core.settings.reader import SettingsReader
 from tamarco.resources.basic.status._errors import StatusSettingsError, UnknownPolicyResource
 
 __all__ = [
@@ -34,6 +37,24 @@ ALLOWED_STARTING_CODES = (102, 200, 202, 503)
 #: (besides a critical resource not STARTED and the service not running, always).
 READINESS_CONDITIONS = ("task_failed", "resource_failed", "settings_degraded", "handler_stuck")
 DEFAULT_NOT_READY_WHEN = frozenset({"task_failed"})
+#: The keys of each section of the settings (``None``: the top); ``host``, ``port`` and
+#: ``debug`` are the 0.1 keys the resource warns about (the report server serves the endpoints).
+_KNOWN_KEYS: dict[str | None, tuple[str, ...]] = {
+    None: (
+        "restart_policy",
+        "critical_resources",
+        "http_code_while_starting",
+        "status_timeout_seconds",
+        "health",
+        "host",
+        "port",
+        "debug",
+    ),
+    "restart_policy": ("resources", "max_attempts", "backoff", "attempt_timeout_seconds", "reset_after_seconds"),
+    "restart_policy.resources": ("restart_microservice_on_failure", "restart_resource_on_failure"),
+    "restart_policy.backoff": ("initial_seconds", "multiplier", "max_seconds"),
+    "health": ("loop_lag_threshold_seconds", "loop_lag_interval_seconds", "loop_lag_window_seconds", "not_ready_when"),
+}
 
 
 @dataclass(frozen=True)
@@ -83,14 +104,13 @@ class StatusConfig:
     warnings: tuple[str, ...] = ()
 
 
-class _Reader:
+class _Reader(SettingsReader):
+    """The core's reader over the status subtree, plus lists of resource names."""
+
     def __init__(self, tree: Any, prefix: str) -> None:
         self.tree = tree if isinstance(tree, Mapping) else {}
-        self.prefix = prefix
+        super().__init__(self.raw, lambda path: f"{prefix}.{path}", error=StatusSettingsError)
         self.warnings: list[str] = []
-
-    def key(self, path: str) -> str:
-        return f"{self.prefix}.{path}"
 
     def raw(self, path: str, default: Any) -> Any:
         node: Any = self.tree
@@ -100,20 +120,10 @@ class _Reader:
             node = node[part]
         return default if node is None else node
 
-    def number(self, path: str, default: float, *, minimum: float = 0.0, strict: bool = True) -> float:
-        value = self.raw(path, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise StatusSettingsError(f"setting {self.key(path)} must be a number, got {value!r}")
-        if value < minimum or (strict and value == minimum):
-            relation = "greater than" if strict else "at least"
-            raise StatusSettingsError(f"setting {self.key(path)} must be {relation} {minimum:g}, got {value!r}")
-        return float(value)
-
-    def integer(self, path: str, default: int, *, minimum: int) -> int:
-        value = self.raw(path, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise StatusSettingsError(f"setting {self.key(path)} must be an integer >= {minimum}, got {value!r}")
-        return value
+    def check_sections(self) -> None:
+        """Refuse a key no one reads, in every section, naming its full key."""
+        for section, known in _KNOWN_KEYS.items():
+            self.check_known(section, self.tree if section is None else self.mapping(section), known)
 
     def names(
         self,
@@ -135,9 +145,7 @@ class _Reader:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise StatusSettingsError(
-                f"setting {self.key(path)} must be a list of resource names or {ALL!r}, got {value!r}"
-            )
+            self.fail(path, f"must be a list of resource names or {ALL!r}, got {value!r}")
         if ALL in value:
             return frozenset(everything)
         known = []
@@ -149,7 +157,7 @@ class _Reader:
                 self.warnings.append(f"{unknown}: ignored by this service")
                 continue
             if name in forbidden:
-                raise StatusSettingsError(f"setting {self.key(path)}: resource {name!r} cannot be listed here")
+                self.fail(path, f"lists the status resource itself ({name!r} cannot be listed here)")
             known.append(name)
         return frozenset(known)
 
@@ -163,9 +171,8 @@ def _conditions(reader: _Reader, path: str) -> frozenset[str]:
         or not all(isinstance(v, str) for v in value)
         or not set(value) <= set(READINESS_CONDITIONS)
     ):
-        raise StatusSettingsError(
-            f"setting {reader.key(path)} must be a list of conditions among "
-            f"{', '.join(READINESS_CONDITIONS)} (or []), got {value!r}"
+        reader.fail(
+            path, f"must be a list of conditions among {', '.join(READINESS_CONDITIONS)} (or []), got {value!r}"
         )
     return frozenset(value)
 
@@ -181,6 +188,7 @@ def load_status_config(
 ) -> StatusConfig:
     """Read and check the status settings subtree ``tree`` (found at ``prefix``)."""
     reader = _Reader(tree, prefix)
+    reader.check_sections()
     others = [r for r in resources if r != own_name]
     policy_key = "restart_policy.resources"
     restart_policy = RestartPolicyConfig(
@@ -202,14 +210,14 @@ def load_status_config(
             forbidden=(own_name,),
             unknown_is_warning=True,
         ),
-        max_attempts=reader.integer("restart_policy.max_attempts", 5, minimum=1),
+        max_attempts=reader.whole("restart_policy.max_attempts", 5, minimum=1),
         backoff=Backoff(
-            initial_seconds=reader.number("restart_policy.backoff.initial_seconds", 1.0, strict=False),
-            multiplier=reader.number("restart_policy.backoff.multiplier", 2.0, minimum=1.0, strict=False),
-            max_seconds=reader.number("restart_policy.backoff.max_seconds", 30.0, strict=False),
+            initial_seconds=reader.number("restart_policy.backoff.initial_seconds", 1.0),
+            multiplier=reader.number("restart_policy.backoff.multiplier", 2.0, minimum=1.0),
+            max_seconds=reader.number("restart_policy.backoff.max_seconds", 30.0),
         ),
-        attempt_timeout_seconds=reader.number("restart_policy.attempt_timeout_seconds", 30.0),
-        reset_after_seconds=reader.number("restart_policy.reset_after_seconds", 60.0, strict=False),
+        attempt_timeout_seconds=reader.seconds("restart_policy.attempt_timeout_seconds", 30.0),
+        reset_after_seconds=reader.number("restart_policy.reset_after_seconds", 60.0),
     )
     default_critical = [r for r in resources if r not in non_critical_by_default and r != own_name]
     critical = reader.names(
@@ -217,21 +225,21 @@ def load_status_config(
     )
     starting_code = reader.raw("http_code_while_starting", 102)
     if starting_code not in ALLOWED_STARTING_CODES or isinstance(starting_code, bool):
-        raise StatusSettingsError(
-            f"setting {reader.key('http_code_while_starting')} must be one of "
-            f"{', '.join(map(str, ALLOWED_STARTING_CODES))}, got {starting_code!r}"
+        reader.fail(
+            "http_code_while_starting",
+            f"must be one of {', '.join(map(str, ALLOWED_STARTING_CODES))}, got {starting_code!r}",
         )
     health = HealthConfig(
-        loop_lag_threshold_seconds=reader.number("health.loop_lag_threshold_seconds", 1.0),
-        loop_lag_interval_seconds=reader.number("health.loop_lag_interval_seconds", 0.25),
-        loop_lag_window_seconds=reader.number("health.loop_lag_window_seconds", 10.0),
+        loop_lag_threshold_seconds=reader.seconds("health.loop_lag_threshold_seconds", 1.0),
+        loop_lag_interval_seconds=reader.seconds("health.loop_lag_interval_seconds", 0.25),
+        loop_lag_window_seconds=reader.seconds("health.loop_lag_window_seconds", 10.0),
         not_ready_when=_conditions(reader, "health.not_ready_when"),
     )
     return StatusConfig(
         restart_policy=restart_policy,
         critical_resources=critical,
         http_code_while_starting=int(starting_code),
-        status_timeout_seconds=reader.number("status_timeout_seconds", 2.0),
+        status_timeout_seconds=reader.seconds("status_timeout_seconds", 2.0),
         health=health,
         warnings=tuple(reader.warnings),
     )
