@@ -24,7 +24,7 @@ class Delivery(Protocol):
     def body(self) -> bytes: ...
 
     @property
-    def headers(self) -> Mapping[str, Any]: ...
+    def headers(self) -> Mapping[str, object]: ...
 
     @property
     def key(self) -> str | None:
@@ -37,8 +37,9 @@ class Delivery(Protocol):
         ...
 
     @property
-    def position(self) -> Any:
-        """Transport-specific position (Kafka ``(partition, offset)``, AMQP delivery tag), or None."""
+    def position(self) -> object:
+        """Transport-specific position (Kafka ``(partition, offset)``, AMQP delivery tag), or None:
+        opaque to the core (a transport narrows its own)."""
         ...
 
     @property

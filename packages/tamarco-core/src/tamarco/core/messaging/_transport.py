@@ -9,7 +9,7 @@ and the in-memory transport can stand in for any of them in a unit test.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._consumer import Consumer
@@ -66,7 +66,7 @@ class Transport(Protocol):
     #: ``"amqp"``, ``"kafka"``, ``"memory"``: a label of meters and ``/status``.
     kind: str
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """For ``/status`` and error messages: the broker address and state, never credentials."""
         ...
 
@@ -94,7 +94,7 @@ class Transport(Protocol):
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
     ) -> None: ...
 
     async def enqueue(
@@ -103,7 +103,7 @@ class Transport(Protocol):
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
         tracker: SendTracker,
     ) -> None:
         """Fire-and-forget: hand ``body`` to the transport's send buffer and return without
@@ -113,13 +113,13 @@ class Transport(Protocol):
         ...
 
     async def request(
-        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None
     ) -> bytes:
         """Send a request and return the raw answer; ``RequestTimeoutError`` after ``timeout``.
         (The answer goes out through :meth:`Delivery.reply <tamarco.core.messaging.Delivery.reply>`.)"""
         ...
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
         """Store ``delivery`` (with ``headers``: the error, attempts...) where failed messages go,
         before the core acknowledges it. Raising keeps the message unacknowledged (requeued)."""
         ...
@@ -135,7 +135,7 @@ class ConfirmedEnqueue:
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
         tracker: SendTracker,
     ) -> None:
         await cast("Transport", self).send(output, "push", body, key=key, headers=headers)

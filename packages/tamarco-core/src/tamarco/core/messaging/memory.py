@@ -100,7 +100,7 @@ class InMemoryDelivery:
         group: _Group,
         source: str,
         body: bytes,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
         key: str | None,
         *,
         reply_to: str | None = None,
@@ -191,11 +191,13 @@ class InMemoryBroker:
 
     # -- messages -----------------------------------------------------------------------------
 
-    async def publish(self, destination: str, body: bytes, headers: Mapping[str, Any] | None, key: str | None) -> None:
+    async def publish(
+        self, destination: str, body: bytes, headers: Mapping[str, object] | None, key: str | None
+    ) -> None:
         for group in list(self._subscribers.get(destination, ())):
             await group.put(InMemoryDelivery(group, destination, body, headers, key))
 
-    async def push(self, destination: str, body: bytes, headers: Mapping[str, Any] | None, key: str | None) -> None:
+    async def push(self, destination: str, body: bytes, headers: Mapping[str, object] | None, key: str | None) -> None:
         groups = self._groups[destination]
         targets = [group for name, group in groups.items() if not name.startswith("request:")]
         if not targets:
@@ -203,7 +205,9 @@ class InMemoryBroker:
         for group in targets:
             await group.put(InMemoryDelivery(group, destination, body, headers, key))
 
-    async def request(self, destination: str, body: bytes, headers: Mapping[str, Any] | None, timeout: float) -> bytes:
+    async def request(
+        self, destination: str, body: bytes, headers: Mapping[str, object] | None, timeout: float
+    ) -> bytes:
         correlation_id = f"request-{next(_ids)}"
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._replies[correlation_id] = future
@@ -225,7 +229,7 @@ class InMemoryBroker:
         if future is not None and not future.done():
             future.set_result(body)
 
-    def dead_letter(self, source: str, body: bytes, headers: Mapping[str, Any]) -> None:
+    def dead_letter(self, source: str, body: bytes, headers: Mapping[str, object]) -> None:
         self._dead_letters[source].append(DeadLetter(source, body, dict(headers)))
         self._dead_letter_added.set()
 
@@ -326,7 +330,7 @@ class InMemoryTransport(ConfirmedEnqueue):
         self._unsettled: set[InMemoryDelivery] = set()
         self._subscriptions: set[_MemorySubscription] = set()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         return {"address": "memory", "connected": self.connected}
 
     def set_connection_listener(self, listener: ConnectionListener | None) -> None:
@@ -383,7 +387,7 @@ class InMemoryTransport(ConfirmedEnqueue):
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
     ) -> None:
         self._check()
         if pattern == "publish":
@@ -392,11 +396,11 @@ class InMemoryTransport(ConfirmedEnqueue):
             await self.broker.push(output.destination, body, headers, key)
 
     async def request(
-        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None
     ) -> bytes:
         self._check()
         return await self.broker.request(output.destination, body, headers, timeout)
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
         self._check()
         self.broker.dead_letter(input_.source, delivery.body, headers)

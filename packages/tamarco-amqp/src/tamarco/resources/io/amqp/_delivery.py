@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -51,7 +51,7 @@ class AMQPDelivery:
         return self._message.body
 
     @property
-    def headers(self) -> Mapping[str, Any]:
+    def headers(self) -> Mapping[str, object]:
         return self._message.headers or {}
 
     @property
@@ -59,7 +59,8 @@ class AMQPDelivery:
         return self._message.routing_key
 
     @property
-    def position(self) -> Any:
+    def position(self) -> int | None:
+        """The delivery tag."""
         return self._message.delivery_tag
 
     @property

@@ -109,7 +109,7 @@ class AMQPTransport(ConfirmedEnqueue):
     def max_message_size(self) -> int:
         return self.publisher.max_message_size
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         return {**self.config.describe(), "connected": self.link.connected, "reconnects": self.reconnects}
 
     def set_connection_listener(self, listener: ConnectionListener | None) -> None:
@@ -234,15 +234,15 @@ class AMQPTransport(ConfirmedEnqueue):
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
     ) -> Coroutine[Any, Any, None]:
         # The publisher's coroutine itself: one frame less on every send.
         return self.publisher.send(pattern, output.destination, body, key, headers)
 
     async def request(
-        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None
     ) -> bytes:
         return await self.requests.request(output.destination, body, timeout=timeout, headers=headers)
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
         await self.publisher.dead_letter(input_.source, delivery.body, headers)

@@ -45,7 +45,7 @@ class KafkaDelivery:
         return b"" if value is None else bytes(value)
 
     @property
-    def headers(self) -> Mapping[str, Any]:
+    def headers(self) -> Mapping[str, object]:
         if self._headers is None:
             self._headers = decode_headers(self.record.headers)
         return self._headers

@@ -92,7 +92,7 @@ class KafkaTransport:
 
     # -- connection ---------------------------------------------------------------------------
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         info = self.config.describe()
         info["connected"] = self.connected
         info["groups"] = {name: group.describe() for name, group in sorted(self.groups.items())}
@@ -257,7 +257,7 @@ class KafkaTransport:
         body: bytes,
         *,
         key: str | bytes | None = None,
-        headers: Mapping[str, Any] | None = None,
+        headers: Mapping[str, object] | None = None,
     ) -> Any:
         """Produce ``body`` to ``topic`` and wait for the broker's acknowledgement (its metadata)."""
         appender = self._appender_for(topic)
@@ -291,7 +291,7 @@ class KafkaTransport:
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
     ) -> Coroutine[Any, Any, Any]:
         # The coroutine of ``produce`` itself: one frame less on every acknowledged send.
         return self.produce(output.destination, body, key=key, headers=headers)
@@ -301,7 +301,7 @@ class KafkaTransport:
         output: MessageOutput,
         body: bytes,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
         translate: Callable[[Exception], Exception],
         published: Callable[[], object] | None = None,
     ) -> asyncio.Future[Any]:
@@ -332,7 +332,7 @@ class KafkaTransport:
         body: bytes,
         *,
         key: str | None,
-        headers: Mapping[str, Any] | None,
+        headers: Mapping[str, object] | None,
         tracker: SendTracker,
     ) -> None:
         """Hand a message to the producer's batch (the fast path of ``KafkaOutput.send``); its
@@ -384,13 +384,13 @@ class KafkaTransport:
             tracker.published(count)
 
     async def request(
-        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
+        self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None
     ) -> bytes:
         raise MessagingError(
             f"resource {self.resource_name}: Kafka has no request/response; use a reply topic (output {output.name!r})"
         )
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, Any]) -> None:
+    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
         source = delivery.source
         topic = input_.dead_letter_topic_for(source) if isinstance(input_, KafkaInput) else f"{source}.dlq"
         position = delivery.position
