@@ -45,7 +45,7 @@ def test_start_project_writes_a_project_whose_python_parses(tmp_path):
     for source in project.rglob("*.py"):
         ast.parse(source.read_text(), filename=str(source))
     assert "{{ cookiecutter" not in "".join(path.read_text() for path in project.rglob("*") if path.is_file())
-    assert 'dependencies = ["tamarco>=0.2.0"]' in (project / "pyproject.toml").read_text()
+    assert 'dependencies = ["tamarco>=0.2.0", "tamarco-core[pydantic]>=0.2.0"]' in (project / "pyproject.toml").read_text()
     assert "name: billing-api" in (project / "deploy/k8s/deployment.yaml").read_text()
 
 
@@ -59,7 +59,7 @@ def test_unit_tests_of_the_generated_project_pass(tmp_path):
         timeout=120,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "5 passed" in tests.stdout
+    assert "6 passed" in tests.stdout
 
 
 def test_compiled_files_of_the_template_are_not_copied(tmp_path, monkeypatch):
