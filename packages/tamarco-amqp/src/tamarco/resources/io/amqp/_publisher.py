@@ -10,7 +10,7 @@ the message before writing it, so it was not sent twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -68,25 +68,44 @@ class Publisher:
                 f"{self.max_message_size} bytes (setting max_message_size)"
             )
 
-    async def send(
+    def send(
+        self, pattern: SendPattern, destination: str, body: bytes, key: str | None, headers: Mapping[str, Any] | None
+    ) -> Coroutine[Any, Any, None]:
+        """``publish`` (to the exchange of ``destination``) or ``push`` (persistent, to its queue).
+
+        Once the route is known, the coroutine of :meth:`publish` itself: one frame less for
+        each of the several times a confirmed publish resumes."""
+        route = self._routes.get((pattern, destination))
+        if route is None or len(body) > self.max_message_size:
+            return self._send_first(pattern, destination, body, key, headers)
+        return self._publish_routed(route, f"{pattern} to {destination!r}", body, key, headers)
+
+    async def _send_first(
         self, pattern: SendPattern, destination: str, body: bytes, key: str | None, headers: Mapping[str, Any] | None
     ) -> None:
-        """``publish`` (to the exchange of ``destination``) or ``push`` (persistent, to its queue)."""
         what = f"{pattern} to {destination!r}"
-        if len(body) > self.max_message_size:
-            self.check_size(body, what)
-        message = aio_pika.Message(
-            body, headers=dict(headers) if headers else None, content_type=self.declarer.names.content_type
-        )
+        self.check_size(body, what)
         route = self._routes.get((pattern, destination))
         if route is None:
             route = await self._route(pattern, destination, what)
+        await self._publish_routed(route, what, body, key, headers)
+
+    def _publish_routed(
+        self,
+        route: tuple[AbstractExchange | None, str],
+        what: str,
+        body: bytes,
+        key: str | None,
+        headers: Mapping[str, Any] | None,
+    ) -> Coroutine[Any, Any, None]:
+        message = aio_pika.Message(
+            body, headers=dict(headers) if headers else None, content_type=self.declarer.names.content_type
+        )
         exchange, routing_key = route
         if exchange is None:
             message.delivery_mode = DeliveryMode.PERSISTENT
-            await self.publish(self.channel, what, message, routing_key, mandatory=True)
-        else:
-            await self.publish(self.channel, what, message, key or routing_key, exchange, mandatory=False)
+            return self.publish(self.channel, what, message, routing_key, mandatory=True)
+        return self.publish(self.channel, what, message, key or routing_key, exchange, mandatory=False)
 
     async def _route(self, pattern: SendPattern, destination: str, what: str) -> tuple[AbstractExchange | None, str]:
         """Declare what ``pattern`` needs for ``destination`` (once) and remember where it goes."""

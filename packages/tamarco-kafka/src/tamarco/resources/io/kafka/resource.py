@@ -58,7 +58,7 @@ class KafkaResource(MessagingResource):
             await transport.wait_joined()
 
     def push_future(
-        self, output: MessageOutput, message: Any, key: str | None, headers: Mapping[str, Any] | None
+        self, output: MessageOutput, message: Any, key: str | None, headers: Mapping[str, object] | None
     ) -> asyncio.Future[None] | None:
         """``KafkaOutput.push``'s way for many concurrent acknowledged sends: the message queued
         and a future of the broker's answer returned (no coroutine per message; failures as
