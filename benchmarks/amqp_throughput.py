@@ -196,8 +196,14 @@ def tamarco_settings(broker: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 async def run_service(
-    broker: dict[str, Any], resource: Any, work: Callable[[], Awaitable[Result]], *, prefix: str | None = None
+    broker: dict[str, Any],
+    resource: Any,
+    work: Callable[[], Awaitable[Result]],
+    *,
+    prefix: str | None = None,
+    system: dict[str, Any] | None = None,
 ) -> Result:
+    """Run ``work`` in a service with ``resource`` as its ``amqp`` (``system``: more settings)."""
     from tamarco.core.microservice import MicroserviceContext
 
     # Only the AMQP resource: the default resources (report server, metrics...) removed.
@@ -214,6 +220,7 @@ async def run_service(
             "system": {
                 "logging": {"profile": "PRODUCTION", "stdout": False},
                 "resources": {"amqp": tamarco_settings(broker, prefix)},
+                **(system or {}),
             }
         }
     )
@@ -221,7 +228,7 @@ async def run_service(
         return await work()
 
 
-async def tamarco_stream(broker: dict[str, Any], mode: str, count: int) -> Result:
+async def tamarco_stream(broker: dict[str, Any], mode: str, count: int, system: dict[str, Any] | None = None) -> Result:
     from tamarco.resources.io.amqp import AMQPOutput, AMQPPullInput, AMQPResource, AMQPSubscriptionInput
 
     received = 0
@@ -247,7 +254,7 @@ async def tamarco_stream(broker: dict[str, Any], mode: str, count: int) -> Resul
         await done.wait()
         return window.result(count)
 
-    return await run_service(broker, resource, work)
+    return await run_service(broker, resource, work, system=system)
 
 
 async def tamarco_rpc(broker: dict[str, Any], count: int, in_flight: int) -> Result:

@@ -28,6 +28,10 @@ under cachegrind instead (what a busy machine cannot blur): each runs under ``va
 its own loop (``http_instructions.client``); the difference divided by ``--extra`` is one request,
 its span's export included (the batch thread runs in the same process; both exporters flush at exit).
 
+``--amqp``: the AMQP case instead (``tracing_amqp.py``): push→pull on the harness's RabbitMQ (or
+``--amqp-url``), raw aio-pika with and without spans written by hand vs Tamarco with tracing off
+and on, CPU per message.
+
 Usage::
 
     .venv/bin/python benchmarks/tracing_overhead.py                       # 3 rounds x 10 s
@@ -35,6 +39,7 @@ Usage::
     git -C . archive <commit> packages/tamarco-core/src packages/tamarco-http/src | tar -x -C /tmp/before
     .venv/bin/python benchmarks/tracing_overhead.py \\
         --before-src /tmp/before/packages/tamarco-core/src:/tmp/before/packages/tamarco-http/src
+    .venv/bin/python benchmarks/tracing_overhead.py --amqp --messages 3000 --rounds 3
 """
 
 from __future__ import annotations
@@ -287,6 +292,30 @@ def log_record_cost() -> tuple[float, float]:
     return best("nothing(record)"), best("filter(record)")
 
 
+def measure_amqp_broker(args: argparse.Namespace, endpoint: str) -> None:
+    from amqp_throughput import harness_broker
+    from tracing_amqp import measure_amqp
+
+    logging.basicConfig(level=logging.WARNING)
+    if args.amqp_url:
+        from yarl import URL
+
+        url = URL(args.amqp_url)
+        broker = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.user,
+            "password": url.password,
+            "vhost": url.path[1:] or "/",
+        }
+        measure_amqp(args.amqp_url, broker, args.messages, args.rounds, endpoint)
+        return
+    from tamarco.harness import Harness
+
+    with Harness() as harness:
+        measure_amqp(harness.rabbitmq.url, harness_broker(harness.rabbitmq), args.messages, args.rounds, endpoint)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0)
@@ -303,6 +332,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=(*VARIANTS, "tamarco-before"), help="a subset to measure")
     parser.add_argument("--requests", type=int, default=300, help="with --instructions: requests of the first run")
     parser.add_argument("--extra", type=int, default=1000, help="with --instructions: requests added in the second")
+    parser.add_argument("--amqp", action="store_true", help="the AMQP case (CPU per message) instead of HTTP")
+    parser.add_argument("--amqp-url", help="with --amqp: an existing broker instead of the harness's")
+    parser.add_argument("--messages", type=int, default=5000, help="with --amqp: messages per round")
     args = parser.parse_args()
 
     if args.serve == "sink":
@@ -326,6 +358,13 @@ def main() -> None:
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, __file__, "--serve", "sink", "--port", str(sink_port)])
     endpoint = f"http://{HOST}:{sink_port}"
+    if args.amqp:
+        try:
+            measure_amqp_broker(args, endpoint)
+        finally:
+            sink.send_signal(signal.SIGTERM)
+            sink.wait(timeout=10)
+        return
     if args.instructions:
         try:
             print(f"HTTP hello-world under cachegrind, {args.requests} and {args.requests + args.extra} requests")
