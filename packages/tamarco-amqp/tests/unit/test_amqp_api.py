@@ -3,6 +3,7 @@ unit-tested on the in-memory transport."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 import pytest
@@ -183,3 +184,24 @@ async def test_async_for_over_a_request_input_answers():
         output = service.amqp.outputs["sounds"]
         assert await output.request({"animal": "cow"}, timeout=5) == {"sound": "COW"}
         assert await output.request({"animal": "cat"}, timeout=5) == {"sound": "CAT"}
+
+
+class Stalled(MicroserviceContext):
+    name = "stalled"
+    amqp = AMQPResource(outputs=[AMQPOutput(queue="hay")])
+
+    @AMQPPullInput(resource=amqp, queue="hay", handler_timeout_seconds=0.05, retry={"attempts": 1})
+    async def on_hay(self, message):
+        await asyncio.Event().wait()
+
+
+async def test_a_handler_past_the_timeout_given_in_code_is_cancelled_and_dead_lettered():
+    service = Stalled(environ={})
+    broker = InMemoryBroker()
+    service.amqp.use_transport(InMemoryTransport(broker))
+    async with service:
+        await service.amqp.outputs["hay"].push({"bale": 1})
+        [letter] = await broker.wait_dead_letters("hay", 1)
+        timeout = service.amqp.consumers["hay"].policy.handler_timeout_seconds
+    assert letter.headers["x-tamarco-error-type"] == "HandlerTimeoutError"
+    assert timeout == 0.05

@@ -45,7 +45,9 @@ def test_start_project_writes_a_project_whose_python_parses(tmp_path):
     for source in project.rglob("*.py"):
         ast.parse(source.read_text(), filename=str(source))
     assert "{{ cookiecutter" not in "".join(path.read_text() for path in project.rglob("*") if path.is_file())
-    assert 'dependencies = ["tamarco>=0.2.0", "tamarco-core[pydantic]>=0.2.0"]' in (project / "pyproject.toml").read_text()
+    assert (
+        'dependencies = ["tamarco>=0.2.0", "tamarco-core[pydantic]>=0.2.0"]' in (project / "pyproject.toml").read_text()
+    )
     assert "name: billing-api" in (project / "deploy/k8s/deployment.yaml").read_text()
 
 

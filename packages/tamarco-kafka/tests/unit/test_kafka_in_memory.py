@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tamarco.codecs import JsonCodec
@@ -74,3 +75,25 @@ async def test_codec_none_is_raw_bytes_in_and_out() -> None:
         await service.raw_output.push(b"\x00\xffraw")
         await wait_until(lambda: len(service.received) == 1, 5, "the raw message")
     assert service.received == [b"\x00\xffraw"]
+
+
+class StalledService(Microservice):
+    name = "kafka_stalled"
+    use_default_resources = False
+
+    kafka = KafkaResource(outputs=[KafkaOutput(topic="hay")])
+
+    @KafkaInput(resource=kafka, topic="hay", handler_timeout_seconds=0.05, retry={"attempts": 1})
+    async def on_hay(self, message: Any) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_handler_past_the_timeout_given_in_code_is_cancelled_and_dead_lettered() -> None:
+    service = StalledService(environ={})
+    broker = use_in_memory(service)
+    async with serving(service):
+        await service.kafka.outputs["hay"].push({"bale": 1})
+        [letter] = await broker.wait_dead_letters("hay", 1)
+        timeout = service.kafka.consumers["hay"].policy.handler_timeout_seconds
+    assert letter.headers["x-tamarco-error-type"] == "HandlerTimeoutError"
+    assert timeout == 0.05

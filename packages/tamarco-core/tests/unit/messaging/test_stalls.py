@@ -22,6 +22,8 @@ from tamarco.core.messaging import (
     _stalls,
     resolve_policy,
 )
+from tamarco.core.messaging.testing import serving, use_in_memory
+from tamarco.core.microservice import Microservice
 from tamarco.harness.messaging_suite import InMemoryCase, MemoryResource, running, wait_until
 
 NO_RETRY_DELAY = {"delay_seconds": 0}
@@ -160,3 +162,74 @@ async def test_a_dead_letter_still_refused_at_the_stop_goes_back_to_the_broker(m
         await wait_until(lambda: transport.tries >= 3, what="three refusals")
     assert case.broker.pending("jobs") == 1, "requeued, not lost"
     assert case.broker.dead_letters("jobs") == []
+
+
+# -- handler_timeout_seconds given in code ------------------------------------------------------
+
+
+async def _hang(body: Any) -> None:
+    await asyncio.Event().wait()
+
+
+async def test_a_handler_past_the_timeout_given_in_code_is_cancelled_and_dead_lettered() -> None:
+    case = InMemoryCase()
+    output = MessageOutput("jobs")
+    jobs = PullInput("jobs", on_message=_hang, handler_timeout_seconds=0.05, retry={"attempts": 1})
+    resource = case.resource([jobs], [output])
+    async with running(case, resource):  # no settings: the timeout is the code's
+        await output.push("x")
+        [(_, headers)] = await case.dead_letters("jobs", 1)
+        statistics = resource.consumers["jobs"].statistics()
+    assert headers["x-tamarco-error-type"] == "HandlerTimeoutError"
+    assert statistics["handler_timeout_seconds"] == 0.05 and statistics["timed_out"] == 1
+
+
+class SlowService(Microservice):
+    name = "slow_in_memory"
+    use_default_resources = False
+
+    bus = MemoryResource(outputs=[MessageOutput("slow")])
+
+    @PullInput(resource=bus, source="slow", handler_timeout_seconds=0.05, retry={"attempts": 1})
+    async def crawl(self, message: Any) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_the_decorator_form_takes_the_handler_timeout() -> None:
+    service = SlowService(environ={})
+    broker = use_in_memory(service)
+    async with serving(service):
+        await service.bus.outputs["slow"].push("x")
+        [letter] = await broker.wait_dead_letters("slow", 1)
+    assert letter.headers["x-tamarco-error-type"] == "HandlerTimeoutError"
+
+
+@pytest.mark.parametrize(
+    ("settings", "code", "used"),
+    [
+        ({}, 2, 2.0),
+        ({"delivery": {"handler_timeout_seconds": 9}}, None, 9.0),
+        ({"delivery": {"handler_timeout_seconds": 9}}, 2, 2.0),  # the code beats the resource default
+        ({"delivery": {"handler_timeout_seconds": 9}}, 0, None),  # 0 in code: none
+        ({"inputs": {"jobs": {"handler_timeout_seconds": 3}}}, 2, 3.0),  # the input's setting wins
+        ({"inputs": {"jobs": {"handler_timeout_seconds": 0}}}, 2, None),
+    ],
+)
+async def test_the_handler_timeout_layers_defaults_delivery_code_input_settings(
+    settings: dict[str, Any], code: float | None, used: float | None
+) -> None:
+    case = InMemoryCase()
+    resource = case.resource([PullInput("jobs", on_message=_hang, handler_timeout_seconds=code)])
+    async with running(case, resource, settings):
+        consumer = resource.consumers["jobs"]
+        assert consumer.policy.handler_timeout_seconds == used
+        assert consumer.timer.timeout == used
+
+
+@pytest.mark.parametrize("value", [-1, "1s", True, [1]])
+async def test_a_bad_handler_timeout_in_code_fails_the_start_naming_the_input_and_argument(value: Any) -> None:
+    case = InMemoryCase()
+    resource = case.resource([PullInput("jobs", on_message=_hang, handler_timeout_seconds=value)])
+    with pytest.raises(Exception, match="input 'jobs' argument handler_timeout_seconds must be a number >= 0"):
+        async with running(case, resource):
+            pass

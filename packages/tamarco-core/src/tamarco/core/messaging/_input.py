@@ -49,12 +49,13 @@ class InputOptions(TypedDict, total=False):
     retry: RetryPolicy | Mapping[str, Any] | None
     dead_letter: bool | None
     ack: Literal["auto", "manual"] | None
+    handler_timeout_seconds: float | None
     envelope: bool | None
     on_message: Callable[..., Awaitable[Any]] | None
 
 
 _INPUT_OPTIONS = frozenset(InputOptions.__annotations__)
-_POLICY_OPTIONS = ("max_concurrency", "retry", "dead_letter", "ack")
+_POLICY_OPTIONS = ("max_concurrency", "retry", "dead_letter", "ack", "handler_timeout_seconds")
 
 
 def _declared_payload(alias: Any) -> Any:
@@ -102,9 +103,9 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
     ``async for``), the handler receives that type; a body that does not validate is
     dead-lettered at once, never retried (see :mod:`tamarco.core.payloads`).
 
-    ``max_concurrency``, ``retry`` (a :class:`RetryPolicy` or a mapping), ``dead_letter`` and
-    ``ack`` (``"auto"`` or ``"manual"``) are the input's delivery policy in code; settings can
-    override them (see ``_policy``).
+    ``max_concurrency``, ``retry`` (a :class:`RetryPolicy` or a mapping), ``dead_letter``,
+    ``ack`` (``"auto"`` or ``"manual"``) and ``handler_timeout_seconds`` (0: none) are the
+    input's delivery policy in code; settings can override them (see ``_policy``).
 
     ``group_id`` names the consumer group of a ``pull`` input: the inputs of one group share
     the messages of the source (each goes to one of them), each group gets all of them. ``None``
