@@ -41,7 +41,7 @@ class Record:
     async def nack(self, requeue: bool = True) -> None:
         self.outcome = self.outcome or (Settlement.REQUEUED if requeue else Settlement.REJECTED)
 
-    async def reply(self, body: bytes) -> None:
+    async def reply(self, body: bytes, *, headers: object = None) -> None:
         raise AssertionError("not a request")
 
 

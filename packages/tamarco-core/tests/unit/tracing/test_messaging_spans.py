@@ -114,3 +114,45 @@ async def test_tracing_off_wraps_nothing():
         )
         assert getattr(consumer._handle_one, "__func__", None) is type(consumer)._handle_one
         assert "send" not in vars(service.bus) and "request" not in vars(service.bus)
+
+
+def spy_replies(service: Traced) -> list[Any]:
+    """Put ``service`` in memory; the headers of each reply its responders send, in a list."""
+    broker = use_in_memory(service)
+    replies: list[Any] = []
+    original_reply = broker.reply
+
+    def spy(reply_to: str, body: bytes, headers: Any = None) -> None:
+        replies.append(headers)
+        original_reply(reply_to, body, headers)
+
+    broker.reply = spy  # type: ignore[method-assign]
+    return replies
+
+
+async def test_request_and_reply_linked_both_ways():
+    """The reply carries the responder's span context back; the request's span links to it."""
+    service = Traced()
+    replies = spy_replies(service)
+    spans = InMemorySpanExporter()
+    async with serving(service):
+        service.tracing._exporting.provider.add_span_processor(SimpleSpanProcessor(spans))  # type: ignore[union-attr]
+        assert await service.bus.outputs["questions"].request("?", timeout=5) == {"answer": 42}
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    request, answered = finished["request questions"], finished["process questions"]
+    assert answered.parent.span_id == request.context.span_id
+    trace_id, span_id = format(answered.context.trace_id, "032x"), format(answered.context.span_id, "016x")
+    assert [list(headers) for headers in replies] == [["traceparent"]]
+    assert replies[0]["traceparent"].startswith(f"00-{trace_id}-{span_id}-")  # then the flags
+    assert [(link.context.span_id, dict(link.attributes or {})) for link in request.links] == [
+        (answered.context.span_id, {"tamarco.link": "reply"})
+    ]
+
+
+async def test_reply_without_tracing_carries_no_headers():
+    service = Traced()
+    service.settings.update_internal({"system": {"tracing": {"enabled": False}}})
+    replies = spy_replies(service)
+    async with serving(service):
+        assert await service.bus.outputs["questions"].request("?", timeout=5) == {"answer": 42}
+    assert replies == [None]

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack
 
 from tamarco.codecs import Codec, JsonCodec
-from tamarco.core import payloads
+from tamarco.core import payloads, tracing
 from tamarco.core.messaging._message import Message
 from tamarco.core.messaging._policy import RetryPolicy
 from tamarco.core.messaging.errors import NotConnectedError
@@ -242,7 +242,7 @@ class MessageInput(_TypedIO, InputBase, Generic[PayloadT]):
 
     @staticmethod
     async def _reply(message: Message, body: bytes) -> None:
-        await message.delivery.reply(body)
+        await message.delivery.reply(body, headers=tracing.reply_headers())
 
     def handler_call(self) -> Callable[[Message], Awaitable[Any]] | None:
         """How the consumer calls this input's handler with a message: the body or the envelope,

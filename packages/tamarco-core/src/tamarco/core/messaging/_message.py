@@ -57,9 +57,11 @@ class Delivery(Protocol):
 
     async def nack(self, requeue: bool = True) -> None: ...
 
-    async def reply(self, body: bytes) -> None:
-        """Answer the request this delivery carried (to ``reply_to``); a transport without
-        request/response raises :class:`~tamarco.core.messaging.errors.MessagingError`."""
+    async def reply(self, body: bytes, *, headers: Mapping[str, object] | None = None) -> None:
+        """Answer the request this delivery carried (to ``reply_to``), with ``headers`` (the
+        responder's trace context); a transport without request/response raises
+        :class:`~tamarco.core.messaging.errors.MessagingError`. A transport's ``request`` hands
+        the answer's headers to :func:`tamarco.core.tracing.reply_received`."""
         ...
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tamarco.core import tracing
 from tamarco.core.messaging._transport import ConfirmedEnqueue
 from tamarco.core.messaging.errors import NotConnectedError, RequestTimeoutError
 
@@ -147,10 +148,10 @@ class InMemoryDelivery:
         elif self._owner is not None:
             self._owner.broker.rejected.append(DeadLetter(self.source, self.body, dict(self.headers)))
 
-    async def reply(self, body: bytes) -> None:
+    async def reply(self, body: bytes, *, headers: Mapping[str, object] | None = None) -> None:
         if self.reply_to is None or self._owner is None:
             raise NotConnectedError(f"message from {self.source!r} is not a request: nowhere to reply")
-        self._owner.broker.reply(self.reply_to, body)
+        self._owner.broker.reply(self.reply_to, body, headers)
 
     def _release(self) -> None:
         if self._owner is not None:
@@ -168,7 +169,7 @@ class InMemoryBroker:
         self._groups: dict[str, dict[str, _Group]] = collections.defaultdict(dict)
         self._dead_letters: dict[str, list[DeadLetter]] = collections.defaultdict(list)
         self._dead_letter_added = asyncio.Event()
-        self._replies: dict[str, asyncio.Future[bytes]] = {}
+        self._replies: dict[str, asyncio.Future[tuple[bytes, Mapping[str, object] | None]]] = {}
         #: Messages rejected (``nack(requeue=False)``), which a real broker would drop.
         self.rejected: list[DeadLetter] = []
 
@@ -209,7 +210,7 @@ class InMemoryBroker:
         self, destination: str, body: bytes, headers: Mapping[str, object] | None, timeout: float
     ) -> bytes:
         correlation_id = f"request-{next(_ids)}"
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[bytes, Mapping[str, object] | None]] = asyncio.get_running_loop().create_future()
         self._replies[correlation_id] = future
         group = self.group(destination, f"request:{destination}")
         await group.put(
@@ -218,16 +219,18 @@ class InMemoryBroker:
             )
         )
         try:
-            return await asyncio.wait_for(future, timeout)
+            answer, reply_headers = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise RequestTimeoutError(f"no answer to a request to {destination!r} within {timeout:g} s") from None
         finally:
             self._replies.pop(correlation_id, None)
+        tracing.reply_received(reply_headers)
+        return answer
 
-    def reply(self, reply_to: str, body: bytes) -> None:
+    def reply(self, reply_to: str, body: bytes, headers: Mapping[str, object] | None = None) -> None:
         future = self._replies.get(reply_to)
         if future is not None and not future.done():
-            future.set_result(body)
+            future.set_result((body, dict(headers) if headers else None))
 
     def dead_letter(self, source: str, body: bytes, headers: Mapping[str, object]) -> None:
         self._dead_letters[source].append(DeadLetter(source, body, dict(headers)))

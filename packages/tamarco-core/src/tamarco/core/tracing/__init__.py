@@ -40,6 +40,8 @@ from typing import Any
 from tamarco.core.tracing._config import TracingConfig, TracingSettingsError, parse_tracing_settings
 from tamarco.core.tracing._messaging import (
     current_span_event,
+    reply_headers,
+    reply_received,
     trace_consumer,
     trace_sender,
     traced_enqueue,
@@ -63,6 +65,8 @@ __all__ = [
     "current_span_event",
     "of",
     "parse_tracing_settings",
+    "reply_headers",
+    "reply_received",
     "trace_consumer",
     "trace_sender",
     "traced_enqueue",

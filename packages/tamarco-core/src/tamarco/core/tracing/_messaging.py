@@ -10,10 +10,15 @@ the service does not trace.
 - :func:`traced_send` / :func:`traced_request`: a PRODUCER span per message sent or request made,
   ``<pattern> <destination>``, whose context goes in the message headers (``traceparent``,
   ``tracestate``). The responder's CONSUMER span of a request is a child of the request's span.
+- Request/response linked both ways: the reply carries the responder's span context in its
+  headers (:func:`reply_headers`, which the core's reply path calls), and the transport hands the
+  reply's headers to :func:`reply_received`, which links the requester's PRODUCER span to the
+  responder's span (a span link with ``tamarco.link: reply``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -24,6 +29,8 @@ from tamarco.core.tracing._tracing import Tracing, active_services
 __all__ = [
     "current_span_event",
     "messaging_system",
+    "reply_headers",
+    "reply_received",
     "trace_consumer",
     "trace_sender",
     "traced_enqueue",
@@ -48,6 +55,33 @@ def current_span_event(name: str, attributes: Mapping[str, Any] | None = None) -
     span = get_current_span()
     if span.is_recording():
         span.add_event(name, attributes=attributes)
+
+
+def reply_headers() -> dict[str, str] | None:
+    """The W3C context of the span current in this context (the responder's CONSUMER span while
+    its handler answers), for a reply's headers; None when no service traces or no span is
+    current."""
+    if not active_services():
+        return None
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None
+
+
+#: The reply headers a traced request waits for (set by :func:`traced_request` around the call).
+_REPLY_HEADERS: contextvars.ContextVar[list[Mapping[str, Any]] | None] = contextvars.ContextVar(
+    "tamarco_reply_headers", default=None
+)
+
+
+def reply_received(headers: Mapping[str, Any] | None) -> None:
+    """A transport's request got its answer with ``headers``: kept for the traced request waiting
+    in this context (nothing otherwise)."""
+    sink = _REPLY_HEADERS.get()
+    if sink is not None and headers:
+        sink.append(headers)
 
 
 def trace_consumer(consumer: Any, tracing: Tracing, kind: str) -> None:
@@ -166,12 +200,17 @@ async def traced_request(
     span = tracing.start_span(f"request {output.destination}", SpanKind.PRODUCER, attributes)
     carrier = dict(headers) if headers else {}
     tracing.inject(carrier, span)
+    replies: list[Mapping[str, Any]] = []
+    token = _REPLY_HEADERS.set(replies)
     try:
         answer = await request(output, body, timeout=timeout, headers=carrier)
     except Exception as error:
         tracing.fail(span, error)
         raise
     finally:
+        _REPLY_HEADERS.reset(token)
+        for link in tracing.link(replies[0] if replies else None):
+            span.add_link(link.context, {"tamarco.link": "reply"})
         span.end()
     return answer
 

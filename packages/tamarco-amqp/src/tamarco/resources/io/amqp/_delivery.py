@@ -98,8 +98,8 @@ class AMQPDelivery:
         except CONNECTION_ERRORS as error:
             self._lost(error)
 
-    async def reply(self, body: bytes) -> None:
-        await self._requests.reply(self, self._channel, body)
+    async def reply(self, body: bytes, *, headers: Mapping[str, object] | None = None) -> None:
+        await self._requests.reply(self, self._channel, body, headers)
 
     def _lost(self, error: BaseException) -> None:
         self._logger.info(

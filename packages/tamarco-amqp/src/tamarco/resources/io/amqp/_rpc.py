@@ -16,6 +16,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from tamarco.core import tracing
 from tamarco.core.messaging import Delivery, PublishError, RequestTimeoutError
 from tamarco.resources.io.amqp._naming import AMQPNames
 from tamarco.resources.io.amqp._publisher import Publisher
@@ -34,7 +35,7 @@ class Requests:
         self.channel: AbstractChannel | None = None
         self._consumer: str | None = None
         self._lock = asyncio.Lock()
-        self._replies: dict[str, asyncio.Future[bytes]] = {}
+        self._replies: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
         self._queues: dict[str, str] = {}
 
     async def open(self, connection: AbstractRobustConnection) -> None:
@@ -63,7 +64,7 @@ class Requests:
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._replies.pop(message.correlation_id or "", None)
         if future is not None and not future.done():
-            future.set_result(message.body)
+            future.set_result(message)
 
     async def request(
         self, destination: str, body: bytes, *, timeout: float, headers: Mapping[str, Any] | None
@@ -73,7 +74,7 @@ class Requests:
         if len(body) > publisher.max_message_size:
             publisher.check_size(body, f"send a request to {destination!r}")
         correlation_id = uuid.uuid4().hex
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
         self._replies[correlation_id] = future
         queue = self._queues.get(destination)
         if queue is None:
@@ -91,7 +92,9 @@ class Requests:
                 content_type=self.names.content_type,
             )
             await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
-            return await asyncio.wait_for(future, timeout)
+            answer = await asyncio.wait_for(future, timeout)
+            tracing.reply_received(answer.headers)
+            return answer.body
         except TimeoutError:
             raise RequestTimeoutError(
                 f"no answer to a request to {destination!r} (queue {queue!r}) within {timeout:g} s"
@@ -101,8 +104,15 @@ class Requests:
         finally:
             self._replies.pop(correlation_id, None)
 
-    async def reply(self, delivery: Delivery, channel: AbstractChannel | None, body: bytes) -> None:
-        """Answer the request ``delivery`` carried, on ``channel`` (its input's)."""
+    async def reply(
+        self,
+        delivery: Delivery,
+        channel: AbstractChannel | None,
+        body: bytes,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer the request ``delivery`` carried, on ``channel`` (its input's), with ``headers``
+        (the responder's trace context) as the reply's message headers."""
         reply_to = delivery.reply_to
         what = f"answer a request from {delivery.source!r}"
         if not reply_to:
@@ -110,5 +120,10 @@ class Requests:
         publisher = self.publisher
         if len(body) > publisher.max_message_size:
             publisher.check_size(body, what)
-        message = aio_pika.Message(body, correlation_id=delivery.correlation_id, content_type=self.names.content_type)
+        message = aio_pika.Message(
+            body,
+            headers=dict(headers) if headers else None,
+            correlation_id=delivery.correlation_id,
+            content_type=self.names.content_type,
+        )
         await publisher.publish(channel or self.channel, what, message, reply_to, mandatory=False)

@@ -66,7 +66,7 @@ class KafkaDelivery:
         if self.outcome is None:
             self.outcome = Settlement.REQUEUED if requeue else Settlement.REJECTED
 
-    async def reply(self, body: bytes) -> None:
+    async def reply(self, body: bytes, *, headers: Mapping[str, object] | None = None) -> None:
         raise MessagingError(f"Kafka has no request/response (a message from {self.source!r})")
 
     def __repr__(self) -> str:
