@@ -295,21 +295,21 @@ class IOResource(BaseResource):
 
     def add_input(self, input_to_add: InputBase) -> None:
         """Add one input (its name must be unique in this resource)."""
-        name = input_to_add.name or f"input_{len(self.inputs)}"
-        if name in self.inputs and self.inputs[name] is not input_to_add:
-            raise ValueError(f"resource {self.name}: duplicate input name {name!r}")
-        input_to_add.name = name
-        input_to_add.resource = self
-        self.inputs[name] = input_to_add
+        self._attach(self.inputs, input_to_add, "input")
 
     def add_output(self, output: OutputBase) -> None:
         """Add one output (its name must be unique in this resource)."""
-        name = output.name or f"output_{len(self.outputs)}"
-        if name in self.outputs and self.outputs[name] is not output:
-            raise ValueError(f"resource {self.name}: duplicate output name {name!r}")
-        output.name = name
-        output.resource = self
-        self.outputs[name] = output
+        self._attach(self.outputs, output, "output")
+
+    def _attach(self, registry: dict[str, Any], io: InputBase | OutputBase, kind: str) -> None:
+        """Name ``io`` (``<kind>_<n>`` when it has no name), bind it to this resource and add it to
+        ``registry``; another object under the same name is a ValueError."""
+        name = io.name or f"{kind}_{len(registry)}"
+        if name in registry and registry[name] is not io:
+            raise ValueError(f"resource {self.name}: duplicate {kind} name {name!r}")
+        io.name = name
+        io.resource = self
+        registry[name] = io
 
     async def status(self) -> dict[str, Any]:
         info = await super().status()

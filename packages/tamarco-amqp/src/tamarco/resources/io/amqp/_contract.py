@@ -64,46 +64,49 @@ def amqp_channels(io: MessageInput | MessageOutput, config: AMQPConfig) -> list[
         queue = io.source
         dead = names.dead_letter_queue(queue)
         receive = {"amqp": {"ack": True, **_VERSION}}
+
+        def received(
+            key: str, address: str, text: str, bindings: dict[str, Any], *, reply: bool = False
+        ) -> list[ChannelDescription]:
+            """The one channel the input reads, its failed messages dead-lettered to ``dead``."""
+            return [
+                ChannelDescription(
+                    key,
+                    address,
+                    "receive",
+                    text,
+                    channel_bindings={"amqp": bindings},
+                    operation_bindings=receive,
+                    reply=reply,
+                    dead_letter=dead,
+                )
+            ]
+
         if io.pattern == "subscribe":
             exchange = names.exchange(queue)
-            return [
-                ChannelDescription(
-                    "subscribe",
-                    exchange,
-                    "receive",
-                    f"fanout exchange {exchange}: every subscribed service instance gets every message "
-                    f"(through its own exclusive queue {names.subscriber_queue(queue, '<instance>')})",
-                    channel_bindings={"amqp": _exchange(exchange, vhost)},
-                    operation_bindings=receive,
-                    dead_letter=dead,
-                )
-            ]
+            return received(
+                "subscribe",
+                exchange,
+                f"fanout exchange {exchange}: every subscribed service instance gets every message "
+                f"(through its own exclusive queue {names.subscriber_queue(queue, '<instance>')})",
+                _exchange(exchange, vhost),
+            )
         if io.pattern == "request":
             requests = names.request_queue(queue)
-            return [
-                ChannelDescription(
-                    "request",
-                    requests,
-                    "receive",
-                    f"durable queue {requests}: requests, answered to each request's reply-to",
-                    channel_bindings={"amqp": _queue(requests, vhost)},
-                    operation_bindings=receive,
-                    reply=True,
-                    dead_letter=dead,
-                )
-            ]
-        pushed = names.push_queue(queue)
-        return [
-            ChannelDescription(
-                "pull",
-                pushed,
-                "receive",
-                f"durable queue {pushed}: competing consumers, each message to one of them",
-                channel_bindings={"amqp": _queue(pushed, vhost)},
-                operation_bindings=receive,
-                dead_letter=dead,
+            return received(
+                "request",
+                requests,
+                f"durable queue {requests}: requests, answered to each request's reply-to",
+                _queue(requests, vhost),
+                reply=True,
             )
-        ]
+        pushed = names.push_queue(queue)
+        return received(
+            "pull",
+            pushed,
+            f"durable queue {pushed}: competing consumers, each message to one of them",
+            _queue(pushed, vhost),
+        )
     queue = io.destination
     pushed, exchange, requests = names.push_queue(queue), names.exchange(queue), names.request_queue(queue)
     return [

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tamarco.core.messaging import (
@@ -31,7 +31,6 @@ from tamarco.core.messaging import (
     Transport,
 )
 from tamarco.core.settings.environment import address_from_environment
-from tamarco.resources.bases import InputBase, OutputBase
 from tamarco.resources.io.amqp._config import AMQPConfig
 from tamarco.resources.io.amqp._contract import amqp_channels, amqp_servers
 from tamarco.resources.io.amqp._transport import DEFAULT_MAX_MESSAGE_SIZE, AMQPTransport
@@ -53,16 +52,6 @@ class AMQPResource(MessagingResource):
     transport_kind: ClassVar[str] = "amqp"
     #: aio-pika and aiormq log through the service's outputs, warnings and errors only.
     library_loggers: ClassVar[Mapping[str, int]] = {"aio_pika": logging.WARNING, "aiormq": logging.WARNING}
-
-    def __init__(
-        self,
-        inputs: Sequence[InputBase] | None = None,
-        outputs: Sequence[OutputBase] | None = None,
-        *args: Any,
-        transport: Transport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(inputs, outputs, *args, transport=transport, **kwargs)
 
     def config(self) -> AMQPConfig:
         """The connection settings (checked; a wrong value names its full key)."""

@@ -92,6 +92,14 @@ def read_first(view: SettingsView, keys: tuple[str, ...], default: Any, expect: 
     return default
 
 
+def http_url(host: str | None, port: int | None) -> str | None:
+    """``http://host:port`` (an IPv6 host in brackets) for a bound server, None before it binds."""
+    if host is None or port is None:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
 def read_port(view: SettingsView, key: str = "port", default: Any = _MISSING) -> int:
     """A TCP port (0 asks the system for a free one). Missing and no default: a clear error."""
     value = view.get_nowait(key, None if default is _MISSING else default, expect=(int, type(None)))

@@ -112,10 +112,7 @@ class ReportServerResource(BaseResource):
     @property
     def url(self) -> str | None:
         """``http://host:port`` once started, else None."""
-        if self.host is None or self.port is None:
-            return None
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return _settings.http_url(self.host, self.port)
 
     async def start(self) -> None:
         if self.settings is None:

@@ -191,25 +191,22 @@ def load_status_config(
     reader.check_sections()
     others = [r for r in resources if r != own_name]
     policy_key = "restart_policy.resources"
+
+    def restart_names(key: str) -> frozenset[str]:
+        """A restart list of resource names: the other resources only, an unknown name warns."""
+        return reader.names(
+            f"{policy_key}.{key}",
+            [],
+            resources=resources,
+            service=service,
+            everything=others,
+            forbidden=(own_name,),
+            unknown_is_warning=True,
+        )
+
     restart_policy = RestartPolicyConfig(
-        restart_microservice_on_failure=reader.names(
-            f"{policy_key}.restart_microservice_on_failure",
-            [],
-            resources=resources,
-            service=service,
-            everything=others,
-            forbidden=(own_name,),
-            unknown_is_warning=True,
-        ),
-        restart_resource_on_failure=reader.names(
-            f"{policy_key}.restart_resource_on_failure",
-            [],
-            resources=resources,
-            service=service,
-            everything=others,
-            forbidden=(own_name,),
-            unknown_is_warning=True,
-        ),
+        restart_microservice_on_failure=restart_names("restart_microservice_on_failure"),
+        restart_resource_on_failure=restart_names("restart_resource_on_failure"),
         max_attempts=reader.whole("restart_policy.max_attempts", 5, minimum=1),
         backoff=Backoff(
             initial_seconds=reader.number("restart_policy.backoff.initial_seconds", 1.0),
