@@ -183,6 +183,10 @@ class _Reader:
         reader = _Reader(tree, self.key(name))
         return reader if reader.boolean("enabled", False) else None
 
+    def address(self, host: str, port: int) -> dict[str, Any]:
+        """The ``host`` and ``port`` (1 to 65535) of a network output, with these defaults."""
+        return {"host": self.string("host", host), "port": self.integer("port", port, 1, 65535)}
+
     def network(self) -> dict[str, Any]:
         return {
             "version": self.choice("version", 1, (0, 1)),
@@ -228,17 +232,12 @@ def parse_logging_settings(tree: Any, prefix: str = PREFIX) -> LoggingConfig:
     logstash = None
     udp = root.block("logstash")
     if udp is not None:
-        logstash = LogstashUDPConfig(
-            host=udp.string("host", LogstashUDPConfig.host),
-            port=udp.integer("port", LogstashUDPConfig.port, 1, 65535),
-            **udp.network(),
-        )
+        logstash = LogstashUDPConfig(**udp.address(LogstashUDPConfig.host, LogstashUDPConfig.port), **udp.network())
     redis = None
     block = root.block("redis")
     if block is not None:
         redis = RedisConfig(
-            host=block.string("host", RedisConfig.host),
-            port=block.integer("port", RedisConfig.port, 1, 65535),
+            **block.address(RedisConfig.host, RedisConfig.port),
             db=block.integer("db", 0, 0),
             password=block.optional_string("password", secret=True),
             ssl=block.boolean("ssl", False),
