@@ -51,6 +51,7 @@ class SettingsReader:
         self._error = error
         #: The wrong settings met in :meth:`each` blocks so far.
         self.problems: list[str] = []
+        self._errors: list[Exception] = []
 
     @classmethod
     def of(cls, view: SettingsView | None, *, error: Callable[[str], Exception] = SettingValueError) -> Self:
@@ -88,10 +89,13 @@ class SettingsReader:
         try:
             yield
         except caught as error:
+            self._errors.append(error)
             self.problems.extend(problem for problem in problems_of(error) if problem not in self.problems)
 
     def raise_problems(self) -> None:
         """Raise the reader's error naming every problem recorded by :meth:`each` (if any)."""
+        if len(self._errors) == 1 and list(problems_of(self._errors[0])) == self.problems:
+            raise self._errors[0]  # one wrong setting: its own error, as a direct read raises it
         if self.problems:
             raise self.problems_error(self.problems)
 
