@@ -32,6 +32,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tamarco.core import payloads, tracing
+from tamarco.core.deadlines import within
 from tamarco.core.messaging._input import MessageInput
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, Settlement
@@ -440,8 +441,8 @@ class Consumer(Generic[_InputT]):
         self._requeue_iterator_messages()
         unfinished = 0
         if self.in_flight:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            with contextlib.suppress(TimeoutError):
+                await within(self._idle.wait(), timeout)
             unfinished = self.in_flight
             if unfinished:
                 self.logger.warning(
