@@ -54,9 +54,16 @@ class PeriodicReportResource(BaseResource):
     #: Default file name, in the temp dir: ``<service>`` is replaced by the service name.
     default_file: ClassVar[str]
     default_interval_seconds: ClassVar[float] = 30.0
+    #: The settings applied while the service runs; a subclass's are its ``enable_setting``
+    #: followed by these (set by ``__init_subclass__``).
     live_settings: ClassVar[tuple[str, ...]] = ("enabled", "interval_seconds", "file", "top")
     default_top: ClassVar[int] = 50
     kind: ClassVar[str] = "debug report"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "enable_setting" in cls.__dict__ and "live_settings" not in cls.__dict__:
+            cls.live_settings = (cls.enable_setting, *PeriodicReportResource.live_settings)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
