@@ -162,6 +162,13 @@ async def test_bad_debug_settings_name_the_key(kit, logs):
     )
 
 
+def test_the_enabling_list_and_the_report_settings_are_live():
+    shared = ("enabled", "interval_seconds", "file", "top")
+    assert ProfilerResource.live_settings == ("microservices_with_profiler", *shared)
+    assert MemoryAnalyzerResource.live_settings == ("microservices_with_memory_analyzer", *shared)
+    assert ProfilerResource.default_interval_seconds == MemoryAnalyzerResource.default_interval_seconds == 30.0
+
+
 def test_exports():
     from tamarco.resources.debug import memory_analyzer, profiler
 

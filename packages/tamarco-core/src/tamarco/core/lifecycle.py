@@ -55,8 +55,9 @@ __all__ = [
 ]
 
 
-class ServiceState(str, enum.Enum):
-    """What a service is doing. Compares equal to its value (``"running"``)."""
+class ServiceState(enum.StrEnum):
+    """What a service is doing. Compares equal to its value (``"running"``), which ``str()``
+    and f-strings give."""
 
     CREATED = "created"
     STARTING = "starting"
@@ -64,11 +65,8 @@ class ServiceState(str, enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class LifecycleStage(str, enum.Enum):
+class LifecycleStage(enum.StrEnum):
     """One step of the start or stop sequence (the value is its human name)."""
 
     PROVISIONAL_LOGGING = "provisional logging"
@@ -88,9 +86,6 @@ class LifecycleStage(str, enum.Enum):
     POST_STOP = "post_stop"
     SETTINGS_STOP = "settings stop"
     LOGGING_STOP = "logging stop"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 S = LifecycleStage
