@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from tamarco.core import payloads, tracing
 from tamarco.core.messaging._input import MessageInput
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
-from tamarco.core.messaging._message import Delivery, Message, Settlement
+from tamarco.core.messaging._message import Delivery, Message, PositionalRun, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
 from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
@@ -165,7 +165,7 @@ class Consumer:
         decode, closing, meters = self._decode, self._closing, self.meters
         # A run whose records the transport settles by position (Kafka: the offset moves past
         # a record once the next one is asked for) needs no ``ack()`` call per record.
-        ack_each = not getattr(deliveries, "settles_by_position", False)
+        ack_each = not isinstance(deliveries, PositionalRun)
         done = 0
         last: Settlement | None = Settlement.ACKED
         self.in_flight += 1

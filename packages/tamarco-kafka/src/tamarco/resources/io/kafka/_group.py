@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from tamarco.core import instrumentation
 from tamarco.core.deadlines import close_within, within
-from tamarco.core.messaging import Consumer, MessageInput
+from tamarco.core.messaging import Consumer, MessageInput, PositionalRun
 from tamarco.resources.io.kafka._delivery import KafkaDelivery
 from tamarco.resources.io.kafka.input import KafkaInput
 
@@ -69,14 +69,13 @@ class _Partition:
         self.lag = lag
 
 
-class _Run:
+class _Run(PositionalRun):
     """The records at the head of a partition's buffer as the consumer takes them, one at a
     time: it stops at ``_BURST`` records, or as soon as the partition is revoked or the input
     stops (the record in hand is finished, the rest stay buffered). A record the consumer asked
     past is done (its offset may be committed): the consumer need not call ``ack()``."""
 
     __slots__ = ("group", "handed", "partition")
-    settles_by_position = True
 
     def __init__(self, group: GroupConsumer, partition: _Partition) -> None:
         self.group = group
