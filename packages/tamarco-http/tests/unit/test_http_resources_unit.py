@@ -217,3 +217,19 @@ async def test_every_wrong_client_setting_is_reported_at_once():
     assert "system.resources.client.timeout_seconds: is unknown" in text
     assert "system.resources.client.limit: must be 0 (no limit) or more, got -1" in text
     assert "system.resources.client.base_url: 'ftp://x' is not an http(s) URL" in text
+
+
+async def test_every_wrong_report_server_setting_is_reported_at_once():
+    token = "short-secret"
+    report = bound(
+        report_server.ReportServerResource(),
+        "report",
+        {"port": 0, "bearer": "x", "bearer_token": token, "shutdown_timeout": -1},
+    )
+    with pytest.raises(HTTPSettingsError, match="3 wrong settings") as raised:
+        await report.check_settings()
+    text = str(raised.value)
+    assert "setting system.resources.report.bearer: is unknown" in text
+    assert "setting system.resources.report.bearer_token: must be a string of at least 16 characters" in text
+    assert "setting system.resources.report.shutdown_timeout: must be greater than 0, got -1" in text
+    assert token not in text

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from tamarco.core.errors import ResourceSettingsError, ResourceStartError
+from tamarco.core.logging.testing import capture_logs
 from tamarco.core.messaging import InMemoryTransport, MessageOutput, MessagingResource, PullInput
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -105,3 +106,14 @@ async def test_a_resource_settings_that_is_not_a_mapping_is_refused() -> None:
     with pytest.raises(ResourceSettingsError, match=r"setting system\.resources\.events must be a mapping"):
         await service.start()
     await service.stop()
+
+
+async def test_a_drain_timeout_past_the_shutdown_timeout_is_said_once() -> None:
+    service, _ = service_with({"orders": {"drain_timeout_seconds": 100}})
+    service.settings.update_internal({"system": {"shutdown_timeout_seconds": 10}})
+    with capture_logs(level="WARNING") as logs:
+        async with service:
+            pass
+    said = [m for m in logs.messages if "system.resources.orders.drain_timeout_seconds (100 s) is not below" in m]
+    assert len(said) == 1, logs.messages
+    assert "draining for 8 s" in said[0]

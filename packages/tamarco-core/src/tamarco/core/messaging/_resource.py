@@ -145,20 +145,22 @@ class MessagingResource(IOResource, Generic[_InputT]):
         """How long the start keeps trying to connect (setting ``connection_timeout``)."""
         return self._seconds("connection_timeout", DEFAULT_CONNECTION_TIMEOUT)
 
-    def drain_timeout(self) -> float:
+    def drain_timeout(self, *, warn: bool = True) -> float:
         """How long running handlers get to finish on stop (``drain_timeout_seconds``), kept
-        below the service's shutdown timeout so the stop can still close the connection."""
+        below the service's shutdown timeout so the stop can still close the connection (said
+        in a warning, unless ``warn`` is false)."""
         drain = self._seconds("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT)
         shutdown = getattr(self.microservice, "shutdown_timeout", None)
         if callable(shutdown):
             limit = max(0.1, float(shutdown()) * 0.8)
             if drain > limit:
-                self.logger.warning(
-                    "%s (%g s) is not below the service's shutdown timeout; draining for %g s",
-                    self.settings.full_key("drain_timeout_seconds") if self.settings else "drain_timeout_seconds",
-                    drain,
-                    limit,
-                )
+                if warn:
+                    self.logger.warning(
+                        "%s (%g s) is not below the service's shutdown timeout; draining for %g s",
+                        self.settings.full_key("drain_timeout_seconds") if self.settings else "drain_timeout_seconds",
+                        drain,
+                        limit,
+                    )
                 drain = limit
         return drain
 
@@ -167,7 +169,7 @@ class MessagingResource(IOResource, Generic[_InputT]):
     async def check_settings(self) -> None:
         """Every setting of the resource checked, nothing connected: what the service calls for
         each of its resources before any starts, to report all the wrong keys at once."""
-        self._read_settings()
+        self._read_settings(checking=True)
 
     async def start(self) -> None:
         transport, policies = self._read_settings()
@@ -202,7 +204,7 @@ class MessagingResource(IOResource, Generic[_InputT]):
             (name, cast("_InputT", input_)) for name, input_ in self.inputs.items() if isinstance(input_, MessageInput)
         ]
 
-    def _read_settings(self) -> tuple[Transport[_InputT], dict[str, DeliveryPolicy]]:
+    def _read_settings(self, *, checking: bool = False) -> tuple[Transport[_InputT], dict[str, DeliveryPolicy]]:
         """Every setting this resource reads, checked before any connection is attempted: no
         unknown key, the timeouts, the transport's (``create_transport``) and each input's delivery policy.
         All the wrong ones are reported together, each naming its full key."""
@@ -219,7 +221,7 @@ class MessagingResource(IOResource, Generic[_InputT]):
             problems.append(str(error))
         try:
             # Read at start, so that a wrong value fails the start naming the key, not the stop.
-            self._drain_timeout = self.drain_timeout()
+            self._drain_timeout = self.drain_timeout(warn=not checking)  # said once, at start
         except MessagingSettingsError as error:
             problems.append(str(error))
         try:
