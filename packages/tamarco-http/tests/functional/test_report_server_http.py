@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from email.utils import parsedate_to_datetime
 
 import pytest
 from tamarco.core.logging.testing import capture_logs
@@ -72,6 +73,7 @@ async def test_requests_and_responses_cross_the_neutral_types(server, http_sessi
     url = server.url + "/echo/kind%20a/bob?x=1&x=2&y="
     async with http_session.post(url, data=b"payload", headers={"x-agent": "probe"}) as response:
         assert response.status == 200 and response.headers["X-Echo"] == "yes"
+        assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None  # an HTTP date
         assert response.content_type == "application/json"
         assert await response.json() == {
             "method": "POST",

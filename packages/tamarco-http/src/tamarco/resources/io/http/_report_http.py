@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -263,7 +264,7 @@ def _encode(response: ReportResponse, keep_alive: bool, head: bool) -> bytes:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = ""
-    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines = [f"HTTP/1.1 {status} {reason}", f"Date: {_http_date()}"]
     bodiless = status < 200 or status in (204, 304)
     if not bodiless:
         lines.append(f"Content-Type: {response.content_type}")
@@ -280,3 +281,21 @@ def _encode(response: ReportResponse, keep_alive: bool, head: bool) -> bytes:
     if bodiless or head:
         return head_bytes
     return head_bytes + response.body
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_date_cache: list[object] = [-1, ""]
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value (RFC 9110 IMF-fixdate), formatted once per second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        t = time.gmtime(now)
+        _date_cache[:] = [
+            now,
+            f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT",
+        ]
+    return str(_date_cache[1])
