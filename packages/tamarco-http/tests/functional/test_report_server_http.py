@@ -27,6 +27,8 @@ class Echo(BaseResource):
         server.add_route("GET", "/gzip", self.gzipped)
         server.add_route("GET", "/boom", self.boom)
         server.add_route("GET", "/nothing", self.nothing)
+        server.add_route("GET", "/slow", self.slow)
+        self.slow_started = asyncio.Event()
 
     async def echo(self, request: ReportRequest) -> ReportResponse:
         return ReportResponse.json(
@@ -49,6 +51,11 @@ class Echo(BaseResource):
 
     async def nothing(self, request: ReportRequest) -> ReportResponse:
         return ReportResponse(status=204)
+
+    async def slow(self, request: ReportRequest) -> ReportResponse:
+        self.slow_started.set()
+        await asyncio.sleep(0.5)
+        return ReportResponse.text("finished")
 
 
 class EchoService(Microservice):
@@ -142,3 +149,29 @@ async def test_bad_and_oversized_requests_are_refused_and_closed(server, request
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 " + status)
+
+
+async def test_closing_answers_the_request_in_flight_then_refuses_connections():
+    ms = EchoService()
+    ms.settings.update_internal({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}})
+    await ms._start_all()
+    server = ms.resources["tamarco_http_report_server"]
+    host, port = server.host, server.port
+    try:
+        idle_reader, idle_writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(ms.echo.slow_started.wait(), 5)
+        closing = asyncio.create_task(ms._stop_all())
+        answer = await asyncio.wait_for(reader.read(), 5)  # answered, then closed
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # the idle one closed at once
+        await asyncio.wait_for(closing, 10)
+        writer.close()
+        idle_writer.close()
+    finally:
+        await ms._stop_all()
+        await ms._stop_logging()
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"finished")
+    assert b"Connection: close" in answer
+    with pytest.raises(OSError):
+        await asyncio.open_connection(host, port)
