@@ -134,6 +134,21 @@ async def test_pipelined_requests_are_answered_in_order_then_close(server):
     assert answer.count(b"HTTP/1.1 ") == 3 and b"Connection: close" in answer
 
 
+async def test_http_1_0_keep_alive_is_announced_and_plain_1_0_closes(server):
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"Connection: keep-alive" in head
+        length = int(next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length")).split(b":")[1])
+        await asyncio.wait_for(reader.readexactly(length), 5)
+        writer.write(b"GET /echo HTTP/1.0\r\n\r\n")  # the same connection, then closed
+        rest = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert rest.startswith(b"HTTP/1.1 200") and b"Connection: close" in rest
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
