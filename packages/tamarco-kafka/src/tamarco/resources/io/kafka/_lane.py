@@ -10,6 +10,7 @@ coroutine of ours (the output's) around the producer's, not four.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,18 @@ __all__ = ["Lane"]
 class Lane:
     """One output's producing state on one connection (see the module doc)."""
 
-    __slots__ = ("_failed", "_push", "_send", "_send_error", "appender", "published", "topic", "tracker", "transport")
+    __slots__ = (
+        "_failed",
+        "_push",
+        "_send",
+        "_send_error",
+        "appender",
+        "published",
+        "sent",
+        "topic",
+        "tracker",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -47,6 +59,9 @@ class Lane:
         self.published: Callable[[], object] | None = meters.published.inc if meters is not None else None
         self._failed: Callable[[], object] | None = meters.failed.inc if meters is not None else None
         self._send_error = send_error
+        #: ``sent(future, tracker)``: a fire-and-forget message handed to the producer; its answer
+        #: reaches the tracker at a sweep.
+        self.sent: Callable[[asyncio.Future[Any], SendTracker], None] = transport.track
         self._push = f"push to {topic!r}"
         self._send = f"send to {topic!r}"
 
@@ -65,7 +80,3 @@ class Lane:
         if isinstance(error, KafkaError):
             error = self.transport.publish_error(self.topic, body, error)
         return self._send_error(error, what)
-
-    def sent(self, future: Any) -> None:
-        """A message handed to the producer (fire-and-forget): its answer reaches the tracker at a sweep."""
-        self.transport.track(future, self.tracker)

@@ -335,27 +335,39 @@ class KafkaTransport:
         published, or logged and counted as failed."""
         sends = self._sends
         published: dict[SendTracker, int] = {}
+        current: SendTracker | None = None  # the tracker of the sends counted in ``count``
+        count = 0
         while sends:
             future, tracker = sends[0]
             if not future.done():
                 break
             sends.popleft()
-            error = future.exception() if not future.cancelled() else asyncio.CancelledError()
-            if error is None:
-                published[tracker] = published.get(tracker, 0) + 1
+            try:
+                future.result()
+            except (Exception, asyncio.CancelledError) as error:
+                self._send_failed(tracker, error)
                 continue
-            self.send_failures += 1
-            if isinstance(error, KafkaError):
-                error = self.publish_error(tracker.destination, b"", error)
-            self.logger.error(
-                "resource %s: a message sent to topic %r was not delivered: %s",
-                self.resource_name,
-                tracker.destination,
-                error if not isinstance(error, asyncio.CancelledError) else "cancelled",
-            )
-            tracker.failed()
-        for tracker, count in published.items():
-            tracker.published(count)
+            if tracker is not current:
+                if current is not None:
+                    published[current] = published.get(current, 0) + count
+                current, count = tracker, 0
+            count += 1
+        if current is not None:
+            published[current] = published.get(current, 0) + count
+        for tracker, answered in published.items():
+            tracker.published(answered)
+
+    def _send_failed(self, tracker: SendTracker, error: BaseException) -> None:
+        self.send_failures += 1
+        if isinstance(error, KafkaError):
+            error = self.publish_error(tracker.destination, b"", error)
+        self.logger.error(
+            "resource %s: a message sent to topic %r was not delivered: %s",
+            self.resource_name,
+            tracker.destination,
+            error if not isinstance(error, asyncio.CancelledError) else "cancelled",
+        )
+        tracker.failed()
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None

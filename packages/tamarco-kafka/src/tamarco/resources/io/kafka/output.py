@@ -87,4 +87,4 @@ class KafkaOutput(MessageOutput[PayloadT]):
             if failure is error:
                 raise
             raise failure from None if isinstance(error, KafkaError) else error
-        lane.sent(future)
+        lane.sent(future, lane.tracker)

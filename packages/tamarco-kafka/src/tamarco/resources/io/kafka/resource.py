@@ -66,7 +66,7 @@ class KafkaResource(MessagingResource):
         None where the core's :meth:`send`/:meth:`enqueue` must run instead: not connected,
         another transport (in-memory), tracing wrapping them."""
         transport = self.transport
-        if not isinstance(transport, KafkaTransport) or self.status_code not in _SENDING:
+        if not isinstance(transport, KafkaTransport) or self._status_code not in _SENDING:
             return None
         producer = transport.producer
         lane = self._lanes.get(output)
