@@ -41,6 +41,7 @@ NOT_AT_START = {
     "cachetools": "the HTTP server's response cache, when enabled",
     "tamarco.core.logging.transports": "the Logstash, Redis and HTTP log outputs, when enabled",
     "tamarco.core.contracts": "the OpenAPI/AsyncAPI routes, at their first request",
+    "tamarco.core.logging.testing": "tests (capture_logs); the start needs only logging._dispatch",
 }
 
 SERVICE = textwrap.dedent(

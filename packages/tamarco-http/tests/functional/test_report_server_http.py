@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from email.utils import parsedate_to_datetime
 
 import pytest
 from tamarco.core.logging.testing import capture_logs
@@ -26,6 +27,8 @@ class Echo(BaseResource):
         server.add_route("GET", "/gzip", self.gzipped)
         server.add_route("GET", "/boom", self.boom)
         server.add_route("GET", "/nothing", self.nothing)
+        server.add_route("GET", "/slow", self.slow)
+        self.slow_started = asyncio.Event()
 
     async def echo(self, request: ReportRequest) -> ReportResponse:
         return ReportResponse.json(
@@ -48,6 +51,11 @@ class Echo(BaseResource):
 
     async def nothing(self, request: ReportRequest) -> ReportResponse:
         return ReportResponse(status=204)
+
+    async def slow(self, request: ReportRequest) -> ReportResponse:
+        self.slow_started.set()
+        await asyncio.sleep(0.5)
+        return ReportResponse.text("finished")
 
 
 class EchoService(Microservice):
@@ -72,6 +80,7 @@ async def test_requests_and_responses_cross_the_neutral_types(server, http_sessi
     url = server.url + "/echo/kind%20a/bob?x=1&x=2&y="
     async with http_session.post(url, data=b"payload", headers={"x-agent": "probe"}) as response:
         assert response.status == 200 and response.headers["X-Echo"] == "yes"
+        assert parsedate_to_datetime(response.headers["Date"]).tzinfo is not None  # an HTTP date
         assert response.content_type == "application/json"
         assert await response.json() == {
             "method": "POST",
@@ -125,6 +134,21 @@ async def test_pipelined_requests_are_answered_in_order_then_close(server):
     assert answer.count(b"HTTP/1.1 ") == 3 and b"Connection: close" in answer
 
 
+async def test_http_1_0_keep_alive_is_announced_and_plain_1_0_closes(server):
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"Connection: keep-alive" in head
+        length = int(next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length")).split(b":")[1])
+        await asyncio.wait_for(reader.readexactly(length), 5)
+        writer.write(b"GET /echo HTTP/1.0\r\n\r\n")  # the same connection, then closed
+        rest = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert rest.startswith(b"HTTP/1.1 200") and b"Connection: close" in rest
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
@@ -140,3 +164,29 @@ async def test_bad_and_oversized_requests_are_refused_and_closed(server, request
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 " + status)
+
+
+async def test_closing_answers_the_request_in_flight_then_refuses_connections():
+    ms = EchoService()
+    ms.settings.update_internal({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}})
+    await ms._start_all()
+    server = ms.resources["tamarco_http_report_server"]
+    host, port = server.host, server.port
+    try:
+        idle_reader, idle_writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(ms.echo.slow_started.wait(), 5)
+        closing = asyncio.create_task(ms._stop_all())
+        answer = await asyncio.wait_for(reader.read(), 5)  # answered, then closed
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # the idle one closed at once
+        await asyncio.wait_for(closing, 10)
+        writer.close()
+        idle_writer.close()
+    finally:
+        await ms._stop_all()
+        await ms._stop_logging()
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"finished")
+    assert b"Connection: close" in answer
+    with pytest.raises(OSError):
+        await asyncio.open_connection(host, port)

@@ -73,6 +73,7 @@ class LifecycleStage(enum.StrEnum):
     SETTINGS_START = "settings start"
     LOGGING_START = "logging start"
     BIND = "bind"
+    SETTINGS_CHECK = "settings check"
     PRE_START = "pre_start"
     START = "start"
     POST_START = "post_start"
@@ -94,6 +95,7 @@ START_ORDER: tuple[LifecycleStage, ...] = (
     S.SETTINGS_START,
     S.LOGGING_START,
     S.BIND,
+    S.SETTINGS_CHECK,
     S.PRE_START,
     S.START,
     S.POST_START,
@@ -114,7 +116,7 @@ STOP_ORDER: tuple[LifecycleStage, ...] = (
 LIFECYCLE_ORDER: tuple[LifecycleStage, ...] = START_ORDER + STOP_ORDER
 #: Stages run once per resource: in dependency order, or reverse order for :data:`REVERSE_STAGES`.
 RESOURCE_STAGES: frozenset[LifecycleStage] = frozenset(
-    {S.BIND, S.PRE_START, S.START, S.POST_START, S.STOP, S.POST_STOP}
+    {S.BIND, S.SETTINGS_CHECK, S.PRE_START, S.START, S.POST_START, S.STOP, S.POST_STOP}
 )
 REVERSE_STAGES: frozenset[LifecycleStage] = frozenset({S.STOP, S.POST_STOP})
 del S

@@ -29,9 +29,10 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tamarco.core import payloads, tracing
+from tamarco.core.deadlines import within
 from tamarco.core.messaging._input import MessageInput
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
 from tamarco.core.messaging._message import Delivery, Message, PositionalRun, Settlement
@@ -58,13 +59,17 @@ _MAX_ERROR_TEXT = 1000
 _FINAL = frozenset((Settlement.ACKED, Settlement.DEAD_LETTERED, Settlement.REJECTED))
 
 
-class Consumer:
-    """Handles the messages of one input under its :class:`DeliveryPolicy` (see the module doc)."""
+_InputT = TypeVar("_InputT", bound="MessageInput[Any]")
+
+
+class Consumer(Generic[_InputT]):
+    """Handles the messages of one input under its :class:`DeliveryPolicy` (see the module doc);
+    the input is of the type its transport consumes (``Consumer[KafkaInput]``)."""
 
     def __init__(
         self,
-        input_: MessageInput,
-        transport: Transport,
+        input_: _InputT,
+        transport: Transport[_InputT],
         policy: DeliveryPolicy,
         *,
         resource_name: str,
@@ -438,8 +443,8 @@ class Consumer:
         self._requeue_iterator_messages()
         unfinished = 0
         if self.in_flight:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            with contextlib.suppress(TimeoutError):
+                await within(self._idle.wait(), timeout)
             unfinished = self.in_flight
             if unfinished:
                 self.logger.warning(

@@ -80,8 +80,9 @@ class PeriodicReportResource(BaseResource):
 
     # -- settings -----------------------------------------------------------------------------
 
-    async def configure_settings(self, settings: SettingsView) -> None:
-        await super().configure_settings(settings)
+    async def check_settings(self) -> None:
+        """Read and check the settings (every wrong one reported at once, with the other
+        resources' wrong settings, before any resource starts)."""
         self._read_settings()
 
     def _read_settings(self) -> None:
@@ -91,14 +92,24 @@ class PeriodicReportResource(BaseResource):
         key = settings.full_key(self.enable_setting)
         if isinstance(services, str):
             services = [services]
-        if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
-            raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
         read = SettingsReader.of(settings, error=StatusSettingsError)
-        enabled = read.boolean("enabled", False) if settings.get_nowait("enabled", None) is not None else None
+        if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
+            with read.each():
+                raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
+            services = []
+        enabled: bool | None = None
+        interval, top, file = self.default_interval_seconds, self.default_top, None
+        with read.each():
+            enabled = read.boolean("enabled", False) if settings.get_nowait("enabled", None) is not None else None
+        with read.each():
+            interval = read.seconds("interval_seconds", self.default_interval_seconds)
+        with read.each():
+            top = read.whole("top", self.default_top, minimum=1)
+        with read.each():
+            file = read.optional_text("file")
+        read.raise_problems()
         self.enabled = enabled if enabled is not None else (service in services or "all" in services)
-        self.interval_seconds = read.seconds("interval_seconds", self.default_interval_seconds)
-        self.top = read.whole("top", self.default_top, minimum=1)
-        file = read.optional_text("file")
+        self.interval_seconds, self.top = interval, top
         default = Path(tempfile.gettempdir()) / self.default_file.replace("<service>", service)
         self.file = Path(file) if file else default
 

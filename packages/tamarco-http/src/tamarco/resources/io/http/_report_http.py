@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -49,6 +50,8 @@ class _Parsed(NamedTuple):
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    #: HTTP/1.0: a kept-alive connection must say so (``Connection: keep-alive``).
+    http10: bool
 
 
 class ReportHTTPServer:
@@ -174,7 +177,8 @@ class _Connection(asyncio.Protocol):
         self._cancel_timer()
         method = self.parser.get_method().decode("ascii")
         keep_alive = self.parser.should_keep_alive()
-        self.pending.append(_Parsed(method, bytes(self._url), self._headers, bytes(self._body), keep_alive))
+        http10 = self.parser.get_http_version() == "1.0"
+        self.pending.append(_Parsed(method, bytes(self._url), self._headers, bytes(self._body), keep_alive, http10))
         if len(self.pending) >= _MAX_PENDING:
             self.transport.pause_reading()
 
@@ -192,11 +196,12 @@ class _Connection(asyncio.Protocol):
                     return
                 keep_alive = parsed.keep_alive and not self.server.closing
                 head = parsed.method == "HEAD"
+                connection = "close" if not keep_alive else "keep-alive" if parsed.http10 else None
                 try:
-                    data = _encode(response, keep_alive, head)
+                    data = _encode(response, connection, head)
                 except ValueError:
                     self.server.logger.exception("report server: %s: invalid response", parsed.method)
-                    data = _encode(ReportResponse("500: Internal Server Error", 500), keep_alive, head)
+                    data = _encode(ReportResponse("500: Internal Server Error", 500), connection, head)
                 transport.write(data)
                 if not keep_alive:
                     transport.close()
@@ -256,14 +261,14 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-def _encode(response: ReportResponse, keep_alive: bool, head: bool) -> bytes:
+def _encode(response: ReportResponse, connection: str | None, head: bool) -> bytes:
     """The response's bytes: status line, headers, body (none for HEAD, 1xx, 204, 304)."""
     status = response.status
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = ""
-    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines = [f"HTTP/1.1 {status} {reason}", f"Date: {_http_date()}"]
     bodiless = status < 200 or status in (204, 304)
     if not bodiless:
         lines.append(f"Content-Type: {response.content_type}")
@@ -274,9 +279,27 @@ def _encode(response: ReportResponse, keep_alive: bool, head: bool) -> bytes:
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ValueError(f"report server: header {name!r} holds a line break")
         lines.append(f"{name}: {value}")
-    if not keep_alive:
-        lines.append("Connection: close")
+    if connection is not None:
+        lines.append(f"Connection: {connection}")
     head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     if bodiless or head:
         return head_bytes
     return head_bytes + response.body
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_date_cache: list[object] = [-1, ""]
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value (RFC 9110 IMF-fixdate), formatted once per second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        t = time.gmtime(now)
+        _date_cache[:] = [
+            now,
+            f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT",
+        ]
+    return str(_date_cache[1])

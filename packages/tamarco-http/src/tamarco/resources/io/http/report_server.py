@@ -32,7 +32,6 @@ before its health endpoints disappear.
 from __future__ import annotations
 
 import hmac
-import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -113,32 +112,57 @@ class ReportServerResource(BaseResource):
         """``http://host:port`` once started, else None."""
         return _settings.http_url(self.host, self.port)
 
-    async def start(self) -> None:
-        if self.settings is None:
+    def _read_settings(self) -> dict[str, Any]:
+        """Every setting the report server reads, checked: all the wrong ones reported together."""
+        view = self.settings
+        if view is None:
             raise HTTPResourceError(
                 "ReportServerResource has no settings: it is started by a Microservice as the "
                 "default resource tamarco_http_report_server"
             )
-        view = self.settings
-        host, port = self._address(view)
-        _settings.check_known(view, self.settings_keys)
-        shutdown_timeout = _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0
-        keep_alive_timeout = _settings.read_positive_first(
-            view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
+        return _settings.read_all(
+            view,
+            {
+                "address": lambda: self._address(view),
+                "known": lambda: _settings.check_known(view, self.settings_keys),
+                "shutdown_timeout": lambda: _settings.read_positive(view, "shutdown_timeout", 5.0) or 5.0,
+                "keep_alive_timeout": lambda: _settings.read_positive_first(
+                    view, ("keep_alive_timeout_seconds",), DEFAULT_KEEP_ALIVE_TIMEOUT
+                ),
+                "asyncapi": lambda: _settings.read(view, "asyncapi", True, bool),
+                "guard": lambda: _bearer_guard(view),
+                "max_connections": lambda: _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS),
+            },
         )
+
+    async def check_settings(self) -> None:
+        self._read_settings()
+
+    async def start(self) -> None:
+        read = self._read_settings()
+        view = self.settings
+        assert view is not None  # _read_settings refused none
+        host, port = read["address"]
         await self._close()  # still serving after a stop without post_stop (a restart)
-        self._shutdown_timeout = shutdown_timeout
+        self._shutdown_timeout = read["shutdown_timeout"]
         routes = dict(self._routes)
         if ("GET", "/") not in routes:
             routes["GET", "/"] = self._index
-        if self.microservice is not None and _settings.read(view, "asyncapi", True, bool):
+        if self.microservice is not None and read["asyncapi"]:
             routes.update(asyncapi_routes(self.microservice, set(routes)))
-        router = _Router(routes, _bearer_guard(view, self.logger))
-        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        guard, open_prefixes = read["guard"] or (None, ())
+        if guard is not None:
+            self.logger.info(
+                "report server: every endpoint but %s needs 'Authorization: Bearer <%s>'",
+                " and ".join(f"{prefix}*" if prefix.endswith("/") else prefix for prefix in open_prefixes),
+                view.full_key("bearer_token"),
+            )
+        router = _Router(routes, guard)
+        max_connections = read["max_connections"]
         limit = None
         if max_connections is not None:
             limit = ConnectionLimit(f"report server {self.name}", int(max_connections), self.logger)
-        server = ReportHTTPServer(router.dispatch, self.logger, keep_alive_timeout, limit)
+        server = ReportHTTPServer(router.dispatch, self.logger, read["keep_alive_timeout"], limit)
         self.set_status(StatusCodes.CONNECTING)
         try:
             bound_port = await server.start(host, port)
@@ -256,8 +280,9 @@ class _Router:
         return None
 
 
-def _bearer_guard(view: Any, logger: logging.Logger) -> Guard | None:
-    """The bearer-token check (``bearer_token``), or None when no token is set.
+def _bearer_guard(view: Any) -> tuple[Guard, tuple[str, ...]] | None:
+    """The bearer-token check (``bearer_token``) and the path prefixes it leaves open, or None
+    when no token is set.
 
     ``/health/*`` stays open for probes; ``/metrics`` needs the token only with
     ``protect_metrics: true`` (a Prometheus job can send it with ``authorization``).
@@ -270,11 +295,6 @@ def _bearer_guard(view: Any, logger: logging.Logger) -> Guard | None:
     protect_metrics = _settings.read(view, "protect_metrics", False, bool)
     expected = f"Bearer {token}".encode()
     open_prefixes = ("/health/",) if protect_metrics else ("/health/", "/metrics")
-    logger.info(
-        "report server: every endpoint but %s needs 'Authorization: Bearer <%s>'",
-        " and ".join(f"{prefix}*" if prefix.endswith("/") else prefix for prefix in open_prefixes),
-        view.full_key("bearer_token"),
-    )
 
     def guard(request: ReportRequest) -> ReportResponse | None:
         if request.path.startswith(open_prefixes):
@@ -286,7 +306,7 @@ def _bearer_guard(view: Any, logger: logging.Logger) -> Guard | None:
             {"error": "a bearer token is required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    return guard
+    return guard, open_prefixes
 
 
 # The contract, checked by mypy: the report server is what core's ReportServer describes.

@@ -33,7 +33,7 @@ from tamarco.resources.io.kafka._group import GroupConsumer
 from tamarco.resources.io.kafka.input import KafkaInput
 
 if TYPE_CHECKING:
-    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
+    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageOutput, SendPattern
 
 __all__ = ["KafkaTransport", "TopicNotFoundError"]
 
@@ -224,7 +224,7 @@ class KafkaTransport:
 
     # -- consuming ----------------------------------------------------------------------------
 
-    async def consume(self, input_: MessageInput, consumer: Consumer) -> GroupConsumer:
+    async def consume(self, input_: KafkaInput[Any], consumer: Consumer[Any]) -> GroupConsumer:
         if self.producer is None:
             raise NotConnectedError(f"resource {self.resource_name}: not connected")
         group_id = input_.group_id or self.config.default_group or self.config.client_id
@@ -376,9 +376,8 @@ class KafkaTransport:
             f"resource {self.resource_name}: Kafka has no request/response; use a reply topic (output {output.name!r})"
         )
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
-        source = delivery.source
-        topic = input_.dead_letter_topic_for(source) if isinstance(input_, KafkaInput) else f"{source}.dlq"
+    async def dead_letter(self, input_: KafkaInput[Any], delivery: Delivery, headers: Mapping[str, object]) -> None:
+        topic = input_.dead_letter_topic_for(delivery.source)
         position = delivery.position
         if isinstance(position, tuple) and len(position) == 2:
             headers = {**headers, "x-tamarco-partition": position[0], "x-tamarco-offset": position[1]}

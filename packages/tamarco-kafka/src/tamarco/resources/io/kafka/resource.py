@@ -7,10 +7,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.messaging import ChannelDescription, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
-from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._config import KAFKA_SETTINGS_KEYS, KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
 from tamarco.resources.io.kafka._delivery import encode_headers
 from tamarco.resources.io.kafka._lane import Lane
@@ -23,7 +23,7 @@ __all__ = ["KafkaResource"]
 _SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
-class KafkaResource(MessagingResource):
+class KafkaResource(MessagingResource[KafkaInput[Any]]):
     """Kafka inputs (:class:`~tamarco.resources.io.kafka.KafkaInput`) and outputs
     (:class:`~tamarco.resources.io.kafka.KafkaOutput`) over one broker cluster.
 
@@ -34,6 +34,9 @@ class KafkaResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "kafka"
+    #: Consumer groups of topics: Kafka inputs only (a core ``PullInput`` is refused by name).
+    input_type = KafkaInput
+    settings_keys: ClassVar[tuple[str, ...]] = (*MessagingResource.settings_keys, *KAFKA_SETTINGS_KEYS)
     #: aiokafka logs through the service's outputs, warnings and errors only.
     library_loggers: ClassVar[Mapping[str, int]] = {"aiokafka": logging.WARNING}
 
@@ -42,7 +45,7 @@ class KafkaResource(MessagingResource):
         inputs: Sequence[InputBase] | None = None,
         outputs: Sequence[OutputBase] | None = None,
         *args: Any,
-        transport: Transport | None = None,
+        transport: Transport[KafkaInput[Any]] | None = None,
         offset_reset: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -130,18 +133,13 @@ class KafkaResource(MessagingResource):
     def contract_servers(self) -> dict[str, dict[str, Any]]:
         return kafka_servers(str(self.name), self.config())
 
-    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+    def contract_channels(self, io: KafkaInput[Any] | MessageOutput) -> list[ChannelDescription]:
         config = self.config()
         return kafka_channels(io, config, config.default_group or self.service_name())
 
-    def create_transport(self) -> Transport:
+    def create_transport(self) -> Transport[KafkaInput[Any]]:
         config = self.config()
-        topics: list[str] = []
-        for input_ in self.inputs.values():
-            if isinstance(input_, KafkaInput):
-                topics.extend(input_.topics)
-            elif isinstance(input_, MessageInput):
-                topics.append(input_.source)
+        topics = [topic for _, input_ in self.message_inputs() for topic in input_.topics]
         for output in self.outputs.values():
             if isinstance(output, MessageOutput):
                 topics.append(output.destination)

@@ -83,12 +83,14 @@ class StatusResource(BaseResource):
 
     # -- settings -----------------------------------------------------------------------------
 
-    async def configure_settings(self, settings: SettingsView) -> None:
-        """Read and check the settings (an invalid one raises here, naming the key, so the
-        service fails to start); a policy naming a resource the service lacks is a warning."""
-        await super().configure_settings(settings)
+    async def check_settings(self) -> None:
+        """Read and check the settings (every invalid one fails the start, naming its key, with
+        the other resources' wrong settings); a policy naming a resource the service lacks is a warning."""
         self.config = self._load_config()
         self._log_config_warnings()
+
+    async def configure_settings(self, settings: SettingsView) -> None:
+        await super().configure_settings(settings)
         for moved in _MOVED_SETTINGS:
             if settings.get_nowait(moved, None) is not None:
                 self.logger.warning(
