@@ -363,14 +363,7 @@ class MessagingResource(IOResource, Generic[_InputT]):
         transport = self.transport
         if transport is None or self.status_code not in _SENDING:
             transport = self._connected_transport(f"send to {output.destination!r}")
-        tracker = self._send_trackers.get(output)
-        if tracker is None:
-            meters = self._output_meters.get(str(output.name))
-            tracker = self._send_trackers[output] = SendTracker(
-                output.destination,
-                meters.published.inc if meters is not None else None,
-                meters.failed.inc if meters is not None else None,
-            )
+        tracker = self._send_trackers.get(output) or self.send_tracker(output)
         try:
             await transport.enqueue(output, body, key=key, headers=headers, tracker=tracker)
         except Exception as error:
@@ -379,6 +372,19 @@ class MessagingResource(IOResource, Generic[_InputT]):
             if failure is error:
                 raise
             raise failure from error
+
+    def send_tracker(self, output: MessageOutput) -> SendTracker:
+        """Where the outcome of ``output``'s fire-and-forget sends goes (its meters), one per
+        output and start."""
+        tracker = self._send_trackers.get(output)
+        if tracker is None:
+            meters = self._output_meters.get(str(output.name))
+            tracker = self._send_trackers[output] = SendTracker(
+                output.destination,
+                meters.published.inc if meters is not None else None,
+                meters.failed.inc if meters is not None else None,
+            )
+        return tracker
 
     def _send_error(self, error: Exception, what: str) -> Exception:
         """``error`` as a sender sees it: the seam's errors as they are, anything else a
