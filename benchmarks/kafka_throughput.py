@@ -31,6 +31,14 @@ The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (t
 
 Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--produce 3000]
 [--rounds 3] [--only produce|consume]``.
+
+``--instructions``: the client process's instructions per message instead, under
+``valgrind --tool=cachegrind --cache-sim=no`` (the broker is another process, not counted):
+each variant runs once with ``--messages`` (or ``--produce``) and once with ``--extra`` more;
+the difference divided by ``--extra`` is one message's cost, start and exit cancelled out, and
+the machine's load does not change it. ``--before-src DIR`` also counts the Tamarco variants
+with an older checkout's ``packages/*/src`` first on ``PYTHONPATH`` (e.g. a ``git worktree``
+of main), for before/after numbers from one run.
 """
 
 from __future__ import annotations
@@ -41,7 +49,11 @@ import contextlib
 import gc
 import json
 import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -335,11 +347,90 @@ async def main(count: int, produce_count: int, rounds: int, only: str | None) ->
             await compare(servers, "produce -> consume", consume, count, rounds)
 
 
+#: The variants ``--instructions`` counts: (comparison, name, function), the raw baseline first.
+COUNTED: tuple[tuple[str, str, Variant], ...] = (
+    ("produce", "aiokafka send+gather", produce_aiokafka),
+    ("produce", "tamarco push gathered", produce_tamarco),
+    ("consume", "aiokafka", run_aiokafka),
+    ("consume", "tamarco", run_tamarco),
+)
+
+
+def run_child(name: str, count: int) -> None:
+    """One run of one variant (the process valgrind counts)."""
+    # valgrind slows the client some fifty times: a group member must not time out meanwhile.
+    GROUP.update(session_timeout_ms=30000, heartbeat_interval_ms=1000, rebalance_timeout_ms=30000)
+    function = next(function for _, variant, function in COUNTED if variant == name.removesuffix(" (before)"))
+    servers = os.environ["TAMARCO_KAFKA_BOOTSTRAP_SERVERS"]
+    asyncio.run(function(servers, count))
+
+
+def count_instructions(name: str, count: int, env: dict[str, str], out_dir: str) -> int:
+    if name.endswith(" (before)"):
+        env = {**env, "PYTHONPATH": env["TAMARCO_BENCH_BEFORE_PATH"]}
+    child = [sys.executable, __file__, "--child", name, "--messages", str(count)]
+    # Once without valgrind first: the bytecode cache is written then, not counted in one run only.
+    subprocess.run([*child[:-1], "10"], env=env, capture_output=True, timeout=600, check=True)
+    out = os.path.join(out_dir, "cachegrind.out")
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", *child]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def sources_path(checkout: str) -> str:
+    """``PYTHONPATH`` with every package's sources of ``checkout``."""
+    root = os.path.abspath(checkout)
+    sources = [os.path.join(root, "packages", package, "src") for package in sorted(os.listdir(f"{root}/packages"))]
+    return os.pathsep.join(path for path in sources if os.path.isdir(path))
+
+
+async def instructions(arguments: argparse.Namespace, before_path: str | None) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    names = [(kind, name) for kind, name, _ in COUNTED if arguments.only in (None, kind)]
+    if before_path is not None:
+        env["TAMARCO_BENCH_BEFORE_PATH"] = before_path
+        names += [(kind, f"{name} (before)") for kind, name in names if name.startswith("tamarco")]
+    async with broker_address() as servers:
+        env["TAMARCO_KAFKA_BOOTSTRAP_SERVERS"] = servers
+        print(f"broker {servers}; aiokafka {version('aiokafka')}; instructions per message (cachegrind)")
+        per_message: dict[str, float] = {}
+        with tempfile.TemporaryDirectory(prefix="tamarco-bench-") as out_dir:
+            env["PYTHONPYCACHEPREFIX"] = os.path.join(out_dir, "pycache")
+            for kind, name in names:
+                base = arguments.produce if kind == "produce" else arguments.messages
+                counts = [
+                    await asyncio.to_thread(count_instructions, name, size, env, out_dir)
+                    for size in (base, base + arguments.extra)
+                ]
+                per_message[name] = (counts[1] - counts[0]) / arguments.extra
+                raw = next(per_message[variant] for k, variant, _ in COUNTED if k == kind)
+                print(
+                    f"  {kind:<8} {name:<32} {per_message[name]:>10,.0f} instructions/msg"
+                    f"  raw/this {raw / per_message[name]:.2f}x",
+                    flush=True,
+                )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20000, help="messages per produce->consume run")
     parser.add_argument("--produce", type=int, default=3000, help="messages per acknowledged-producing run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("produce", "consume"), help="run one of the two comparisons")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per message (valgrind)")
+    parser.add_argument("--extra", type=int, default=5000, help="--instructions: messages added in the second run")
+    parser.add_argument("--before-src", help="--instructions: also count Tamarco from this checkout's sources")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.messages, arguments.produce, arguments.rounds, arguments.only))
+    if arguments.child:
+        run_child(arguments.child, arguments.messages)
+    elif arguments.instructions:
+        asyncio.run(instructions(arguments, sources_path(arguments.before_src) if arguments.before_src else None))
+    else:
+        asyncio.run(main(arguments.messages, arguments.produce, arguments.rounds, arguments.only))

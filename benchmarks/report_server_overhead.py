@@ -185,10 +185,10 @@ def measure(variant: str, args: argparse.Namespace) -> dict[str, tuple[float, fl
         for path in ENDPOINTS:
             cpu, started = cpu_seconds(process.pid), time.monotonic()
             if args.client == "wrk":
-                rps = run_wrk(base + path, args.duration, args.threads, args.connections)
+                rps, answered = run_wrk(base + path, args.duration, args.threads, args.connections)
             else:
-                rps = run_aiohttp_load(base + path, args.duration, args.connections)
-            requests = rps * (time.monotonic() - started)
+                rps, answered = run_aiohttp_load(base + path, args.duration, args.connections)
+            requests = answered or rps * (time.monotonic() - started)
             rates[path] = (rps, (cpu_seconds(process.pid) - cpu) / requests * 1e6)
         return rates
     finally:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
-from aiohttp.test_utils import make_mocked_request
 from tamarco.core.microservice import Microservice
+from tamarco.core.report_server import ReportRequest
 from tamarco.core.testing import wait_until
 from tamarco.resources.bases import BaseResource, StatusCodes
 
@@ -35,15 +36,16 @@ class InMemoryReportServer(BaseResource):
 
     async def get(self, path: str) -> tuple[int, Any, dict[str, str]]:
         """Call the handler of ``GET path``: (HTTP code, decoded body, headers)."""
-        route, _, _query = path.partition("?")
+        route, _, query = path.partition("?")
         handler = self.routes[("GET", route)]
-        response = await handler(make_mocked_request("GET", path))
+        response = await handler(ReportRequest("GET", route, dict(parse_qsl(query))))
         body: Any = response.body
-        if response.content_type == "application/json":
-            body = json.loads(response.text) if response.text else None
-        elif response.content_type.startswith("text/"):
-            body = response.text
-        return response.status, body, dict(response.headers)
+        mime = response.content_type.partition(";")[0]
+        if mime == "application/json":
+            body = json.loads(response.body) if response.body else None
+        elif mime.startswith("text/"):
+            body = response.body.decode()
+        return response.status, body, {"Content-Type": response.content_type, **response.headers}
 
 
 class Controlled(BaseResource):

@@ -159,6 +159,10 @@ async def test_the_generic_output_takes_0_1_s_order_and_refuses_a_queue_that_is_
         await generic.push(b'{"cow": 3}', "cows", BytesCodec)  # 0.1's per-call codec
         with pytest.raises(TypeError, match=r"the queue must be a string, got dict \(the order is \(message, queue\)"):
             await generic.push("cows", {"cow": 4})
+        with pytest.raises(
+            TypeError, match=r"the queue must be a string, got NoneType \(the order is \(message, queue\)"
+        ):
+            await generic.publish({"cow": 5})  # OutputBase's call shape: no queue
         await wait_until(lambda: len(service.seen) == 3, what="three cows")
     assert service.seen == [{"cow": 1}, {"cow": 2}, {"cow": 3}]
 

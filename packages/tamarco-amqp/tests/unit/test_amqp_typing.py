@@ -44,3 +44,22 @@ def test_a_service_type_checks_strictly_and_a_wrong_call_does_not(tmp_path: Path
     assert status == 0, output
     output, status = _mypy(tmp_path, WRONG)
     assert status == 1 and 'Argument 1 to "on_cow" of "Cows"' in output, output
+
+
+GENERIC = """
+from tamarco.resources.io.amqp import AMQPGenericOutput
+
+
+async def send(output: AMQPGenericOutput) -> None:
+    await output.push({"n": 1}, "cows", key="k", headers={"h": "v"})
+    await output.publish({"n": 2}, "cows", None, key=None)
+"""
+
+
+def test_the_generic_output_s_keywords_are_typed(tmp_path: Path) -> None:
+    output, status = _mypy(tmp_path, GENERIC)
+    assert status == 0, output
+    output, status = _mypy(tmp_path, GENERIC.replace('key="k"', "key=1"))
+    assert status == 1 and '"key"' in output, output
+    output, status = _mypy(tmp_path, GENERIC.replace('key="k"', 'priority="k"'))
+    assert status == 1 and '"priority"' in output, output

@@ -25,6 +25,7 @@ from tamarco.resources.bases import BaseResource, StatusCodes
 #: The methods of a resource that each per-resource stage calls.
 RESOURCE_METHODS = {
     LifecycleStage.BIND: ("bind", "configure_settings"),
+    LifecycleStage.SETTINGS_CHECK: ("check_settings",),
     LifecycleStage.PRE_START: ("pre_start",),
     LifecycleStage.START: ("start",),
     LifecycleStage.POST_START: ("post_start",),
@@ -46,6 +47,9 @@ class Recorder(BaseResource):
     async def configure_settings(self, settings):
         await super().configure_settings(settings)
         self.journal.append(f"{self.name}.configure_settings")
+
+    async def check_settings(self):
+        self.journal.append(f"{self.name}.check_settings")
 
     async def pre_start(self):
         self.journal.append(f"{self.name}.pre_start")

@@ -125,6 +125,18 @@ def test_models_are_encoded_by_the_codec() -> None:
     assert encode_payload(JsonCodec, {"plain": True}) == b'{"plain":true}'
 
 
+def test_a_bound_encoder_encodes_as_encode_payload() -> None:
+    order = Order(id=7, items=[Item(sku="a", price=2.5)])
+    for codec in (JsonCodec, YamlCodec):
+        encode = payloads.encoder(codec)
+        for value in ({"plain": True}, [1, "two"], "text", 3, order, Point(1, 2)):
+            assert encode(value) == encode_payload(codec, value), (codec, value)
+    typed = payloads.encoder(JsonCodec, payload_type(Order))
+    assert typed(order) == encode_payload(JsonCodec, order, payload_type(Order))
+    with pytest.raises(Exception, match="JsonCodec"):
+        payloads.encoder(JsonCodec)({"not json": object()})
+
+
 def test_json_schema_with_nested_types_under_a_ref_template() -> None:
     kind = payload_type(Order)
     assert kind is not None

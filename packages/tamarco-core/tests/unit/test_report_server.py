@@ -6,7 +6,7 @@ import pytest
 from tamarco.core.dependency_graph import resource_dependencies
 from tamarco.core.errors import MicroserviceDefinitionError
 from tamarco.core.microservice import MicroserviceContext
-from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource
 
 
@@ -67,3 +67,18 @@ def test_a_depends_on_entry_that_is_neither_a_name_nor_a_class_names_the_resourc
     resource.depends_on = (42,)  # type: ignore[misc]
     with pytest.raises(MicroserviceDefinitionError, match=r"resource 'odd'.*42"):
         resource_dependencies({"odd": resource})
+
+
+def test_the_neutral_request_and_response():
+    request = ReportRequest("GET", "/mine", {"format": "json"}, {"accept": "text/plain"}, b"")
+    assert request.header("Accept") == request.header("accept") == "text/plain"
+    assert request.header("X-Missing", "none") == "none"
+    assert (request.query["format"], request.match_info, request.body) == ("json", {}, b"")
+
+    as_json = ReportResponse.json({"ok": True}, status=503, headers={"X-Why": "draining"})
+    assert (as_json.status, as_json.content_type, as_json.body) == (503, "application/json", b'{"ok": true}')
+    assert as_json.headers == {"X-Why": "draining"}
+    as_text = ReportResponse.text("héllo", content_type="text/html")
+    assert (as_text.body, as_text.content_type) == ("héllo".encode(), "text/html; charset=utf-8")
+    raw = ReportResponse(b"\x00\x01", content_type="application/octet-stream")
+    assert (raw.status, raw.body, raw.headers) == (200, b"\x00\x01", {})

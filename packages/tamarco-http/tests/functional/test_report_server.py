@@ -6,11 +6,10 @@ import socket
 from typing import ClassVar
 
 import pytest
-from aiohttp import web
 from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.errors import ResourceStartError, UnknownResourceDependency
 from tamarco.core.microservice import Microservice, MicroserviceContext
-from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http.report_server import ReportServerResource
 from tamarco.resources.io.http.resource import RoutesFrozenError, ServerBindError
@@ -33,8 +32,8 @@ class PingResource(BaseResource):
         report_server = self.microservice.resources["tamarco_http_report_server"]
         report_server.add_route("GET", "/ping", self.ping)
 
-    async def ping(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"pong": self.name})
+    async def ping(self, request: ReportRequest) -> ReportResponse:
+        return ReportResponse.json({"pong": self.name})
 
 
 class ReportingService(Microservice):

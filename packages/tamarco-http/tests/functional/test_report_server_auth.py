@@ -4,10 +4,10 @@ open for probes, /metrics needs it only with protect_metrics; the token is never
 from __future__ import annotations
 
 import pytest
-from aiohttp import web
 from tamarco.core.errors import ResourceStartError
 from tamarco.core.logging.testing import capture_logs
 from tamarco.core.microservice import Microservice
+from tamarco.core.report_server import ReportRequest, ReportResponse
 from tamarco.resources.bases import BaseResource
 from tamarco.resources.io.http import HTTPSettingsError
 
@@ -27,8 +27,8 @@ class Endpoints(BaseResource):
         for path in PATHS[:-1]:
             report_server.add_route("GET", path, self.answer)
 
-    async def answer(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"path": request.path})
+    async def answer(self, request: ReportRequest) -> ReportResponse:
+        return ReportResponse.json({"path": request.path})
 
 
 class Guarded(Microservice):

@@ -7,10 +7,10 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sanic.response import text
 from tamarco.core.errors import ResourceStartError
 from tamarco.core.microservice import Microservice
+from tamarco.core.report_server import ReportRequest, ReportResponse
 from tamarco.resources.bases import BaseResource
 from tamarco.resources.io.http import HTTPSettingsError
 from tamarco.resources.io.http.resource import HTTPServerResource
@@ -32,8 +32,8 @@ class StateResource(BaseResource):
     async def pre_start(self) -> None:
         self.microservice.resources["tamarco_http_report_server"].add_route("GET", "/state", self.state)
 
-    async def state(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"state": str(self.microservice.state.value)})
+    async def state(self, request: ReportRequest) -> ReportResponse:
+        return ReportResponse.json({"state": str(self.microservice.state.value)})
 
 
 def build(report_settings: dict | None = None) -> tuple[Microservice, dict]:

@@ -187,3 +187,49 @@ def test_public_names_are_exported():
 def test_report_server_is_a_default_resource():
     found = {ep.name: ep for ep in entry_points(group="tamarco.default_resources")}
     assert found["tamarco_http_report_server"].load() is report_server.ReportServerResource
+
+
+async def test_every_wrong_server_setting_is_reported_at_once():
+    server = server_with_route(
+        port=70000, host=1, keep_alive_timout_seconds=5, cache={"enabled": True, "ttl": -1, "max_size": 9}
+    )
+    with pytest.raises(HTTPSettingsError, match=r"^setting system\.resources\.api: 5 wrong settings: ") as raised:
+        await server.check_settings()
+    text = str(raised.value)
+    for part in (
+        "setting system.resources.api.keep_alive_timout_seconds: is unknown",
+        "setting system.resources.api.cache.max_size: is unknown",
+        "system.resources.api.host",
+        "setting system.resources.api.port: 70000 is not a TCP port",
+        "setting system.resources.api.cache.ttl: must be greater than 0, got -1",
+    ):
+        assert part in text
+    with pytest.raises(HTTPSettingsError, match="5 wrong settings"):
+        await server.start()
+    assert server.status_code != StatusCodes.STARTED
+
+
+async def test_every_wrong_client_setting_is_reported_at_once():
+    client = bound(HTTPClientResource(), "client", {"timeout_seconds": 3, "limit": -1, "base_url": "ftp://x"})
+    with pytest.raises(HTTPSettingsError, match="3 wrong settings") as raised:
+        await client.check_settings()
+    text = str(raised.value)
+    assert "system.resources.client.timeout_seconds: is unknown" in text
+    assert "system.resources.client.limit: must be 0 (no limit) or more, got -1" in text
+    assert "system.resources.client.base_url: 'ftp://x' is not an http(s) URL" in text
+
+
+async def test_every_wrong_report_server_setting_is_reported_at_once():
+    token = "short-secret"
+    report = bound(
+        report_server.ReportServerResource(),
+        "report",
+        {"port": 0, "bearer": "x", "bearer_token": token, "shutdown_timeout": -1},
+    )
+    with pytest.raises(HTTPSettingsError, match="3 wrong settings") as raised:
+        await report.check_settings()
+    text = str(raised.value)
+    assert "setting system.resources.report.bearer: is unknown" in text
+    assert "setting system.resources.report.bearer_token: must be a string of at least 16 characters" in text
+    assert "setting system.resources.report.shutdown_timeout: must be greater than 0, got -1" in text
+    assert token not in text

@@ -261,15 +261,6 @@ def test_the_body_is_read_by_http_read_until_request_body_is_falsy():
     require("self.connections.add(self)" in source, "HttpProtocol.connection_made adds to connections", TIMEOUTS)
 
 
-def test_aiohttp_server_keeps_each_connection_through_connection_made():
-    """The report server's max_connections wraps ``web.Server.connection_made(handler, transport)``."""
-    from aiohttp import web
-
-    parameters = list(inspect.signature(web.Server.connection_made).parameters)
-    assert parameters == ["self", "handler", "transport"], parameters
-    assert isinstance(web.Server.connections, property)
-
-
 def test_the_alt_svc_touchup_drops_the_header_for_one_http_version():
     import sanic.touchup.schemes.altsvc as altsvc
 

@@ -57,6 +57,22 @@ def test_kafka_input_is_a_pull_input_with_a_group() -> None:
     assert pattern.pattern == "pull"  # the input pattern; the topic regex is topic_pattern
 
 
+def test_a_core_input_is_refused_by_a_kafka_resource_naming_it() -> None:
+    from tamarco.core.messaging import MessagingSettingsError, PullInput, SubscriptionInput
+
+    with pytest.raises(
+        MessagingSettingsError,
+        match="KafkaResource: input 'metrics' is a PullInput; this resource consumes KafkaInput inputs only",
+    ):
+        KafkaResource(inputs=[PullInput("metrics")])
+    kafka = KafkaResource()
+    with pytest.raises(
+        MessagingSettingsError, match=r"input 'events' is a SubscriptionInput; .* declare it as a KafkaInput"
+    ):
+        SubscriptionInput("events", resource=kafka)
+    assert kafka.inputs == {}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -149,7 +149,9 @@ async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_t
             await asyncio.sleep(0)  # the caller is in send (or queued) before the next message
         else:
             futures.append(
-                appender.submit("t", body, None, None, lambda error: Refused(str(error)), lambda: published.append(1))
+                appender.submit(
+                    "t", body, None, None, lambda error, body: Refused(str(error)), lambda: published.append(1)
+                )
             )
     everything = asyncio.gather(*futures, return_exceptions=True)
     await drain_until(producer, everything)
@@ -170,7 +172,9 @@ async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_t
 async def test_a_cancelled_submitted_message_is_not_sent() -> None:
     producer = BatchingProducer()
     appender = Appender(producer)  # type: ignore[arg-type]
-    futures = [appender.submit("t", str(n).encode(), None, None, RuntimeError) for n in range(3)]
+    futures = [
+        appender.submit("t", str(n).encode(), None, None, lambda error, body: RuntimeError(error)) for n in range(3)
+    ]
     futures[1].cancel()
     rest = asyncio.gather(futures[0], futures[2])
     await drain_until(producer, rest)

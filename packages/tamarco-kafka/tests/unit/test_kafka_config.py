@@ -130,3 +130,14 @@ def test_tls_settings_select_ssl() -> None:
     assert config.ssl_context.check_hostname is False
     both = KafkaConfig.from_settings(view({"tls": {"enabled": True}, "sasl": {"username": "u", "password": "p"}}))
     assert both.security_protocol == "SASL_SSL"
+
+
+def test_unknown_sasl_and_tls_keys_are_refused_naming_them() -> None:
+    with pytest.raises(MessagingSettingsError) as raised:
+        KafkaConfig.from_settings(
+            view({"sasl": {"username": "u", "password": SECRET, "mechansim": "PLAIN"}, "tls": {"ca_file": "x"}})
+        )
+    text = str(raised.value)
+    assert "setting system.resources.kafka.sasl.mechansim is unknown (known: mechanism, password, username)" in text
+    assert "setting system.resources.kafka.tls.ca_file is unknown (known: cafile, certfile" in text
+    assert SECRET not in text

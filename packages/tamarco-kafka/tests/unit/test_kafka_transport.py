@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, SaslAuthenticationFailed
-from tamarco.core.messaging import AuthenticationError, Settlement
+from tamarco.core.messaging import AuthenticationError, NotConnectedError, SendTracker, Settlement
 from tamarco.core.microservice import MicroserviceContext
 from tamarco.resources.bases import StatusCodes
 from tamarco.resources.io.kafka import KafkaConfig, KafkaDelivery, KafkaOutput, KafkaResource, KafkaTransport
@@ -87,6 +87,64 @@ async def test_a_failed_fire_and_forget_send_is_counted_and_logged(caplog: pytes
     assert (await resource.status())["send_failures"] == 1
     assert transport.send_failures == 1
     assert "a message sent to topic 'metrics' was not delivered" in caplog.text
+
+
+async def test_sends_take_the_outputs_lane_until_the_producer_changes_and_not_under_tracing() -> None:
+    first, second = KafkaOutput("metrics"), KafkaOutput("logs")
+    resource = KafkaResource(outputs=[first, second])
+    transport = KafkaTransport(KafkaConfig(), resource_name="kafka")
+    producer = FakeProducer()
+    transport.producer = producer  # type: ignore[assignment]
+    resource.transport = transport
+    resource.set_status(StatusCodes.STARTED)
+    await first.send({"n": 1})
+    lane = resource.lane(first)
+    assert lane is not None and lane.topic == "metrics" and resource.lane(first) is lane, "built once"
+    assert len(producer.futures) == 1
+    reconnected = FakeProducer()
+    transport.producer = reconnected  # type: ignore[assignment]
+    await first.send({"n": 2})
+    assert len(reconnected.futures) == 1 and resource.lane(first) is not lane, "a new producer, a new lane"
+    traced: list[str] = []
+    original = resource.enqueue
+
+    async def tracing_enqueue(output: Any, body: bytes, **kwargs: Any) -> None:
+        traced.append(output.destination)
+        await original(output, body, **kwargs)
+
+    resource.enqueue = tracing_enqueue  # type: ignore[method-assign]
+    await second.send({"n": 3})
+    assert traced == ["logs"] and len(reconnected.futures) == 2, "a wrapped enqueue runs (tracing)"
+    resource.set_status(StatusCodes.STOPPED)
+    assert resource.lane(first) is None
+    with pytest.raises(NotConnectedError):
+        await first.send({"n": 4})
+
+
+async def test_a_sweep_counts_each_outputs_answers_and_each_failure() -> None:
+    transport = KafkaTransport(KafkaConfig(), resource_name="kafka")
+    counts: dict[str, int] = {"a": 0, "b": 0, "a failed": 0}
+
+    def count(key: str) -> Any:
+        return lambda n=1: counts.__setitem__(key, counts[key] + n)
+
+    a = SendTracker("a", count("a"), count("a failed"))
+    b = SendTracker("b", count("b"), None)
+    loop = asyncio.get_running_loop()
+    futures = [loop.create_future() for _ in range(6)]
+    for future, tracker in zip(futures, (a, a, b, a, b, a), strict=True):
+        transport.track(future, tracker)
+    for n, future in enumerate(futures[:5]):
+        if n == 3:
+            future.set_exception(KafkaTimeoutError())
+        else:
+            future.set_result(None)
+    transport.sweep_sends()
+    assert counts == {"a": 2, "b": 2, "a failed": 1}, "the unanswered sixth is not counted yet"
+    assert transport.send_failures == 1
+    futures[5].set_result(None)
+    transport.sweep_sends()
+    assert counts["a"] == 3
 
 
 def record(**overrides: Any) -> Any:

@@ -162,6 +162,13 @@ async def test_bad_debug_settings_name_the_key(kit, logs):
     )
 
 
+def test_the_enabling_list_and_the_report_settings_are_live():
+    shared = ("enabled", "interval_seconds", "file", "top")
+    assert ProfilerResource.live_settings == ("microservices_with_profiler", *shared)
+    assert MemoryAnalyzerResource.live_settings == ("microservices_with_memory_analyzer", *shared)
+    assert ProfilerResource.default_interval_seconds == MemoryAnalyzerResource.default_interval_seconds == 30.0
+
+
 def test_exports():
     from tamarco.resources.debug import memory_analyzer, profiler
 
@@ -192,3 +199,24 @@ async def test_without_a_report_server_a_debug_resource_says_so_once_and_still_r
         "tamarco.core.report_server.ReportServer): /debug/profile is not served; the reports are still "
         "written to the file when enabled"
     ]
+
+
+async def test_every_wrong_debug_setting_is_reported_at_once_with_the_other_resources(kit, logs):
+    service = make_service(
+        kit,
+        {
+            "memory_analyzer": {"interval_seconds": -1, "top": 0, "microservices_with_memory_analyzer": 5},
+            "profiler": {"enabled": "yes"},
+        },
+        memory_analyzer=MemoryAnalyzerResource(),
+        profiler=ProfilerResource(),
+    )
+    assert await asyncio.wait_for(service.run_until_stopped(), 10) == EXIT_FAILURE
+    failure = next(m for m in logs.messages if "wrong settings in 2 resources" in m)
+    for part in (
+        "system.resources.memory_analyzer.interval_seconds must be a number of seconds > 0",
+        "system.resources.memory_analyzer.top must be a whole number >= 1",
+        "system.resources.memory_analyzer.microservices_with_memory_analyzer must be a list of service names",
+        "system.resources.profiler.enabled must be true or false",
+    ):
+        assert part in failure

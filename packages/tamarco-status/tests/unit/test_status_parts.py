@@ -157,6 +157,28 @@ def test_unknown_critical_resource():
         config({"critical_resources": ["nope"]})
 
 
+def test_every_wrong_key_is_reported_at_once():
+    tree = {
+        "restart_policy": {"max_atempts": 3, "backoff": {"multiplier": 0.5}},
+        "health": {"loop_lag_threshold_seconds": 0},
+        "critical_resources": ["nope"],
+        "http_code_while_starting": 418,
+        "status_timout_seconds": 1,
+    }
+    with pytest.raises(StatusSettingsError, match=r"^6 wrong settings: ") as raised:
+        config(tree)
+    text = str(raised.value)
+    for part in (
+        "system.resources.status.status_timout_seconds is unknown",
+        "system.resources.status.restart_policy.max_atempts is unknown",
+        "system.resources.status.restart_policy.backoff.multiplier must be a number >= 1",
+        "system.resources.status.health.loop_lag_threshold_seconds must be a number of seconds > 0",
+        "critical_resources names 'nope'",
+        "system.resources.status.http_code_while_starting must be one of 102, 200, 202, 503, got 418",
+    ):
+        assert part in text
+
+
 def test_status_cannot_restart_itself():
     with pytest.raises(StatusSettingsError, match="'status' cannot be listed"):
         config({"restart_policy": {"resources": {"restart_resource_on_failure": ["status"]}}})

@@ -5,23 +5,28 @@ are checked when the service starts, before any resource starts (:class:`Invalid
 naming the key). Every resource's subtree (``system.resources.<name>``) is watched: a change
 under one of its ``live_settings`` is applied with ``apply_settings``, any other change is
 logged as needing a restart, naming the resource.
+
+Once every resource is bound, each one's ``check_settings`` runs (:func:`check_resources_settings`):
+the wrong settings of all of them fail the start together, before any resource connects.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from tamarco.core.errors import InvalidSettingError
+from tamarco.core.errors import ExpectedStartFailure, InvalidSettingError, ResourceSettingsError
+from tamarco.core.lifecycle import LifecycleStage
 from tamarco.core.settings.settings import ROOT_SETTINGS, SettingsView
-from tamarco.resources.bases import BaseResource
+from tamarco.resources.bases import BaseResource, StatusCodes
 
 __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT",
     "DEPLOY_NAME_KEY",
     "SHUTDOWN_TIMEOUT_KEY",
     "check_deploy_name",
+    "check_resources_settings",
     "check_shutdown_timeout",
     "resource_settings_watcher",
 ]
@@ -64,3 +69,29 @@ def resource_settings_watcher(
 
     on_change.__qualname__ = f"settings of resource {resource.name}"
     return on_change
+
+
+async def check_resources_settings(
+    resources: Mapping[str, BaseResource],
+    order: Iterable[str],
+    enter: Callable[[LifecycleStage, str], None],
+    logger: logging.Logger,
+    redact: Callable[[str], str] | None = None,
+) -> None:
+    """The ``settings check`` step: every resource's ``check_settings``, in ``order``; what they
+    raise fails the start as one :class:`ResourceSettingsError` naming every resource and key,
+    before any resource's ``pre_start`` (so nothing has connected)."""
+    failures: dict[str, BaseException] = {}
+    for name in order:
+        enter(LifecycleStage.SETTINGS_CHECK, name)
+        try:
+            await resources[name].check_settings()
+        except Exception as error:
+            expected = isinstance(error, ExpectedStartFailure)  # else a bug: its traceback is logged
+            logger.log(
+                logging.DEBUG if expected else logging.ERROR, "resource %s: settings check", name, exc_info=error
+            )
+            resources[name].set_status(StatusCodes.FAILED, error)
+            failures[name] = error
+    if failures:
+        raise ResourceSettingsError(failures, redact)

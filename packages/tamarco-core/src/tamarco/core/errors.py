@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 class MicroserviceError(Exception):
@@ -65,6 +65,23 @@ class ResourceStartError(MicroserviceError):
         self.resource = resource
         self.stage = stage
         self.error = error
+
+
+class ResourceSettingsError(ResourceStartError, ExpectedStartFailure):
+    """The settings of one or more resources are wrong: found by their ``check_settings`` before
+    any resource started, so nothing connected. The message names every resource and full key;
+    ``errors`` maps each resource's name to its error (``resource``/``error``: the first one)."""
+
+    def __init__(self, errors: Mapping[str, BaseException], redact: Callable[[str], str] | None = None) -> None:
+        resource, error = next(iter(errors.items()))
+        super().__init__(resource, "settings check", error, redact)
+        self.errors = dict(errors)
+        if len(errors) > 1:
+            each = "; ".join(
+                f"resource {name!r}: {type(failure).__name__}: {failure}" for name, failure in errors.items()
+            )
+            text = f"wrong settings in {len(errors)} resources ({', '.join(map(repr, errors))}): {each}"
+            self.args = (redact(text) if redact else text,)
 
 
 class UnknownResourceError(MicroserviceError, LookupError):

@@ -55,8 +55,9 @@ __all__ = [
 ]
 
 
-class ServiceState(str, enum.Enum):
-    """What a service is doing. Compares equal to its value (``"running"``)."""
+class ServiceState(enum.StrEnum):
+    """What a service is doing. Compares equal to its value (``"running"``), which ``str()``
+    and f-strings give."""
 
     CREATED = "created"
     STARTING = "starting"
@@ -64,17 +65,15 @@ class ServiceState(str, enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class LifecycleStage(str, enum.Enum):
+class LifecycleStage(enum.StrEnum):
     """One step of the start or stop sequence (the value is its human name)."""
 
     PROVISIONAL_LOGGING = "provisional logging"
     SETTINGS_START = "settings start"
     LOGGING_START = "logging start"
     BIND = "bind"
+    SETTINGS_CHECK = "settings check"
     PRE_START = "pre_start"
     START = "start"
     POST_START = "post_start"
@@ -88,9 +87,6 @@ class LifecycleStage(str, enum.Enum):
     SETTINGS_STOP = "settings stop"
     LOGGING_STOP = "logging stop"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 S = LifecycleStage
 #: The start sequence, in order.
@@ -99,6 +95,7 @@ START_ORDER: tuple[LifecycleStage, ...] = (
     S.SETTINGS_START,
     S.LOGGING_START,
     S.BIND,
+    S.SETTINGS_CHECK,
     S.PRE_START,
     S.START,
     S.POST_START,
@@ -119,7 +116,7 @@ STOP_ORDER: tuple[LifecycleStage, ...] = (
 LIFECYCLE_ORDER: tuple[LifecycleStage, ...] = START_ORDER + STOP_ORDER
 #: Stages run once per resource: in dependency order, or reverse order for :data:`REVERSE_STAGES`.
 RESOURCE_STAGES: frozenset[LifecycleStage] = frozenset(
-    {S.BIND, S.PRE_START, S.START, S.POST_START, S.STOP, S.POST_STOP}
+    {S.BIND, S.SETTINGS_CHECK, S.PRE_START, S.START, S.POST_START, S.STOP, S.POST_STOP}
 )
 REVERSE_STAGES: frozenset[LifecycleStage] = frozenset({S.STOP, S.POST_STOP})
 del S

@@ -8,13 +8,15 @@ Start (``run()`` or ``MicroserviceContext.start()``); the state goes ``created``
 3. ``logging start``: logging configured from ``system.logging`` (its handlers start), then tracing;
 4. ``bind``: each resource, in dependency order (``depends_on``), is bound (``bind(service,
    name)``) and given its settings view (``configure_settings``, ``system.resources.<name>``);
-5. ``pre_start``, 6. ``start``, 7. ``post_start``: the service's overridable stage
+5. ``settings check``: each resource's ``check_settings``; the wrong settings of all fail the
+   start together (:class:`ResourceSettingsError`), before anything connects;
+6. ``pre_start``, 7. ``start``, 8. ``post_start``: the service's overridable stage
    methods, each running the same method of every resource in dependency order. A resource
    that raises becomes FAILED and the ``on_start_failure`` hooks are awaited: unless one
    takes charge (a restart policy), the start fails (:class:`ResourceStartError`);
-8. ``tasks start``: the ``@task``, ``@task_timer`` and ``@thread`` methods; the state becomes
+9. ``tasks start``: the ``@task``, ``@task_timer`` and ``@thread`` methods; the state becomes
    ``running``;
-9. ``running hooks``: the ``on_running`` hooks, in registration order (a service registry
+10. ``running hooks``: the ``on_running`` hooks, in registration order (a service registry
    announces the instance here).
 
 Stop (``stop_gracefully()``, SIGTERM or SIGINT, or a failed start); the state becomes
@@ -62,6 +64,7 @@ from tamarco.core.core_settings import (
     DEPLOY_NAME_KEY,
     SHUTDOWN_TIMEOUT_KEY,
     check_deploy_name,
+    check_resources_settings,
     check_shutdown_timeout,
     resource_settings_watcher,
 )
@@ -192,6 +195,9 @@ class MicroserviceBase:
             # Every resource: a change it cannot apply live is said, naming the resource.
             await view.watch(None, resource_settings_watcher(resource, view, self.logger))
         bind_input_handlers(self)
+        await check_resources_settings(
+            self.resources, self.resources_order, self._enter, self.logger, self.redactor.text
+        )
 
     def _read_core_settings(self) -> None:
         """Check every setting the core reads (:class:`InvalidSettingError` naming the key)."""
@@ -257,13 +263,9 @@ class MicroserviceBase:
                     self.logger.debug("resource %s failed in %s", name, method, exc_info=error)
                 else:
                     self.logger.exception("resource %s failed in %s", name, method)
-                if not await self._handle_resource_failure(resource, error):
+                if not await self.hooks.run_start_failure(resource, error):  # else a restart policy took charge
                     raise ResourceStartError(name, method, error, self.redactor.text) from error
         self.current_stage = None
-
-    async def _handle_resource_failure(self, resource: BaseResource, error: BaseException) -> bool:
-        """True when an ``on_start_failure`` hook (a restart policy) took charge of the failure."""
-        return await self.hooks.run_start_failure(resource, error)
 
     async def _stage(self, stage: LifecycleStage) -> None:
         """Run one lifecycle stage. The service's overridable hooks go through here."""
@@ -272,7 +274,7 @@ class MicroserviceBase:
     # -- lifecycle drivers ---------------------------------------------------------------
 
     async def _start_all(self) -> None:
-        """Start steps 1-9 of the module docstring."""
+        """Start steps 1-10 of the module docstring."""
         self._set_state(ServiceState.STARTING)
         await self._setup()
         for stage in (LifecycleStage.PRE_START, LifecycleStage.START, LifecycleStage.POST_START):

@@ -354,6 +354,25 @@ def encode_payload(codec: Any, value: Any, kind: PayloadType | None = None) -> b
     return bytes(codec.encode(kind.to_builtins(value)))
 
 
+def encoder(codec: Any, kind: PayloadType | None = None) -> Callable[[Any], bytes]:
+    """``encode_payload`` bound to ``codec`` and ``kind``, what an output calls per message: for
+    plain data (a dict, a list, a string...) under no declared type, the codec's ``encode``
+    straight away (the JSON codec's result is bytes already)."""
+    if kind is not None:
+        return lambda value: encode_payload(codec, value, kind)
+    from tamarco.codecs import JsonCodec
+
+    encode = codec.encode
+    plain, gives_bytes = _PLAIN, codec is JsonCodec or type(codec) is JsonCodec
+
+    def encode_value(value: Any) -> bytes:
+        if type(value) in plain:
+            return encode(value) if gives_bytes else bytes(encode(value))  # type: ignore[no-any-return]
+        return encode_payload(codec, value)
+
+    return encode_value
+
+
 def is_json_codec(codec: Any) -> bool:
     from tamarco.codecs import JsonCodec
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from tamarco.core.messaging import (
     Consumer,
     DeliveryPolicy,
     InMemoryTransport,
+    PositionalRun,
     PullInput,
     RetryPolicy,
     Settlement,
@@ -70,10 +71,14 @@ async def test_a_run_is_handled_in_order_and_counted() -> None:
     assert [record.outcome for record in records] == [Settlement.ACKED] * 5
 
 
-class _PositionalRun(list[Record]):
+class _PositionalRun(PositionalRun):
     """A run whose records the transport settles by position (as Kafka's partition runs)."""
 
-    settles_by_position = True
+    def __init__(self, records: Iterable[Record]) -> None:
+        self.records = list(records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
 
 
 async def test_a_run_settled_by_position_is_not_acked_one_by_one_but_a_failure_still_is_settled() -> None:
@@ -85,7 +90,7 @@ async def test_a_run_settled_by_position_is_not_acked_one_by_one_but_a_failure_s
     records = _PositionalRun(Record(str(n).encode(), n) for n in range(5))
     assert await consumer.handle(records) == 5
     assert consumer.handled == 4
-    assert [record.outcome for record in records] == [None, None, None, Settlement.REJECTED, None]
+    assert [record.outcome for record in records.records] == [None, None, None, Settlement.REJECTED, None]
 
 
 async def test_a_run_stops_at_the_first_message_given_back() -> None:

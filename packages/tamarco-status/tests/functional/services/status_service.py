@@ -7,8 +7,8 @@ once the service runs.
 
 from __future__ import annotations
 
-from aiohttp import web
 from tamarco.core.microservice import Microservice, task
+from tamarco.core.report_server import ReportRequest, ReportResponse
 from tamarco.resources.bases import BaseResource, StatusCodes
 
 
@@ -22,10 +22,10 @@ class FaultInjector(BaseResource):
     async def pre_start(self) -> None:
         self.microservice.resources["tamarco_http_report_server"].add_route("POST", "/test/fail/{name}", self.fail)
 
-    async def fail(self, request: web.Request) -> web.Response:
+    async def fail(self, request: ReportRequest) -> ReportResponse:
         name = request.match_info["name"]
         self.microservice.resources[name].set_status(StatusCodes.FAILED, ConnectionError(f"{name}: connection lost"))
-        return web.json_response({"failed": name})
+        return ReportResponse.json({"failed": name})
 
 
 class StatusService(Microservice):

@@ -46,9 +46,7 @@ def asyncapi_document(service: Any) -> dict[str, Any]:
         servers = resource.contract_servers()
         builder.servers.update(servers)
         server_refs = [{"$ref": f"#/servers/{server}"} for server in servers]
-        ios: list[MessageInput | MessageOutput] = [
-            io for io in resource.inputs.values() if isinstance(io, MessageInput)
-        ]
+        ios: list[MessageInput | MessageOutput] = [io for _, io in resource.message_inputs()]
         ios += [io for io in resource.outputs.values() if isinstance(io, MessageOutput)]
         for io in ios:
             for channel in resource.contract_channels(io):

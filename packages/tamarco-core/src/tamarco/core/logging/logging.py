@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from tamarco.core.logging._dispatch import DISPATCHER
 from tamarco.core.logging.config import (
     DEFAULT_PROFILE,
     PROFILES,
@@ -42,7 +43,6 @@ from tamarco.core.logging.formatters import (
 )
 from tamarco.core.logging.handlers import FileOutputHandler, RedactingFilter, StdoutHandler
 from tamarco.core.logging.queued import BatchingQueuedHandler, HandlerStatistics, QueuedHandler
-from tamarco.core.logging.testing import DISPATCHER
 from tamarco.core.redaction import Redactor
 from tamarco.core.settings.settings import SettingsView
 from tamarco.core.tracing import TRACE_FIELDS_FILTER

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from tamarco.core.logging._dispatch import DISPATCHER, CaptureDispatcher
 from tamarco.core.logging.records import extra_fields, record_message
 from tamarco.core.tracing import TRACE_FIELDS_FILTER
 
-__all__ = ["CapturedLogs", "CapturedRecord", "capture_logs"]
+__all__ = ["DISPATCHER", "CaptureDispatcher", "CapturedLogs", "CapturedRecord", "capture_logs"]
 
 
 @dataclass
@@ -129,40 +129,6 @@ class _CaptureHandler(logging.Handler):
                 record=record,
             )
         )
-
-
-class CaptureDispatcher(logging.Handler):
-    """Installed on every logger Tamarco configures: forwards records to active captures.
-
-    With no capture active it costs one attribute check per record.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.targets: tuple[logging.Handler, ...] = ()
-        self._lock_targets = threading.Lock()
-
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
-        targets = self.targets
-        for target in targets:
-            if record.levelno >= target.level:
-                target.handle(record)
-        return bool(targets)
-
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        self.handle(record)
-
-    def add(self, handler: logging.Handler) -> None:
-        with self._lock_targets:
-            self.targets = (*self.targets, handler)
-
-    def remove(self, handler: logging.Handler) -> None:
-        with self._lock_targets:
-            self.targets = tuple(t for t in self.targets if t is not handler)
-
-
-#: The one dispatcher every Tamarco-configured logger carries.
-DISPATCHER = CaptureDispatcher()
 
 
 @contextmanager

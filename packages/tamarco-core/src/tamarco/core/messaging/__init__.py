@@ -22,7 +22,7 @@ from tamarco.core.messaging._input import (
     SubscriptionInput,
 )
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
-from tamarco.core.messaging._message import Delivery, Message, Settlement
+from tamarco.core.messaging._message import Delivery, Message, PositionalRun, Settlement
 from tamarco.core.messaging._policy import DEFAULT_MAX_CONCURRENCY, DeliveryPolicy, RetryPolicy, resolve_policy
 from tamarco.core.messaging._resource import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, MessagingResource
 from tamarco.core.messaging._transport import (
@@ -72,6 +72,7 @@ __all__ = [
     "MessagingSettingsError",
     "NotConnectedError",
     "PayloadT",
+    "PositionalRun",
     "PublishError",
     "PullInput",
     "RequestInput",

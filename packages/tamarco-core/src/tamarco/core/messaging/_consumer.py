@@ -29,12 +29,13 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tamarco.core import payloads, tracing
+from tamarco.core.deadlines import within
 from tamarco.core.messaging._input import MessageInput
 from tamarco.core.messaging._limiter import ConcurrencyLimiter
-from tamarco.core.messaging._message import Delivery, Message, Settlement
+from tamarco.core.messaging._message import Delivery, Message, PositionalRun, Settlement
 from tamarco.core.messaging._meters import InputMeters
 from tamarco.core.messaging._policy import DeliveryPolicy
 from tamarco.core.messaging._stalls import DeadLetterRetries, HandlerTimer
@@ -58,13 +59,17 @@ _MAX_ERROR_TEXT = 1000
 _FINAL = frozenset((Settlement.ACKED, Settlement.DEAD_LETTERED, Settlement.REJECTED))
 
 
-class Consumer:
-    """Handles the messages of one input under its :class:`DeliveryPolicy` (see the module doc)."""
+_InputT = TypeVar("_InputT", bound="MessageInput[Any]")
+
+
+class Consumer(Generic[_InputT]):
+    """Handles the messages of one input under its :class:`DeliveryPolicy` (see the module doc);
+    the input is of the type its transport consumes (``Consumer[KafkaInput]``)."""
 
     def __init__(
         self,
-        input_: MessageInput,
-        transport: Transport,
+        input_: _InputT,
+        transport: Transport[_InputT],
         policy: DeliveryPolicy,
         *,
         resource_name: str,
@@ -165,7 +170,8 @@ class Consumer:
         decode, closing, meters = self._decode, self._closing, self.meters
         # A run whose records the transport settles by position (Kafka: the offset moves past
         # a record once the next one is asked for) needs no ``ack()`` call per record.
-        ack_each = not getattr(deliveries, "settles_by_position", False)
+        ack_each = not isinstance(deliveries, PositionalRun)
+        timed = meters.recording  # meters off: no clock read per message
         done = 0
         last: Settlement | None = Settlement.ACKED
         self.in_flight += 1
@@ -184,7 +190,7 @@ class Consumer:
                         break
                     done += 1
                     continue
-                started = perf_counter()
+                started = perf_counter() if timed else 0.0
                 try:
                     await handler(body)
                 except asyncio.CancelledError:
@@ -197,7 +203,8 @@ class Consumer:
                         break
                     done += 1
                     continue
-                meters.handled(perf_counter() - started)
+                if timed:
+                    meters.handled(perf_counter() - started)
                 self.handled += 1
                 if ack_each:
                     await delivery.ack()
@@ -436,8 +443,8 @@ class Consumer:
         self._requeue_iterator_messages()
         unfinished = 0
         if self.in_flight:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            with contextlib.suppress(TimeoutError):
+                await within(self._idle.wait(), timeout)
             unfinished = self.in_flight
             if unfinished:
                 self.logger.warning(

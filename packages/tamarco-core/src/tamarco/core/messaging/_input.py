@@ -339,7 +339,16 @@ class MessageOutput(_TypedIO, OutputBase, Generic[PayloadT]):
         super().__init__(name=name or destination, codec=codec, resource=resource)
 
     def encode(self, message: Any) -> bytes:
-        return payloads.encode_payload(self.codec, message, self.declared_payload_type())
+        return self.encoder()(message)
+
+    def encoder(self) -> Callable[[Any], bytes]:
+        """What :meth:`encode` calls: the codec and the declared payload type bound once (see
+        ``payloads.encoder``); made again if the codec was replaced."""
+        cached = self.__dict__.get("_encoder")
+        codec = self.codec
+        if cached is None or cached[0] is not codec:
+            cached = self.__dict__["_encoder"] = (codec, payloads.encoder(codec, self.declared_payload_type()))
+        return cached[1]  # type: ignore[no-any-return]
 
     def _resource(self) -> MessagingResource:
         resource = self.resource

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._input import MessageInput
 
-__all__ = ["Delivery", "Message", "Settlement"]
+__all__ = ["Delivery", "Message", "PositionalRun", "Settlement"]
 
 
 class Delivery(Protocol):
@@ -63,6 +64,22 @@ class Delivery(Protocol):
         :class:`~tamarco.core.messaging.errors.MessagingError`. A transport's ``request`` hands
         the answer's headers to :func:`tamarco.core.tracing.reply_received`."""
         ...
+
+
+class PositionalRun(abc.ABC):
+    """An ordered run of deliveries whose transport settles them *by position* (Kafka: a
+    partition's records, committed up to an offset), handed to :meth:`Consumer.handle
+    <tamarco.core.messaging.Consumer.handle>` in one call.
+
+    Iterating it yields the deliveries in order; asking for the next one means the previous one
+    is done, so the consumer does not call ``ack()`` on each delivery it handled (failures,
+    nacks, dead letters and rejects are settled on the delivery as usual). A queue's deliveries,
+    settled one by one with the broker, are handed over as a plain sequence instead."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[Delivery]: ...
 
 
 class Settlement(enum.Enum):

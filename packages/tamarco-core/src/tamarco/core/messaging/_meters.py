@@ -70,6 +70,12 @@ class InputMeters:
         instrumentation.add_collect_hook(self.flush)
         self._hooked = True
 
+    @property
+    def recording(self) -> bool:
+        """Whether handled messages' durations are recorded (meters on): the consumer times a
+        handler only then."""
+        return self._hooked
+
     def handled(self, seconds: float) -> None:
         """Record one handled message (what the consumer's success path calls)."""
         if self._hooked:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from tamarco.core import tracing
 from tamarco.core.deadlines import Backoff, within
@@ -38,7 +38,12 @@ from tamarco.resources.bases import InputBase, IOResource, OutputBase, StatusCod
 if TYPE_CHECKING:
     from tamarco.core.messaging._transport import SendPattern, Subscription, Transport
 
-__all__ = ["DEFAULT_CONNECTION_TIMEOUT", "DEFAULT_DRAIN_TIMEOUT", "MessagingResource"]
+__all__ = ["DEFAULT_CONNECTION_TIMEOUT", "DEFAULT_DRAIN_TIMEOUT", "MESSAGING_SETTINGS_KEYS", "MessagingResource"]
+
+#: The keys of ``system.resources.<name>`` the core reads for every messaging resource: the
+#: connection and drain timeouts, the delivery policy (``delivery``) and each input's
+#: (``inputs.<input name>``). A transport's resource adds its own to ``settings_keys``.
+MESSAGING_SETTINGS_KEYS: tuple[str, ...] = ("connection_timeout", "drain_timeout_seconds", "delivery", "inputs")
 
 DEFAULT_CONNECTION_TIMEOUT = 10.0
 DEFAULT_DRAIN_TIMEOUT = 5.0
@@ -46,12 +51,15 @@ _FIRST_RETRY_DELAY = 0.1
 _MAX_RETRY_DELAY = 2.0
 #: The states in which outputs send.
 _SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
+#: The input type of the resource's transport (``MessagingResource[KafkaInput]``).
+_InputT = TypeVar("_InputT", bound="MessageInput[Any]")
 
 
-class MessagingResource(IOResource):
-    """Inputs and outputs over one broker connection (a :class:`Transport`).
+class MessagingResource(IOResource, Generic[_InputT]):
+    """Inputs and outputs over one broker connection (a :class:`Transport` of its input type).
 
-    Subclasses build their transport from the settings in :meth:`create_transport`.
+    Subclasses build their transport from the settings in :meth:`create_transport`, and name in
+    :attr:`input_type` the inputs it consumes: any other input is refused when it is added.
     :meth:`use_transport` replaces it before the start — with an
     :class:`~tamarco.core.messaging.InMemoryTransport` to unit-test a service's handlers
     without a broker.
@@ -59,19 +67,25 @@ class MessagingResource(IOResource):
 
     #: The transport kind, for messages before a transport exists.
     transport_kind: ClassVar[str] = "messaging"
+    #: The inputs the transport consumes (``_InputT`` at run time); others are refused by name.
+    input_type: ClassVar[type[MessageInput[Any]]] = MessageInput
+    #: Every key of ``system.resources.<name>`` the resource reads: any other is refused at
+    #: start, naming its full key. A subclass reading more extends it
+    #: (``(*MessagingResource.settings_keys, "host", ...)``).
+    settings_keys: ClassVar[tuple[str, ...]] = MESSAGING_SETTINGS_KEYS
 
     def __init__(
         self,
         inputs: Sequence[InputBase] | None = None,
         outputs: Sequence[OutputBase] | None = None,
         *args: Any,
-        transport: Transport | None = None,
+        transport: Transport[_InputT] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(inputs, outputs, *args, **kwargs)
-        self.transport: Transport | None = None
+        self.transport: Transport[_InputT] | None = None
         self._transport_override = transport
-        self.consumers: dict[str, Consumer] = {}
+        self.consumers: dict[str, Consumer[_InputT]] = {}
         self._subscriptions: list[Subscription] = []
         self._output_meters: dict[str, OutputMeters] = {}
         self._send_trackers: dict[MessageOutput, SendTracker] = {}
@@ -80,9 +94,16 @@ class MessagingResource(IOResource):
     # -- configuration ------------------------------------------------------------------------
 
     def add_input(self, input_to_add: InputBase) -> None:
-        """Add one input; two inputs on one queue/topic of the same pattern and consumer group
-        are an error."""
+        """Add one input; an input its transport does not consume (not an :attr:`input_type`),
+        and two inputs on one queue/topic of the same pattern and consumer group, are errors."""
         if isinstance(input_to_add, MessageInput):
+            if not isinstance(input_to_add, self.input_type):
+                wanted = self.input_type.__name__
+                raise MessagingSettingsError(
+                    f"{type(self).__name__}{f' {self.name}' if self.name else ''}: input {input_to_add.name!r} is a "
+                    f"{type(input_to_add).__name__}; this resource consumes {wanted} inputs only: "
+                    f"declare it as a {wanted}"
+                )
             for existing in self.inputs.values():
                 if (
                     existing is not input_to_add
@@ -97,11 +118,11 @@ class MessagingResource(IOResource):
                     )
         super().add_input(input_to_add)
 
-    def use_transport(self, transport: Transport | None) -> None:
+    def use_transport(self, transport: Transport[_InputT] | None) -> None:
         """Use ``transport`` instead of the one the settings describe (at the next start)."""
         self._transport_override = transport
 
-    def create_transport(self) -> Transport:
+    def create_transport(self) -> Transport[_InputT]:
         """The transport the settings describe (subclasses implement it)."""
         raise NotImplementedError(
             f"{type(self).__name__} has no transport: implement create_transport() or call use_transport()"
@@ -124,24 +145,31 @@ class MessagingResource(IOResource):
         """How long the start keeps trying to connect (setting ``connection_timeout``)."""
         return self._seconds("connection_timeout", DEFAULT_CONNECTION_TIMEOUT)
 
-    def drain_timeout(self) -> float:
+    def drain_timeout(self, *, warn: bool = True) -> float:
         """How long running handlers get to finish on stop (``drain_timeout_seconds``), kept
-        below the service's shutdown timeout so the stop can still close the connection."""
+        below the service's shutdown timeout so the stop can still close the connection (said
+        in a warning, unless ``warn`` is false)."""
         drain = self._seconds("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT)
         shutdown = getattr(self.microservice, "shutdown_timeout", None)
         if callable(shutdown):
             limit = max(0.1, float(shutdown()) * 0.8)
             if drain > limit:
-                self.logger.warning(
-                    "%s (%g s) is not below the service's shutdown timeout; draining for %g s",
-                    self.settings.full_key("drain_timeout_seconds") if self.settings else "drain_timeout_seconds",
-                    drain,
-                    limit,
-                )
+                if warn:
+                    self.logger.warning(
+                        "%s (%g s) is not below the service's shutdown timeout; draining for %g s",
+                        self.settings.full_key("drain_timeout_seconds") if self.settings else "drain_timeout_seconds",
+                        drain,
+                        limit,
+                    )
                 drain = limit
         return drain
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    async def check_settings(self) -> None:
+        """Every setting of the resource checked, nothing connected: what the service calls for
+        each of its resources before any starts, to report all the wrong keys at once."""
+        self._read_settings(checking=True)
 
     async def start(self) -> None:
         transport, policies = self._read_settings()
@@ -158,9 +186,7 @@ class MessagingResource(IOResource):
         for name in self.outputs:
             self._output_meters[name] = OutputMeters(kind, str(self.name), name)
         try:
-            for name, input_ in self.inputs.items():
-                if not isinstance(input_, MessageInput):
-                    continue
+            for name, input_ in self.message_inputs():
                 consumer = Consumer(input_, transport, policies[name], resource_name=str(self.name), logger=self.logger)
                 tracing.trace_consumer(consumer, service_tracing, kind)
                 consumer.start()
@@ -172,32 +198,57 @@ class MessagingResource(IOResource):
             raise
         await super().start()
 
-    def _read_settings(self) -> tuple[Transport, dict[str, DeliveryPolicy]]:
-        """Every setting this resource reads, checked before any connection is attempted: the
-        drain timeout, the transport's (``create_transport``) and each input's delivery policy.
+    def message_inputs(self) -> list[tuple[str, _InputT]]:
+        """The messaging inputs, each of :attr:`input_type` (:meth:`add_input` refused others)."""
+        return [
+            (name, cast("_InputT", input_)) for name, input_ in self.inputs.items() if isinstance(input_, MessageInput)
+        ]
+
+    def _read_settings(self, *, checking: bool = False) -> tuple[Transport[_InputT], dict[str, DeliveryPolicy]]:
+        """Every setting this resource reads, checked before any connection is attempted: no
+        unknown key, the timeouts, the transport's (``create_transport``) and each input's delivery policy.
         All the wrong ones are reported together, each naming its full key."""
         problems: list[str] = []
-        transport: Transport | None = None
+        transport: Transport[_InputT] | None = None
         policies: dict[str, DeliveryPolicy] = {}
         try:
+            self._check_known_keys()
+        except MessagingSettingsError as error:
+            problems.extend(problems_of(error))
+        try:
+            self.connection_timeout()
+        except MessagingSettingsError as error:
+            problems.append(str(error))
+        try:
             # Read at start, so that a wrong value fails the start naming the key, not the stop.
-            self._drain_timeout = self.drain_timeout()
+            self._drain_timeout = self.drain_timeout(warn=not checking)  # said once, at start
         except MessagingSettingsError as error:
             problems.append(str(error))
         try:
             transport = self._transport_override or self.create_transport()
         except MessagingSettingsError as error:
             problems.extend(problems_of(error))
-        for name, input_ in self.inputs.items():
-            if isinstance(input_, MessageInput):
-                policies[name], found = policy_problems(input_.policy_overrides, self.settings, name)
-                problems.extend(problem for problem in found if problem not in problems)  # ``delivery``: once
+        for name, input_ in self.message_inputs():
+            policies[name], found = policy_problems(input_.policy_overrides, self.settings, name)
+            problems.extend(problem for problem in found if problem not in problems)  # ``delivery``: once
         if problems:
             raise settings_error(MessagingSettingsError, problems)
         assert transport is not None
         return transport, policies
 
-    async def _connect(self, transport: Transport) -> None:
+    def _check_known_keys(self) -> None:
+        """Refuse the keys of ``system.resources.<name>`` that are not in :attr:`settings_keys`."""
+        if self.settings is None:
+            return
+        reader = self.settings_reader()
+        tree = self.settings.get_nowait(None, None)
+        if tree is None:
+            return
+        if not isinstance(tree, Mapping):
+            reader.fail("", f"must be a mapping of settings, got {type(tree).__name__}")
+        reader.check_known(None, tree, self.settings_keys)
+
+    async def _connect(self, transport: Transport[Any]) -> None:
         loop = asyncio.get_running_loop()
         timeout = self.connection_timeout()
         deadline = loop.time() + timeout
@@ -271,7 +322,7 @@ class MessagingResource(IOResource):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def _connected_transport(self, what: str) -> Transport:
+    def _connected_transport(self, what: str) -> Transport[_InputT]:
         transport = self.transport
         if transport is None or self.status_code not in _SENDING:
             raise NotConnectedError(f"resource {self.name}: cannot {what}, the resource is {self.status_code.name}")
@@ -312,14 +363,7 @@ class MessagingResource(IOResource):
         transport = self.transport
         if transport is None or self.status_code not in _SENDING:
             transport = self._connected_transport(f"send to {output.destination!r}")
-        tracker = self._send_trackers.get(output)
-        if tracker is None:
-            meters = self._output_meters.get(str(output.name))
-            tracker = self._send_trackers[output] = SendTracker(
-                output.destination,
-                meters.published.inc if meters is not None else None,
-                meters.failed.inc if meters is not None else None,
-            )
+        tracker = self._send_trackers.get(output) or self.send_tracker(output)
         try:
             await transport.enqueue(output, body, key=key, headers=headers, tracker=tracker)
         except Exception as error:
@@ -328,6 +372,19 @@ class MessagingResource(IOResource):
             if failure is error:
                 raise
             raise failure from error
+
+    def send_tracker(self, output: MessageOutput) -> SendTracker:
+        """Where the outcome of ``output``'s fire-and-forget sends goes (its meters), one per
+        output and start."""
+        tracker = self._send_trackers.get(output)
+        if tracker is None:
+            meters = self._output_meters.get(str(output.name))
+            tracker = self._send_trackers[output] = SendTracker(
+                output.destination,
+                meters.published.inc if meters is not None else None,
+                meters.failed.inc if meters is not None else None,
+            )
+        return tracker
 
     def _send_error(self, error: Exception, what: str) -> Exception:
         """``error`` as a sender sees it: the seam's errors as they are, anything else a
@@ -354,7 +411,7 @@ class MessagingResource(IOResource):
         (transport resources implement it; the base has none)."""
         return {}
 
-    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+    def contract_channels(self, io: _InputT | MessageOutput) -> list[ChannelDescription]:
         """The channels ``io`` reads or writes (transport resources give the real broker names
         and bindings; the base: the logical queue/topic)."""
         if isinstance(io, MessageInput):
@@ -396,7 +453,7 @@ class MessagingResource(IOResource):
         return info
 
 
-def _address(transport: Transport | None) -> str:
+def _address(transport: Transport[Any] | None) -> str:
     if transport is None:
         return "(no transport)"
     try:
@@ -406,7 +463,7 @@ def _address(transport: Transport | None) -> str:
     return str(described.get("address", transport.kind))
 
 
-async def _close_quietly(transport: Transport) -> None:
+async def _close_quietly(transport: Transport[Any]) -> None:
     try:
         await transport.close()
     except Exception:  # closing a half-open connection: nothing more to report than the failure itself

@@ -9,18 +9,30 @@ and the in-memory transport can stand in for any of them in a unit test.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
     from tamarco.core.messaging._consumer import Consumer
     from tamarco.core.messaging._input import MessageInput, MessageOutput
     from tamarco.core.messaging._message import Delivery
 
-__all__ = ["ConfirmedEnqueue", "ConnectionListener", "SendPattern", "SendTracker", "Subscription", "Transport"]
+__all__ = [
+    "ConfirmedEnqueue",
+    "ConnectionListener",
+    "InputT",
+    "SendPattern",
+    "SendTracker",
+    "Subscription",
+    "Transport",
+]
 
 SendPattern = Literal["publish", "push"]
 #: ``listener(connected, reason)``: the transport lost (``False``) or regained (``True``) its broker.
 ConnectionListener = Callable[[bool, "str | None"], None]
+#: The inputs a transport consumes: ``Transport[KafkaInput]`` reads what only a Kafka input has
+#: (topics, a pattern, its dead-letter topic) with no check; its resource takes no other input.
+#: Contravariant: a transport of every :class:`MessageInput` (in-memory, AMQP) stands in for any.
+InputT = TypeVar("InputT", bound="MessageInput[Any]", contravariant=True)
 
 
 class SendTracker:
@@ -53,8 +65,9 @@ class Subscription(Protocol):
         ...
 
 
-class Transport(Protocol):
-    """A broker connection as :class:`~tamarco.core.messaging.MessagingResource` uses it.
+class Transport(Protocol[InputT]):
+    """A broker connection as :class:`~tamarco.core.messaging.MessagingResource` uses it, consuming
+    inputs of type ``InputT`` (:class:`MessageInput` or a transport's own subclass).
 
     Errors: ``connect`` raises :class:`~tamarco.core.messaging.errors.AuthenticationError` for
     refused credentials (not retried) and any other exception for an unreachable broker (retried
@@ -78,7 +91,7 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def consume(self, input_: MessageInput, consumer: Consumer) -> Subscription:
+    async def consume(self, input_: InputT, consumer: Consumer[Any]) -> Subscription:
         """Start handing ``input_``'s messages to :meth:`Consumer.handle
         <tamarco.core.messaging.Consumer.handle>`, the one way into the delivery contract: one
         delivery per call from a task per delivery (a queue: take at most
@@ -119,7 +132,7 @@ class Transport(Protocol):
         (The answer goes out through :meth:`Delivery.reply <tamarco.core.messaging.Delivery.reply>`.)"""
         ...
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
+    async def dead_letter(self, input_: InputT, delivery: Delivery, headers: Mapping[str, object]) -> None:
         """Store ``delivery`` (with ``headers``: the error, attempts...) where failed messages go,
         before the core acknowledges it. Raising keeps the message unacknowledged (requeued)."""
         ...
@@ -138,5 +151,5 @@ class ConfirmedEnqueue:
         headers: Mapping[str, object] | None,
         tracker: SendTracker,
     ) -> None:
-        await cast("Transport", self).send(output, "push", body, key=key, headers=headers)
+        await cast("Transport[Any]", self).send(output, "push", body, key=key, headers=headers)
         tracker.published(1)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tamarco.core import tracing
+from tamarco.core.deadlines import within
 from tamarco.core.messaging._transport import ConfirmedEnqueue
 from tamarco.core.messaging.errors import NotConnectedError, RequestTimeoutError
 
@@ -219,7 +220,7 @@ class InMemoryBroker:
             )
         )
         try:
-            answer, reply_headers = await asyncio.wait_for(future, timeout)
+            answer, reply_headers = await within(future, timeout)
         except TimeoutError:
             raise RequestTimeoutError(f"no answer to a request to {destination!r} within {timeout:g} s") from None
         finally:
@@ -253,8 +254,8 @@ class InMemoryBroker:
                 raise TimeoutError(
                     f"{len(self._dead_letters.get(source, ()))} dead letters from {source!r}, expected {count}"
                 )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._dead_letter_added.wait(), remaining)
+            with contextlib.suppress(TimeoutError):
+                await within(self._dead_letter_added.wait(), remaining)
         return self.dead_letters(source)
 
     def pending(self, destination: str) -> int:

@@ -51,6 +51,7 @@ class SettingsReader:
         self._error = error
         #: The wrong settings met in :meth:`each` blocks so far.
         self.problems: list[str] = []
+        self._errors: list[Exception] = []
 
     @classmethod
     def of(cls, view: SettingsView | None, *, error: Callable[[str], Exception] = SettingValueError) -> Self:
@@ -88,12 +89,20 @@ class SettingsReader:
         try:
             yield
         except caught as error:
+            self._errors.append(error)
             self.problems.extend(problem for problem in problems_of(error) if problem not in self.problems)
 
     def raise_problems(self) -> None:
         """Raise the reader's error naming every problem recorded by :meth:`each` (if any)."""
+        if len(self._errors) == 1 and list(problems_of(self._errors[0])) == self.problems:
+            raise self._errors[0]  # one wrong setting: its own error, as a direct read raises it
         if self.problems:
-            raise settings_error(self._error, self.problems)
+            raise self.problems_error(self.problems)
+
+    def problems_error(self, problems: Sequence[str]) -> Exception:
+        """The reader's error naming every one of ``problems`` (a subclass whose error is built
+        otherwise overrides it, with :meth:`fail`)."""
+        return settings_error(self._error, problems)
 
     def _caught(self) -> tuple[type[Exception], ...]:
         """The errors a wrong setting raises: the reader's own, and :class:`SettingValueError`."""
@@ -179,13 +188,18 @@ class SettingsReader:
         return value
 
     def check_known(self, section: str | None, values: Mapping[str, Any], known: Iterable[str]) -> None:
-        """Refuse a key of ``values`` (the mapping at ``section``, or the reader's own keys when
-        None) that is not in ``known``, naming its full key and the known ones."""
+        """Refuse the keys of ``values`` (the mapping at ``section``, or the reader's own keys when
+        None) that are not in ``known``: one error naming every unknown full key and the known ones
+        (:func:`problems_of` lists them one by one)."""
         names = tuple(known)
-        for name in values:
-            if name not in names:
-                key = f"{section}.{name}" if section else str(name)
-                self.fail(key, f"is unknown (known: {', '.join(sorted(names))})")
+        unknown = [name for name in values if name not in names]
+        if not unknown:
+            return
+        hint = f"is unknown (known: {', '.join(sorted(names))})"
+        keys = [f"{section}.{name}" if section else str(name) for name in unknown]
+        if len(keys) == 1:
+            self.fail(keys[0], hint)
+        raise self.problems_error([f"setting {self.key(key)} {hint}" for key in keys])
 
 
 def settings_error(error: Callable[[str], Exception], problems: Sequence[str]) -> Exception:

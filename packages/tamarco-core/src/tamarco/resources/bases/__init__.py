@@ -135,6 +135,11 @@ class BaseResource:
         """Receive the resource's settings view (``system.resources.<name>``)."""
         self.settings = settings
 
+    async def check_settings(self) -> None:
+        """Check every setting the resource reads, without I/O, and raise naming the wrong keys.
+        The service calls it for each of its resources once all are bound, before any
+        ``pre_start``, and reports every resource's wrong settings together."""
+
     async def pre_start(self) -> None:
         """Before any I/O: prepare what ``start`` needs."""
 

@@ -15,16 +15,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServer, find_report_server
 from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.status._errors import StatusSettingsError
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 __all__ = ["PeriodicReportResource", "Report"]
 
@@ -57,9 +54,16 @@ class PeriodicReportResource(BaseResource):
     #: Default file name, in the temp dir: ``<service>`` is replaced by the service name.
     default_file: ClassVar[str]
     default_interval_seconds: ClassVar[float] = 30.0
+    #: The settings applied while the service runs; a subclass's are its ``enable_setting``
+    #: followed by these (set by ``__init_subclass__``).
     live_settings: ClassVar[tuple[str, ...]] = ("enabled", "interval_seconds", "file", "top")
     default_top: ClassVar[int] = 50
     kind: ClassVar[str] = "debug report"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "enable_setting" in cls.__dict__ and "live_settings" not in cls.__dict__:
+            cls.live_settings = (cls.enable_setting, *PeriodicReportResource.live_settings)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,8 +80,9 @@ class PeriodicReportResource(BaseResource):
 
     # -- settings -----------------------------------------------------------------------------
 
-    async def configure_settings(self, settings: SettingsView) -> None:
-        await super().configure_settings(settings)
+    async def check_settings(self) -> None:
+        """Read and check the settings (every wrong one reported at once, with the other
+        resources' wrong settings, before any resource starts)."""
         self._read_settings()
 
     def _read_settings(self) -> None:
@@ -87,14 +92,24 @@ class PeriodicReportResource(BaseResource):
         key = settings.full_key(self.enable_setting)
         if isinstance(services, str):
             services = [services]
-        if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
-            raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
         read = SettingsReader.of(settings, error=StatusSettingsError)
-        enabled = read.boolean("enabled", False) if settings.get_nowait("enabled", None) is not None else None
+        if not isinstance(services, (list, tuple)) or not all(isinstance(s, str) for s in services):
+            with read.each():
+                raise StatusSettingsError(f"setting {key} must be a list of service names or 'all', got {services!r}")
+            services = []
+        enabled: bool | None = None
+        interval, top, file = self.default_interval_seconds, self.default_top, None
+        with read.each():
+            enabled = read.boolean("enabled", False) if settings.get_nowait("enabled", None) is not None else None
+        with read.each():
+            interval = read.seconds("interval_seconds", self.default_interval_seconds)
+        with read.each():
+            top = read.whole("top", self.default_top, minimum=1)
+        with read.each():
+            file = read.optional_text("file")
+        read.raise_problems()
         self.enabled = enabled if enabled is not None else (service in services or "all" in services)
-        self.interval_seconds = read.seconds("interval_seconds", self.default_interval_seconds)
-        self.top = read.whole("top", self.default_top, minimum=1)
-        file = read.optional_text("file")
+        self.interval_seconds, self.top = interval, top
         default = Path(tempfile.gettempdir()) / self.default_file.replace("<service>", service)
         self.file = Path(file) if file else default
 
@@ -200,12 +215,10 @@ class PeriodicReportResource(BaseResource):
                     self.set_status(StatusCodes.STARTED)
             return report
 
-    async def handle_report(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web  # imported by the report server that calls this
-
+    async def handle_report(self, request: ReportRequest) -> ReportResponse:
         if not self.enabled or self._task is None:
             service = self.microservice.name if self.microservice else "?"
-            return web.json_response(
+            return ReportResponse.json(
                 {
                     "error": f"{self.name} is disabled for service {service}",
                     "enable_with": self._settings().full_key(self.enable_setting),
@@ -217,10 +230,10 @@ class PeriodicReportResource(BaseResource):
         if wanted:
             if wanted not in report.formats:
                 known = ", ".join(sorted(report.formats)) or "none"
-                return web.json_response({"error": f"unknown format {wanted!r} (formats: {known})"}, status=400)
+                return ReportResponse.json({"error": f"unknown format {wanted!r} (formats: {known})"}, status=400)
             body, content_type = report.formats[wanted]
-            return web.Response(body=body, content_type=content_type)
-        return web.Response(text=report.text, content_type=report.content_type)
+            return ReportResponse(body, content_type=content_type)
+        return ReportResponse.text(report.text, content_type=report.content_type)
 
     # -- for subclasses -----------------------------------------------------------------------
 

@@ -23,7 +23,30 @@ from tamarco.core.urls import PERCENT_ENCODE_HINT, authority_problem
 from tamarco.resources.io.amqp._naming import NAMING_SCHEMES, NamingScheme
 from yarl import URL
 
-__all__ = ["AMQPConfig"]
+__all__ = ["AMQP_SETTINGS_KEYS", "AMQPConfig"]
+
+#: The keys of ``system.resources.<name>`` :meth:`AMQPConfig.from_settings` reads (``ssl``: the
+#: 0.1-era spelling of ``tls``); the resource adds them to the core's ``settings_keys``.
+AMQP_SETTINGS_KEYS: tuple[str, ...] = (
+    "url",
+    "host",
+    "port",
+    "vhost",
+    "user",
+    "password",
+    "queues_prefix",
+    "naming",
+    "tls",
+    "ssl",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "verify",
+    "prefetch",
+    "reconnect_interval_seconds",
+    "max_reconnect_interval_seconds",
+    "heartbeat_seconds",
+)
 
 _MISSING: Any = object()
 #: ``(key, default) -> value`` and ``key -> full key`` of the resource's settings.

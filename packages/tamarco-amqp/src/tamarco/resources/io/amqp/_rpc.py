@@ -17,6 +17,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from tamarco.core import tracing
+from tamarco.core.deadlines import within
 from tamarco.core.messaging import Delivery, PublishError, RequestTimeoutError
 from tamarco.resources.io.amqp._naming import AMQPNames
 from tamarco.resources.io.amqp._publisher import Publisher
@@ -92,7 +93,7 @@ class Requests:
                 content_type=self.publisher.content_type,
             )
             await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
-            answer = await asyncio.wait_for(future, timeout)
+            answer = await within(future, timeout)  # a cancellation of the caller is never swallowed
             tracing.reply_received(answer.headers)
             return answer.body
         except TimeoutError:

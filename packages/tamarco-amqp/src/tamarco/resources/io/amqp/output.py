@@ -4,7 +4,7 @@ per call (:class:`AMQPGenericOutput`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from tamarco.codecs import JsonCodec
 from tamarco.core.messaging import MessageOutput, NotConnectedError, PayloadT
@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from tamarco.resources.io.amqp.resource import AMQPResource
 
 __all__ = ["AMQPGenericOutput", "AMQPOutput"]
+
+
+class _SendOptions(TypedDict, total=False):
+    """The keywords of :meth:`AMQPGenericOutput.publish` and ``push``, passed on to
+    :class:`AMQPOutput`'s (``MessageOutput``'s hot path keeps them as plain keywords)."""
+
+    key: str | None
+    headers: Mapping[str, Any] | None
 
 
 class AMQPOutput(MessageOutput[PayloadT]):
@@ -57,7 +65,7 @@ class AMQPGenericOutput(OutputBase):
         self._outputs: dict[tuple[str, Any], AMQPOutput] = {}
         super().__init__(name=name, codec=codec, resource=resource)
 
-    def output(self, queue: str, codec: Any = None) -> AMQPOutput:
+    def output(self, queue: str | None, codec: Any = None) -> AMQPOutput:
         """The :class:`AMQPOutput` of ``queue`` (encoding with ``codec``, or this output's codec)
         on this output's resource."""
         if not isinstance(queue, str):
@@ -80,36 +88,25 @@ class AMQPGenericOutput(OutputBase):
             self._outputs[(queue, codec)] = output
         return output
 
-    # The generic output names the queue on each call (0.1's order: message, queue): its sends
-    # take one argument more than OutputBase's, hence the overrides.
-    async def publish(  # type: ignore[override]
-        self,
-        message: Any,
-        queue: str,
-        codec: Any = None,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+    # The generic output names the queue on each call (0.1's order: message, queue). The queue
+    # is optional only in the signature, so that the sends still take OutputBase's calls (a
+    # typed ``outputs[...]``); a call without one is a TypeError naming the order.
+    async def publish(
+        self, message: Any, queue: str | None = None, codec: Any = None, **options: Unpack[_SendOptions]
     ) -> None:
         """Publish ``message`` to every subscriber of ``queue``."""
-        await self.output(queue, codec).publish(message, key=key, headers=headers)
+        await self.output(queue, codec).publish(message, **options)
 
-    async def push(  # type: ignore[override]
-        self,
-        message: Any,
-        queue: str,
-        codec: Any = None,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+    async def push(
+        self, message: Any, queue: str | None = None, codec: Any = None, **options: Unpack[_SendOptions]
     ) -> None:
         """Push ``message`` (persistent, confirmed) to the durable queue ``queue``."""
-        await self.output(queue, codec).push(message, key=key, headers=headers)
+        await self.output(queue, codec).push(message, **options)
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         message: Any,
-        queue: str,
+        queue: str | None = None,
         codec: Any = None,
         *,
         timeout: float = 30.0,

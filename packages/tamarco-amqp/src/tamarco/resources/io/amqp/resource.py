@@ -31,7 +31,7 @@ from tamarco.core.messaging import (
     Transport,
 )
 from tamarco.core.settings.environment import address_from_environment
-from tamarco.resources.io.amqp._config import AMQPConfig
+from tamarco.resources.io.amqp._config import AMQP_SETTINGS_KEYS, AMQPConfig
 from tamarco.resources.io.amqp._contract import amqp_channels, amqp_servers
 from tamarco.resources.io.amqp._transport import DEFAULT_MAX_MESSAGE_SIZE, AMQPTransport
 
@@ -41,7 +41,7 @@ __all__ = ["AMQPResource"]
 ADDRESS_KEYS = ("url", "host", "port", "vhost", "user", "password")
 
 
-class AMQPResource(MessagingResource):
+class AMQPResource(MessagingResource[MessageInput[Any]]):
     """RabbitMQ inputs (:class:`AMQPSubscriptionInput`, :class:`AMQPPullInput`,
     :class:`AMQPRequestInput`) and outputs (:class:`AMQPOutput`, :class:`AMQPGenericOutput`).
 
@@ -50,6 +50,11 @@ class AMQPResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "amqp"
+    settings_keys: ClassVar[tuple[str, ...]] = (
+        *MessagingResource.settings_keys,
+        *AMQP_SETTINGS_KEYS,
+        "max_message_size",
+    )
     #: aio-pika and aiormq log through the service's outputs, warnings and errors only.
     library_loggers: ClassVar[Mapping[str, int]] = {"aio_pika": logging.WARNING, "aiormq": logging.WARNING}
 
@@ -75,7 +80,7 @@ class AMQPResource(MessagingResource):
     def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
         return amqp_channels(io, self.config())
 
-    def create_transport(self) -> Transport:
+    def create_transport(self) -> Transport[MessageInput[Any]]:
         config = self.config()
         max_size = self.settings_reader().whole("max_message_size", DEFAULT_MAX_MESSAGE_SIZE, minimum=1)
         service = getattr(self.microservice, "name", None) or "tamarco"

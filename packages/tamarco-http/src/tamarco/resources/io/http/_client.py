@@ -14,6 +14,7 @@ from tamarco.resources.io.http._tracing import client_trace_config
 
 if TYPE_CHECKING:
     import aiohttp
+    from tamarco.core.settings.settings import SettingsView
 
 __all__ = ["HTTPClientResource"]
 
@@ -51,39 +52,54 @@ class HTTPClientResource(BaseResource):
             raise HTTPResourceError(f"HTTP client {self.name!r} is not started: its session is closed")
         return self._session
 
-    async def start(self) -> None:
+    def _view(self) -> SettingsView:
         if self.settings is None:
             raise HTTPResourceError(
                 f"{type(self).__name__} has no settings: declare it as a class attribute of a "
                 "Microservice (or MicroserviceContext) and start the service"
             )
-        view = self.settings
-        _settings.check_known(view, self.settings_keys)
-        base_url = _settings.read(view, "base_url", None, (str, type(None)))
-        if base_url is not None:
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise HTTPSettingsError(
-                    view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
-                )
-            problem = authority_problem(base_url)
-            if problem is not None:
-                raise HTTPSettingsError(
-                    view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}"
-                )
+        return self.settings
+
+    def _read_settings(self) -> dict[str, Any]:
+        """Every setting the client reads, checked: all the wrong ones are reported together."""
+        view = self._view()
+
+        def limit(key: str, default: int) -> int:
+            value = int(_settings.read(view, key, default, int))
+            if value < 0:
+                raise HTTPSettingsError(view.full_key(key), f"must be 0 (no limit) or more, got {value}")
+            return value
+
+        return _settings.read_all(
+            view,
+            {
+                "known": lambda: _settings.check_known(view, self.settings_keys),
+                "base_url": lambda: _base_url(view),
+                "timeout": lambda: _settings.read_positive(view, "timeout", 300.0),
+                "connect_timeout": lambda: _settings.read_positive(view, "connect_timeout", None),
+                "read_timeout": lambda: _settings.read_positive(view, "read_timeout", None),
+                "limit": lambda: limit("limit", 100),
+                "limit_per_host": lambda: limit("limit_per_host", 0),
+                "headers": lambda: _settings.read(view, "headers", None, (dict, type(None))),
+            },
+        )
+
+    async def check_settings(self) -> None:
+        self._read_settings()
+
+    async def start(self) -> None:
+        read = self._read_settings()
+        base_url, limit, limit_per_host, headers = (
+            read["base_url"],
+            read["limit"],
+            read["limit_per_host"],
+            read["headers"],
+        )
         import aiohttp  # here: a service that declares no client never imports aiohttp's client side
 
         timeout = aiohttp.ClientTimeout(
-            total=_settings.read_positive(view, "timeout", 300.0),
-            connect=_settings.read_positive(view, "connect_timeout", None),
-            sock_read=_settings.read_positive(view, "read_timeout", None),
+            total=read["timeout"], connect=read["connect_timeout"], sock_read=read["read_timeout"]
         )
-        limit = _settings.read(view, "limit", 100, int)
-        limit_per_host = _settings.read(view, "limit_per_host", 0, int)
-        for key, value in (("limit", limit), ("limit_per_host", limit_per_host)):
-            if value < 0:
-                raise HTTPSettingsError(view.full_key(key), f"must be 0 (no limit) or more, got {value}")
-        headers = _settings.read(view, "headers", None, (dict, type(None)))
         self.set_status(StatusCodes.CONNECTING)
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
         service_tracing = tracing.of(self.microservice)
@@ -118,3 +134,18 @@ def _without_credentials(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _base_url(view: SettingsView) -> str | None:
+    """``base_url``: None, or an http(s) URL whose user info (if any) is percent-encoded."""
+    base_url = _settings.read(view, "base_url", None, (str, type(None)))
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise HTTPSettingsError(
+                view.full_key("base_url"), f"{_without_credentials(base_url)!r} is not an http(s) URL"
+            )
+        problem = authority_problem(base_url)
+        if problem is not None:
+            raise HTTPSettingsError(view.full_key("base_url"), f"is not a valid URL: {problem}; {PERCENT_ENCODE_HINT}")
+    return base_url

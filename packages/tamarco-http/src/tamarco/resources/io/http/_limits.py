@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from time import monotonic
-from typing import Any
 
-__all__ = ["BUSY_RESPONSE", "ConnectionLimit", "limit_aiohttp_connections"]
+__all__ = ["BUSY_RESPONSE", "ConnectionLimit"]
 
 BUSY_RESPONSE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 WARN_EVERY_SECONDS = 10.0
@@ -44,17 +43,3 @@ class ConnectionLimit:
                 self.maximum,
                 self.refused,
             )
-
-
-def limit_aiohttp_connections(server: Any, limit: ConnectionLimit) -> None:
-    """Refuse the connections of an ``aiohttp.web.Server`` beyond ``limit`` (it keeps one
-    ``connection_made(handler, transport)`` per connection: ``tests/unit`` names it)."""
-    accept = server.connection_made
-
-    def connection_made(handler: Any, transport: asyncio.Transport) -> None:
-        accept(handler, transport)
-        open_connections = len(server.connections)
-        if open_connections > limit.maximum:
-            limit.refuse(transport, open_connections)
-
-    server.connection_made = connection_made

@@ -46,9 +46,13 @@ from tamarco.core import tracing
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.io.http import _access_log, _openapi, _settings, _touchup, _typed_routes
 from tamarco.resources.io.http._cache import HTTPCacheMiddleware
-from tamarco.resources.io.http._errors import HTTPResourceError, HTTPSettingsError, ServerBindError
+from tamarco.resources.io.http._errors import HTTPResourceError, ServerBindError
 from tamarco.resources.io.http._limits import ConnectionLimit
 from tamarco.resources.io.http._meters import RequestMeters, metered_protocol, request_meters
+from tamarco.resources.io.http._settings import (
+    DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_REQUEST_DEADLINE,
+)
 from tamarco.resources.io.http._timeouts import bounded_protocol
 from tamarco.resources.io.http._tracing import ServerTracing
 
@@ -62,14 +66,6 @@ _DRAIN_POLL_SECONDS = 0.02
 #: The status a request gets when its client disconnected before the response (nginx's
 #: "client closed request"): counted apart from the server's own errors (5xx).
 CLIENT_CLOSED_REQUEST = 499
-DEFAULT_REQUEST_TIMEOUT = 10.0
-DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
-#: Seconds for a whole request, head and body, from its first byte.
-DEFAULT_REQUEST_DEADLINE = 60.0
-#: Seconds a new connection may stay silent before it is closed.
-DEFAULT_FIRST_BYTE_TIMEOUT = 10.0
-#: Open connections beyond which a new one gets 503 and is closed.
-DEFAULT_MAX_CONNECTIONS = 1000
 
 logger = logging.getLogger("tamarco.http")
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -224,40 +220,32 @@ class HTTPServerResource(BaseResource):
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    async def check_settings(self) -> None:
+        _settings.read_server(self._settings_view(), self.settings_keys)
+
     async def start(self) -> None:
         """Bind, run the startup listeners, accept connections; STARTED when listening."""
-        view = self._settings_view()
-        _settings.check_known(view, self.settings_keys, {"cache": _settings.CACHE_KEYS})
-        host = _settings.read(view, "host", "127.0.0.1", str)
-        port = _settings.read_port(view)
-        debug = bool(_settings.read(view, "debug", False, bool))
-        access_log = bool(_settings.read(view, "access_log", False, bool))
+        read = _settings.read_server(self._settings_view(), self.settings_keys)
+        host, port, backlog, access_log = read["host"], read["port"], read["backlog"], read["access_log"]
         if access_log:
             _access_log.install()
-        backlog = int(_settings.read(view, "backlog", 100, int))
         config = self.app.config
-        config.KEEP_ALIVE = bool(_settings.read_first(view, ("keep_alive", "keep_alive_connections"), True, bool))
-        config.KEEP_ALIVE_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
-            view, ("keep_alive_timeout_seconds", "keep_alive_timeout"), DEFAULT_KEEP_ALIVE_TIMEOUT
-        )
-        config.REQUEST_TIMEOUT = _settings.read_positive_first(  # type: ignore[assignment]
-            view, ("request_timeout_seconds",), DEFAULT_REQUEST_TIMEOUT
-        )
-        self._request_deadline = _settings.read_positive(view, "request_deadline_seconds", DEFAULT_REQUEST_DEADLINE)
-        self._first_byte_timeout = _settings.read_positive(
-            view, "first_byte_timeout_seconds", DEFAULT_FIRST_BYTE_TIMEOUT
-        )
-        max_connections = _settings.read_positive(view, "max_connections", DEFAULT_MAX_CONNECTIONS)
+        config.KEEP_ALIVE = read["keep_alive"]
+        config.KEEP_ALIVE_TIMEOUT = read["keep_alive_timeout"]
+        config.REQUEST_TIMEOUT = read["request_timeout"]
+        self._request_deadline = read["request_deadline"]
+        self._first_byte_timeout = read["first_byte_timeout"]
+        max_connections = read["max_connections"]
         self._limit = (
             None
             if max_connections is None
             else ConnectionLimit(f"HTTP server {self.name}", int(max_connections), self.logger)
         )
-        config.NOISY_EXCEPTIONS = debug
-        self._drain_timeout = _settings.read_positive(view, "graceful_shutdown_timeout", 15.0) or 15.0
+        config.NOISY_EXCEPTIONS = read["debug"]
+        self._drain_timeout = read["drain_timeout"]
         self._configure_tracing()
-        self._configure_cache(view)
-        self._configure_meters(view)
+        self._configure_cache(read["cache"])
+        self._configure_meters(read["metrics"])
         if not self.app.router.routes:
             self.logger.warning(
                 "HTTP server %s has no routes: it will answer 404 to every request; add one with "
@@ -267,7 +255,7 @@ class HTTPServerResource(BaseResource):
             )
             self.app.add_route(_not_found, "/", methods=_ALL_METHODS, name="tamarco_no_routes")
         _typed_routes.type_route_handlers(self.app)
-        self.openapi_enabled = bool(_settings.read(view, "openapi", True, bool))
+        self.openapi_enabled = read["openapi"]
         if self.openapi_enabled and not self._openapi_mounted:
             with self.app.amend():
                 _openapi.add_openapi_routes(self.app, self)
@@ -413,19 +401,13 @@ class HTTPServerResource(BaseResource):
                 return len(server.connections)
             await asyncio.sleep(_DRAIN_POLL_SECONDS)
 
-    def _configure_cache(self, view: Any) -> None:
-        enabled = bool(_settings.read_first(view, ("cache.enabled", "cache_enabled"), False, bool))
-        if not enabled:
+    def _configure_cache(self, cache: tuple[int, float, list[str]] | None) -> None:
+        """The response cache from ``(maxsize, ttl, header_keys)`` (:func:`_settings.read_cache`), or none."""
+        if cache is None:
             self.cache = None
             return
-        maxsize = _settings.read_first(view, ("cache.maxsize", "cache_maxsize"), 1000, int)
-        if maxsize <= 0:
-            raise HTTPSettingsError(view.full_key("cache.maxsize"), f"must be greater than 0, got {maxsize}")
-        ttl = _settings.read_first(view, ("cache.ttl", "cache_ttl"), 60, (int, float))
-        if ttl <= 0:
-            raise HTTPSettingsError(view.full_key("cache.ttl"), f"must be greater than 0, got {ttl}")
-        header_keys = _settings.read_first(view, ("cache.header_keys", "cache_header_keys"), [], (list, tuple))
-        self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=float(ttl), header_keys=[str(k) for k in header_keys])
+        maxsize, ttl, header_keys = cache
+        self.cache = HTTPCacheMiddleware(maxsize=maxsize, ttl=ttl, header_keys=header_keys)
         self._install_middleware("cache", self._cache_on_request, self._cache_on_response)
 
     def _configure_tracing(self) -> None:
@@ -434,11 +416,11 @@ class HTTPServerResource(BaseResource):
         if self.tracing is not None:
             self._install_middleware("tracing", self._tracing_on_request, self._tracing_on_response)
 
-    def _configure_meters(self, view: Any) -> None:
+    def _configure_meters(self, enabled: bool) -> None:
         if self.meters is not None:  # left by a start that failed
             self.meters.close()
         self.meters = None
-        if _settings.read(view, "metrics", True, bool):
+        if enabled:
             self.meters = request_meters(str(self.name))
 
     def _protocol(self) -> type[HttpProtocol]:

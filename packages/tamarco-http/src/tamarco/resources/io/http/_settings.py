@@ -9,14 +9,24 @@ resource does not read (a typo such as ``keep_alive_timout_seconds``), naming it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
+from tamarco.core.settings.errors import SettingTypeError
 from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.io.http._errors import HTTPSettingsError
 
 _MISSING = object()
+
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 120.0
+#: Seconds for a whole request, head and body, from its first byte.
+DEFAULT_REQUEST_DEADLINE = 60.0
+#: Seconds a new connection may stay silent before it is closed.
+DEFAULT_FIRST_BYTE_TIMEOUT = 10.0
+#: Open connections beyond which a new one gets 503 and is closed.
+DEFAULT_MAX_CONNECTIONS = 1000
 
 #: The keys each HTTP resource reads (0.1 names included); a subclass reading more extends its
 #: ``settings_keys``.
@@ -63,19 +73,85 @@ class HTTPSettingsReader(SettingsReader):
     def fail(self, key: str, problem: str) -> NoReturn:
         raise HTTPSettingsError(self.key(key), problem)
 
+    def _caught(self) -> tuple[type[Exception], ...]:
+        return (*super()._caught(), HTTPSettingsError, SettingTypeError)
+
+    def problems_error(self, problems: Sequence[str]) -> Exception:
+        error = HTTPSettingsError(self.key(""), f"{len(problems)} wrong settings: " + "; ".join(problems))
+        error.problems = tuple(problems)  # type: ignore[attr-defined]
+        return error
+
 
 def reader(view: SettingsView) -> HTTPSettingsReader:
     return HTTPSettingsReader(view.get_nowait, view.full_key)
 
 
 def check_known(view: SettingsView, known: Iterable[str], sections: Mapping[str, Iterable[str]] | None = None) -> None:
-    """Refuse a key of the resource's settings not in ``known`` (nor of a section, such as
-    ``cache``, in ``sections``), naming its full key and the known ones."""
+    """Refuse the keys of the resource's settings not in ``known`` (nor of a section, such as
+    ``cache``, in ``sections``), naming each full key and the known ones."""
     read = reader(view)
     tree = view.get_nowait(None, None)
-    read.check_known(None, tree if isinstance(tree, Mapping) else {}, known)
+    with read.each():
+        read.check_known(None, tree if isinstance(tree, Mapping) else {}, known)
     for section, keys in (sections or {}).items():
-        read.check_known(section, read.mapping(section), keys)
+        with read.each():
+            read.check_known(section, read.mapping(section), keys)
+    read.raise_problems()
+
+
+def read_all(view: SettingsView, reads: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """``{name: read()}`` for each of ``reads``, every one read: the wrong settings are reported
+    together (one :class:`HTTPSettingsError` naming each; a lone wrong one raised as it is)."""
+    collector = reader(view)
+    values: dict[str, Any] = {}
+    for name, read in reads.items():
+        with collector.each():
+            values[name] = read()
+    collector.raise_problems()
+    return values
+
+
+def read_server(view: SettingsView, known: Iterable[str]) -> dict[str, Any]:
+    """Every setting the HTTP server reads (``known``: its ``settings_keys``), checked: all the
+    wrong ones are reported together."""
+    seconds, first = read_positive, read_positive_first
+    return read_all(
+        view,
+        {
+            "known": lambda: check_known(view, known, {"cache": CACHE_KEYS}),
+            "host": lambda: read(view, "host", "127.0.0.1", str),
+            "port": lambda: read_port(view),
+            "debug": lambda: bool(read(view, "debug", False, bool)),
+            "access_log": lambda: bool(read(view, "access_log", False, bool)),
+            "backlog": lambda: int(read(view, "backlog", 100, int)),
+            "keep_alive": lambda: bool(read_first(view, ("keep_alive", "keep_alive_connections"), True, bool)),
+            "keep_alive_timeout": lambda: first(
+                view, ("keep_alive_timeout_seconds", "keep_alive_timeout"), DEFAULT_KEEP_ALIVE_TIMEOUT
+            ),
+            "request_timeout": lambda: first(view, ("request_timeout_seconds",), DEFAULT_REQUEST_TIMEOUT),
+            "request_deadline": lambda: seconds(view, "request_deadline_seconds", DEFAULT_REQUEST_DEADLINE),
+            "first_byte_timeout": lambda: seconds(view, "first_byte_timeout_seconds", DEFAULT_FIRST_BYTE_TIMEOUT),
+            "max_connections": lambda: seconds(view, "max_connections", DEFAULT_MAX_CONNECTIONS),
+            "drain_timeout": lambda: seconds(view, "graceful_shutdown_timeout", 15.0) or 15.0,
+            "cache": lambda: read_cache(view),
+            "metrics": lambda: bool(read(view, "metrics", True, bool)),
+            "openapi": lambda: bool(read(view, "openapi", True, bool)),
+        },
+    )
+
+
+def read_cache(view: SettingsView) -> tuple[int, float, list[str]] | None:
+    """The server's response cache, ``(maxsize, ttl, header_keys)``, or None when it is off."""
+    if not read_first(view, ("cache.enabled", "cache_enabled"), False, bool):
+        return None
+    maxsize = read_first(view, ("cache.maxsize", "cache_maxsize"), 1000, int)
+    if maxsize <= 0:
+        raise HTTPSettingsError(view.full_key("cache.maxsize"), f"must be greater than 0, got {maxsize}")
+    ttl = read_first(view, ("cache.ttl", "cache_ttl"), 60, (int, float))
+    if ttl <= 0:
+        raise HTTPSettingsError(view.full_key("cache.ttl"), f"must be greater than 0, got {ttl}")
+    header_keys = read_first(view, ("cache.header_keys", "cache_header_keys"), [], (list, tuple))
+    return int(maxsize), float(ttl), [str(key) for key in header_keys]
 
 
 def read(view: SettingsView, key: str, default: Any, expect: Any) -> Any:

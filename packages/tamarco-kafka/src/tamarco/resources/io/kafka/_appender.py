@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,7 @@ class _Queued:
         headers: list[tuple[str, bytes]] | None,
         waiter: asyncio.Future[Any],
         wait: bool,
-        translate: Callable[[Exception], Exception] | None = None,
+        translate: Callable[[Exception, bytes], Exception] | None = None,
         published: Callable[[], object] | None = None,
     ) -> None:
         self.topic = topic
@@ -59,17 +58,40 @@ class _Queued:
         #: Called when the broker acknowledged a submitted message.
         self.published = published
 
+    def relay(self, future: asyncio.Future[Any]) -> None:
+        """The broker's answer (``future``) to the message's sender, unless it gave up waiting."""
+        waiter = self.waiter
+        if waiter.done():
+            return
+        if future.cancelled():
+            waiter.cancel()
+            return
+        error = future.exception()
+        translate = self.translate
+        if error is not None:
+            waiter.set_exception(
+                translate(error, self.value) if translate is not None and isinstance(error, Exception) else error
+            )
+        elif translate is None:
+            waiter.set_result(future.result())
+        else:
+            waiter.set_result(None)
+            if self.published is not None:
+                self.published()
+
 
 class Appender:
     """One way into the producer's ``send`` for every sender of a transport (see the module doc)."""
 
-    __slots__ = ("_busy", "_drainer", "_queue", "producer")
+    __slots__ = ("_busy", "_drainer", "_loop", "_queue", "producer")
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
         self._busy = False
         self._queue: collections.deque[_Queued] = collections.deque()
         self._drainer: asyncio.Task[None] | None = None
+        #: The producer's loop (one appender per producer, so per loop), taken at the first submit.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
@@ -110,14 +132,18 @@ class Appender:
         value: bytes,
         key: bytes | None,
         headers: list[tuple[str, bytes]] | None,
-        translate: Callable[[Exception], Exception],
+        translate: Callable[[Exception, bytes], Exception],
         published: Callable[[], object] | None = None,
     ) -> asyncio.Future[Any]:
         """Queue the message and return the future of the broker's answer (None once it
         acknowledged the message, then ``published()`` is called; a failure as ``translate``
-        makes it) without a coroutine per message: what many concurrent acknowledged sends
-        need. When nobody is sending, one task hands the queue over, in order."""
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        makes it from the error and the message) without a coroutine per message: what many
+        concurrent acknowledged sends need. When nobody is sending, one task hands the queue
+        over, in order."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
         self._queue.append(_Queued(topic, value, key, headers, waiter, True, translate, published))
         if not self._busy:
             self._busy = True
@@ -158,11 +184,13 @@ class Appender:
             except Exception as error:
                 queue.popleft()
                 if not waiter.done():
-                    waiter.set_exception(queued.translate(error) if queued.translate is not None else error)
+                    waiter.set_exception(
+                        queued.translate(error, queued.value) if queued.translate is not None else error
+                    )
                 continue
             queue.popleft()
             if queued.wait:
-                future.add_done_callback(functools.partial(_relay, waiter, queued))
+                future.add_done_callback(queued.relay)
             elif not waiter.done():
                 waiter.set_result(future)
 
@@ -181,22 +209,3 @@ class Appender:
                 queued.waiter.set_result(_TURN)
                 return
         self._busy = False
-
-
-def _relay(waiter: asyncio.Future[Any], queued: _Queued, future: asyncio.Future[Any]) -> None:
-    """The broker's answer for a queued message, to its caller (unless it gave up waiting)."""
-    if waiter.done():
-        return
-    if future.cancelled():
-        waiter.cancel()
-        return
-    error = future.exception()
-    translate = queued.translate
-    if error is not None:
-        waiter.set_exception(translate(error) if translate is not None and isinstance(error, Exception) else error)
-    elif translate is None:
-        waiter.set_result(future.result())
-    else:
-        waiter.set_result(None)
-        if queued.published is not None:
-            queued.published()

@@ -17,13 +17,31 @@ from tamarco.core.settings.reader import SettingsReader
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
 
-__all__ = ["DEFAULT_BOOTSTRAP_SERVERS", "KafkaConfig"]
+__all__ = ["DEFAULT_BOOTSTRAP_SERVERS", "KAFKA_SETTINGS_KEYS", "KafkaConfig"]
+
+#: The keys of ``system.resources.<name>`` :meth:`KafkaConfig.from_settings` reads; the resource
+#: adds them to the core's ``settings_keys``.
+KAFKA_SETTINGS_KEYS: tuple[str, ...] = (
+    "bootstrap_servers",
+    "client_id",
+    "group_id",
+    "security_protocol",
+    "sasl",
+    "tls",
+    "producer",
+    "consumer",
+    "auto_create_topics",
+    "commit_interval_seconds",
+    "revocation_timeout_seconds",
+    "health_check_interval_seconds",
+)
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _COMPRESSIONS = (None, "gzip", "snappy", "lz4", "zstd")
 _OFFSET_RESETS = ("earliest", "latest")
+_TLS_KEYS = ("enabled", "cafile", "certfile", "keyfile", "password", "check_hostname")
 
 #: producer setting -> (type, aiokafka keyword)
 _PRODUCER_INTS = ("linger_ms", "max_batch_size", "max_request_size", "request_timeout_ms", "retry_backoff_ms")
@@ -116,6 +134,10 @@ class KafkaConfig:
             config.client_id = reader.text("client_id", default_client_id)
         with reader.each():
             config.default_group = reader.optional_text("group_id")
+        with reader.each():
+            reader.check_known("sasl", reader.mapping("sasl"), ("mechanism", "username", "password"))
+        with reader.each():
+            reader.check_known("tls", reader.mapping("tls"), _TLS_KEYS)
         with reader.each():
             sasl = reader.mapping("sasl")
             tls = reader.mapping("tls")

@@ -3,10 +3,13 @@ one channel per topic an input reads (with its consumer group) or an output writ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput
+from tamarco.core.messaging import ChannelDescription, MessageOutput
 from tamarco.resources.io.kafka._config import KafkaConfig
+
+if TYPE_CHECKING:
+    from tamarco.resources.io.kafka.input import KafkaInput
 
 __all__ = ["kafka_channels", "kafka_servers"]
 
@@ -28,7 +31,7 @@ def kafka_servers(name: str, config: KafkaConfig) -> dict[str, dict[str, Any]]:
     return servers
 
 
-def kafka_channels(io: MessageInput | MessageOutput, config: KafkaConfig, group: str) -> list[ChannelDescription]:
+def kafka_channels(io: KafkaInput[Any] | MessageOutput, config: KafkaConfig, group: str) -> list[ChannelDescription]:
     """The topics ``io`` reads (as consumer group ``group`` unless the input names its own) or writes."""
     if isinstance(io, MessageOutput):
         topic = io.destination
@@ -43,7 +46,7 @@ def kafka_channels(io: MessageInput | MessageOutput, config: KafkaConfig, group:
                 message_bindings=_KEY,
             )
         ]
-    group_id = getattr(io, "group_id", None) or group
+    group_id = io.group_id or group
     receive = {
         "kafka": {
             "groupId": {"type": "string", "enum": [group_id]},
@@ -51,9 +54,7 @@ def kafka_channels(io: MessageInput | MessageOutput, config: KafkaConfig, group:
             **_VERSION,
         }
     }
-    pattern = getattr(io, "topic_pattern", None)
-    topics: tuple[str, ...] = getattr(io, "topics", ()) or (io.source,)
-    chooser = getattr(io, "dead_letter_topic_for", None)
+    pattern = io.topic_pattern
     if pattern is not None:
         return [
             ChannelDescription(
@@ -67,14 +68,14 @@ def kafka_channels(io: MessageInput | MessageOutput, config: KafkaConfig, group:
         ]
     return [
         ChannelDescription(
-            topic if len(topics) > 1 else "receive",
+            topic if len(io.topics) > 1 else "receive",
             topic,
             "receive",
             f"topic {topic}, consumer group {group_id}",
             channel_bindings={"kafka": {"topic": topic, **_VERSION}},
             operation_bindings=receive,
             message_bindings=_KEY,
-            dead_letter=chooser(topic) if callable(chooser) else None,
+            dead_letter=io.dead_letter_topic_for(topic),
         )
-        for topic in topics
+        for topic in io.topics
     ]

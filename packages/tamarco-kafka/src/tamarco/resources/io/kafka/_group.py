@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from tamarco.core import instrumentation
 from tamarco.core.deadlines import close_within, within
-from tamarco.core.messaging import Consumer, MessageInput
+from tamarco.core.messaging import Consumer, PositionalRun
 from tamarco.resources.io.kafka._delivery import KafkaDelivery
 from tamarco.resources.io.kafka.input import KafkaInput
 
@@ -69,14 +69,13 @@ class _Partition:
         self.lag = lag
 
 
-class _Run:
+class _Run(PositionalRun):
     """The records at the head of a partition's buffer as the consumer takes them, one at a
     time: it stops at ``_BURST`` records, or as soon as the partition is revoked or the input
     stops (the record in hand is finished, the rest stay buffered). A record the consumer asked
     past is done (its offset may be committed): the consumer need not call ``ack()``."""
 
     __slots__ = ("group", "handed", "partition")
-    settles_by_position = True
 
     def __init__(self, group: GroupConsumer, partition: _Partition) -> None:
         self.group = group
@@ -117,8 +116,8 @@ class GroupConsumer:
 
     def __init__(
         self,
-        input_: MessageInput,
-        consumer: Consumer,
+        input_: KafkaInput[Any],
+        consumer: Consumer[Any],
         config: KafkaConfig,
         *,
         group_id: str,
@@ -131,9 +130,8 @@ class GroupConsumer:
         self.group_id = group_id
         self.resource_name = resource_name
         self.logger = logger
-        kafka_input = input_ if isinstance(input_, KafkaInput) else None
-        self.topics: tuple[str, ...] = kafka_input.topics if kafka_input is not None else (input_.source,)
-        self.topic_pattern = kafka_input.topic_pattern if kafka_input is not None else None
+        self.topics: tuple[str, ...] = input_.topics
+        self.topic_pattern = input_.topic_pattern
         self.closing = False
         self.joined = asyncio.Event()
         self._kafka: AIOKafkaConsumer | None = None

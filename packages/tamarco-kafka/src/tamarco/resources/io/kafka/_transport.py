@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
@@ -33,7 +33,7 @@ from tamarco.resources.io.kafka._group import GroupConsumer
 from tamarco.resources.io.kafka.input import KafkaInput
 
 if TYPE_CHECKING:
-    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageInput, MessageOutput, SendPattern
+    from tamarco.core.messaging import ConnectionListener, Consumer, Delivery, MessageOutput, SendPattern
 
 __all__ = ["KafkaTransport", "TopicNotFoundError"]
 
@@ -224,7 +224,7 @@ class KafkaTransport:
 
     # -- consuming ----------------------------------------------------------------------------
 
-    async def consume(self, input_: MessageInput, consumer: Consumer) -> GroupConsumer:
+    async def consume(self, input_: KafkaInput[Any], consumer: Consumer[Any]) -> GroupConsumer:
         if self.producer is None:
             raise NotConnectedError(f"resource {self.resource_name}: not connected")
         group_id = input_.group_id or self.config.default_group or self.config.client_id
@@ -242,7 +242,7 @@ class KafkaTransport:
 
     # -- producing ----------------------------------------------------------------------------
 
-    def _appender_for(self, topic: str) -> Appender:
+    def appender_for(self, topic: str) -> Appender:
         producer = self.producer
         if producer is None:
             raise NotConnectedError(f"resource {self.resource_name}: cannot produce to {topic!r}, not connected")
@@ -260,7 +260,7 @@ class KafkaTransport:
         headers: Mapping[str, object] | None = None,
     ) -> Any:
         """Produce ``body`` to ``topic`` and wait for the broker's acknowledgement (its metadata)."""
-        appender = self._appender_for(topic)
+        appender = self.appender_for(topic)
         try:
             return await appender.send(
                 topic,
@@ -270,9 +270,9 @@ class KafkaTransport:
                 wait=True,
             )
         except KafkaError as error:
-            raise self._publish_error(topic, body, error) from None
+            raise self.publish_error(topic, body, error) from None
 
-    def _publish_error(self, topic: str, body: bytes, error: KafkaError) -> PublishError:
+    def publish_error(self, topic: str, body: bytes, error: KafkaError) -> PublishError:
         if isinstance(error, MessageSizeTooLargeError):
             limit = self.config.producer.get("max_request_size", 1048576)
             return PublishError(
@@ -296,36 +296,6 @@ class KafkaTransport:
         # The coroutine of ``produce`` itself: one frame less on every acknowledged send.
         return self.produce(output.destination, body, key=key, headers=headers)
 
-    def submit(
-        self,
-        output: MessageOutput,
-        body: bytes,
-        key: str | None,
-        headers: Mapping[str, object] | None,
-        translate: Callable[[Exception], Exception],
-        published: Callable[[], object] | None = None,
-    ) -> asyncio.Future[Any]:
-        """Queue an acknowledged send and return the future of the broker's answer, resolved
-        with None (then ``published()`` is called) or failed with the error as ``translate``
-        makes it (what ``KafkaOutput.push`` uses: no coroutine per message, see
-        ``Appender.submit``)."""
-        topic = output.destination
-        appender = self._appender
-        if appender is None or appender.producer is not self.producer:
-            appender = self._appender_for(topic)
-
-        def failure(error: Exception) -> Exception:
-            return translate(self._publish_error(topic, body, error) if isinstance(error, KafkaError) else error)
-
-        return appender.submit(
-            topic,
-            body,
-            key.encode("utf-8") if isinstance(key, str) else key,
-            encode_headers(headers) if headers else None,
-            failure,
-            published,
-        )
-
     async def enqueue(
         self,
         output: MessageOutput,
@@ -340,7 +310,7 @@ class KafkaTransport:
         topic = output.destination
         appender = self._appender
         if appender is None or appender.producer is not self.producer:
-            appender = self._appender_for(topic)
+            appender = self.appender_for(topic)
         try:
             future = await appender.send(
                 topic,
@@ -350,7 +320,11 @@ class KafkaTransport:
                 wait=False,
             )
         except KafkaError as error:
-            raise self._publish_error(topic, body, error) from None
+            raise self.publish_error(topic, body, error) from None
+        self.track(future, tracker)
+
+    def track(self, future: asyncio.Future[Any], tracker: SendTracker) -> None:
+        """A fire-and-forget send handed to the producer: its answer reaches ``tracker`` at a sweep."""
         sends = self._sends
         sends.append((future, tracker))
         if len(sends) % _SWEEP_EVERY == 0:  # every _SWEEP_EVERY sends, not every send while the oldest waits
@@ -361,27 +335,39 @@ class KafkaTransport:
         published, or logged and counted as failed."""
         sends = self._sends
         published: dict[SendTracker, int] = {}
+        current: SendTracker | None = None  # the tracker of the sends counted in ``count``
+        count = 0
         while sends:
             future, tracker = sends[0]
             if not future.done():
                 break
             sends.popleft()
-            error = future.exception() if not future.cancelled() else asyncio.CancelledError()
-            if error is None:
-                published[tracker] = published.get(tracker, 0) + 1
+            try:
+                future.result()
+            except (Exception, asyncio.CancelledError) as error:
+                self._send_failed(tracker, error)
                 continue
-            self.send_failures += 1
-            if isinstance(error, KafkaError):
-                error = self._publish_error(tracker.destination, b"", error)
-            self.logger.error(
-                "resource %s: a message sent to topic %r was not delivered: %s",
-                self.resource_name,
-                tracker.destination,
-                error if not isinstance(error, asyncio.CancelledError) else "cancelled",
-            )
-            tracker.failed()
-        for tracker, count in published.items():
-            tracker.published(count)
+            if tracker is not current:
+                if current is not None:
+                    published[current] = published.get(current, 0) + count
+                current, count = tracker, 0
+            count += 1
+        if current is not None:
+            published[current] = published.get(current, 0) + count
+        for tracker, answered in published.items():
+            tracker.published(answered)
+
+    def _send_failed(self, tracker: SendTracker, error: BaseException) -> None:
+        self.send_failures += 1
+        if isinstance(error, KafkaError):
+            error = self.publish_error(tracker.destination, b"", error)
+        self.logger.error(
+            "resource %s: a message sent to topic %r was not delivered: %s",
+            self.resource_name,
+            tracker.destination,
+            error if not isinstance(error, asyncio.CancelledError) else "cancelled",
+        )
+        tracker.failed()
 
     async def request(
         self, output: MessageOutput, body: bytes, *, timeout: float, headers: Mapping[str, object] | None
@@ -390,9 +376,8 @@ class KafkaTransport:
             f"resource {self.resource_name}: Kafka has no request/response; use a reply topic (output {output.name!r})"
         )
 
-    async def dead_letter(self, input_: MessageInput, delivery: Delivery, headers: Mapping[str, object]) -> None:
-        source = delivery.source
-        topic = input_.dead_letter_topic_for(source) if isinstance(input_, KafkaInput) else f"{source}.dlq"
+    async def dead_letter(self, input_: KafkaInput[Any], delivery: Delivery, headers: Mapping[str, object]) -> None:
+        topic = input_.dead_letter_topic_for(delivery.source)
         position = delivery.position
         if isinstance(position, tuple) and len(position) == 2:
             headers = {**headers, "x-tamarco-partition": position[0], "x-tamarco-offset": position[1]}

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aiokafka.errors import KafkaError
 from tamarco.codecs import JsonCodec
 from tamarco.core.messaging import MessageOutput, PayloadT
+from tamarco.resources.io.kafka._delivery import encode_headers
+from tamarco.resources.io.kafka.resource import KafkaResource
 
 if TYPE_CHECKING:
     from tamarco.core.messaging import MessagingResource
@@ -48,9 +51,9 @@ class KafkaOutput(MessageOutput[PayloadT]):
         On a connected Kafka resource the message is queued at once and the awaitable is the
         future of the broker's answer — no coroutine per call, so ``asyncio.gather`` over many
         ``push`` calls creates no task per message; otherwise it is a coroutine, as usual."""
-        push_future = getattr(self.resource, "push_future", None)
-        if push_future is not None:
-            future: Awaitable[None] | None = push_future(self, message, key, headers)
+        resource = self.resource
+        if isinstance(resource, KafkaResource):
+            future = resource.push_future(self, message, key, headers)
             if future is not None:
                 return future
         return self._push(message, key, headers)
@@ -65,4 +68,23 @@ class KafkaOutput(MessageOutput[PayloadT]):
     async def send(self, message: Any, key: str | None = None, headers: Mapping[str, Any] | None = None) -> None:
         """Hand ``message`` to the producer's batch and return without waiting for the broker;
         a failure is logged and counted (``messages_publish_failed``)."""
-        await self._resource().enqueue(self, self.encode(message), key=key, headers=headers)
+        body = self.encoder()(message)
+        resource = self.resource
+        lane = resource.lane(self) if isinstance(resource, KafkaResource) else None
+        if lane is None:
+            await self._resource().enqueue(self, body, key=key, headers=headers)
+            return
+        try:  # the resource's enqueue and the transport's, in one frame (see ``_lane``)
+            future = await lane.appender.send(
+                lane.topic,
+                body,
+                key.encode("utf-8") if isinstance(key, str) else key,
+                encode_headers(headers) if headers else None,
+                wait=False,
+            )
+        except Exception as error:
+            failure = lane.send_failed(error, body)
+            if failure is error:
+                raise
+            raise failure from None if isinstance(error, KafkaError) else error
+        lane.sent(future, lane.tracker)

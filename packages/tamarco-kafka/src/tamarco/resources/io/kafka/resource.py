@@ -7,11 +7,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from tamarco.core.messaging import ChannelDescription, MessageInput, MessageOutput, MessagingResource, Transport
+from tamarco.core.messaging import ChannelDescription, MessageOutput, MessagingResource, Transport
 from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
-from tamarco.resources.io.kafka._config import KafkaConfig
+from tamarco.resources.io.kafka._config import KAFKA_SETTINGS_KEYS, KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
+from tamarco.resources.io.kafka._delivery import encode_headers
+from tamarco.resources.io.kafka._lane import Lane
 from tamarco.resources.io.kafka._transport import KafkaTransport
 from tamarco.resources.io.kafka.input import KafkaInput
 
@@ -21,7 +23,7 @@ __all__ = ["KafkaResource"]
 _SENDING = (StatusCodes.STARTED, StatusCodes.CONNECTING)
 
 
-class KafkaResource(MessagingResource):
+class KafkaResource(MessagingResource[KafkaInput[Any]]):
     """Kafka inputs (:class:`~tamarco.resources.io.kafka.KafkaInput`) and outputs
     (:class:`~tamarco.resources.io.kafka.KafkaOutput`) over one broker cluster.
 
@@ -32,6 +34,9 @@ class KafkaResource(MessagingResource):
     """
 
     transport_kind: ClassVar[str] = "kafka"
+    #: Consumer groups of topics: Kafka inputs only (a core ``PullInput`` is refused by name).
+    input_type = KafkaInput
+    settings_keys: ClassVar[tuple[str, ...]] = (*MessagingResource.settings_keys, *KAFKA_SETTINGS_KEYS)
     #: aiokafka logs through the service's outputs, warnings and errors only.
     library_loggers: ClassVar[Mapping[str, int]] = {"aiokafka": logging.WARNING}
 
@@ -40,7 +45,7 @@ class KafkaResource(MessagingResource):
         inputs: Sequence[InputBase] | None = None,
         outputs: Sequence[OutputBase] | None = None,
         *args: Any,
-        transport: Transport | None = None,
+        transport: Transport[KafkaInput[Any]] | None = None,
         offset_reset: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -48,6 +53,8 @@ class KafkaResource(MessagingResource):
         #: 0.1's ``offset_reset`` argument: the consumers' ``auto_offset_reset`` unless the setting
         #: ``consumer.auto_offset_reset`` says otherwise.
         self.offset_reset = _offset_reset(offset_reset)
+        #: Each output's way into the producer (see :meth:`lane`).
+        self._lanes: dict[MessageOutput, Lane] = {}
 
     async def start(self) -> None:
         """Connect and start the inputs (the core's start), then wait until every input joined
@@ -57,33 +64,51 @@ class KafkaResource(MessagingResource):
         if isinstance(transport, KafkaTransport):
             await transport.wait_joined()
 
+    def lane(self, output: MessageOutput) -> Lane | None:
+        """``output``'s way into the producer (``KafkaOutput.send``/``push``; see ``_lane``), or
+        None where the core's :meth:`send`/:meth:`enqueue` must run instead: not connected,
+        another transport (in-memory), tracing wrapping them."""
+        transport = self.transport
+        if not isinstance(transport, KafkaTransport) or self._status_code not in _SENDING:
+            return None
+        producer = transport.producer
+        lane = self._lanes.get(output)
+        if lane is not None and lane.transport is transport and lane.appender.producer is producer:
+            return lane
+        if producer is None or "send" in self.__dict__ or "enqueue" in self.__dict__:
+            return None
+        lane = self._lanes[output] = Lane(
+            transport,
+            transport.appender_for(output.destination),
+            output.destination,
+            self.send_tracker(output),
+            self._output_meters.get(str(output.name)),
+            self._send_error,
+        )
+        return lane
+
     def push_future(
         self, output: MessageOutput, message: Any, key: str | None, headers: Mapping[str, object] | None
     ) -> asyncio.Future[None] | None:
         """``KafkaOutput.push``'s way for many concurrent acknowledged sends: the message queued
         and a future of the broker's answer returned (no coroutine per message; failures as
-        :meth:`send` raises them, the same meters). None where :meth:`send` must run instead:
-        not connected, another transport, tracing wrapping ``send``, a message not encodable."""
-        transport = self.transport
-        if (
-            not isinstance(transport, KafkaTransport)
-            or transport.producer is None
-            or self.status_code not in _SENDING
-            or "send" in self.__dict__
-        ):
+        :meth:`send` raises them, the same meters). None where :meth:`send` must run instead
+        (see :meth:`lane`, or a message not encodable: :meth:`send` raises it)."""
+        lane = self.lane(output)
+        if lane is None:
             return None
         try:
-            body = output.encode(message)
+            body = output.encoder()(message)
         except Exception:
             return None  # send raises it, as usual
-        meters = self._output_meters.get(str(output.name))
-
-        def failure(error: Exception) -> Exception:
-            if meters is not None:
-                meters.failed.inc()
-            return self._send_error(error, f"push to {output.destination!r}")
-
-        return transport.submit(output, body, key, headers, failure, meters.published.inc if meters else None)
+        return lane.appender.submit(
+            lane.topic,
+            body,
+            key.encode("utf-8") if isinstance(key, str) else key,
+            encode_headers(headers) if headers else None,
+            lane.push_failed,
+            lane.published,
+        )
 
     def service_name(self) -> str:
         microservice = self.microservice
@@ -108,18 +133,13 @@ class KafkaResource(MessagingResource):
     def contract_servers(self) -> dict[str, dict[str, Any]]:
         return kafka_servers(str(self.name), self.config())
 
-    def contract_channels(self, io: MessageInput | MessageOutput) -> list[ChannelDescription]:
+    def contract_channels(self, io: KafkaInput[Any] | MessageOutput) -> list[ChannelDescription]:
         config = self.config()
         return kafka_channels(io, config, config.default_group or self.service_name())
 
-    def create_transport(self) -> Transport:
+    def create_transport(self) -> Transport[KafkaInput[Any]]:
         config = self.config()
-        topics: list[str] = []
-        for input_ in self.inputs.values():
-            if isinstance(input_, KafkaInput):
-                topics.extend(input_.topics)
-            elif isinstance(input_, MessageInput):
-                topics.append(input_.source)
+        topics = [topic for _, input_ in self.message_inputs() for topic in input_.topics]
         for output in self.outputs.values():
             if isinstance(output, MessageOutput):
                 topics.append(output.destination)

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServer, find_report_server
 from tamarco.resources.bases import BaseResource, StatusCodes
 from tamarco.resources.basic.metrics._errors import MetricsError
 from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_lines, graphite_prefix
@@ -25,7 +25,6 @@ from tamarco.resources.basic.metrics._settings import HandlerSettings, MetricsSe
 from tamarco.resources.basic.metrics._summary import Summary
 
 if TYPE_CHECKING:
-    from aiohttp import web
     from prometheus_client import CollectorRegistry
     from tamarco.core.microservice import Microservice
     from tamarco.resources.basic.metrics._prometheus import TamarcoCollector
@@ -269,10 +268,8 @@ class MetricsResource(BaseResource):
             except Exception:
                 self.logger.exception("metrics: %s report failed", handler.kind)
 
-    async def _handle_metrics(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web  # imported by the report server that calls this
-
-        accept = request.headers.get("Accept")
+    async def _handle_metrics(self, request: ReportRequest) -> ReportResponse:
+        accept = request.header("Accept")
         try:
             if self._last_render_seconds < INLINE_RENDER_SECONDS:
                 body, content_type = self._timed_render(accept)
@@ -280,11 +277,14 @@ class MetricsResource(BaseResource):
                 body, content_type = await asyncio.to_thread(self._timed_render, accept)
         except Exception:
             self.logger.exception("metrics: rendering %s failed", METRICS_PATH)
-            return web.Response(status=500, text="metrics rendering failed; see the service's log\n")
-        response = web.Response(body=body, headers={"Content-Type": content_type})
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            response.enable_compression(web.ContentCoding.gzip)  # as Prometheus asks; large bodies shrink ~10x
-        return response
+            return ReportResponse.text("metrics rendering failed; see the service's log\n", status=500)
+        if "gzip" in (request.header("Accept-Encoding") or ""):  # as Prometheus asks; large bodies shrink ~10x
+            import gzip
+
+            return ReportResponse(
+                gzip.compress(body, 6), content_type=content_type, headers={"Content-Encoding": "gzip"}
+            )
+        return ReportResponse(body, content_type=content_type)
 
     def _timed_render(self, accept: str | None) -> tuple[bytes, str]:
         # CPU time of this thread, not wall time: in a worker thread the wall time includes

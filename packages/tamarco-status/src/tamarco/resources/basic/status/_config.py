@@ -11,8 +11,8 @@ some services have. ``critical_resources`` naming an unknown resource is still a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tamarco.core.settings.reader import SettingsReader
@@ -121,9 +121,11 @@ class _Reader(SettingsReader):
         return default if node is None else node
 
     def check_sections(self) -> None:
-        """Refuse a key no one reads, in every section, naming its full key."""
+        """Refuse the keys no one reads, in every section, naming each full key (recorded in
+        :attr:`problems`, raised with the other wrong settings)."""
         for section, known in _KNOWN_KEYS.items():
-            self.check_known(section, self.tree if section is None else self.mapping(section), known)
+            with self.each():
+                self.check_known(section, self.tree if section is None else self.mapping(section), known)
 
     def names(
         self,
@@ -186,11 +188,15 @@ def load_status_config(
     own_name: str,
     non_critical_by_default: Collection[str],
 ) -> StatusConfig:
-    """Read and check the status settings subtree ``tree`` (found at ``prefix``)."""
+    """Read and check the status settings subtree ``tree`` (found at ``prefix``); every wrong
+    key is reported at once (one :class:`StatusSettingsError` naming each)."""
     reader = _Reader(tree, prefix)
     reader.check_sections()
     others = [r for r in resources if r != own_name]
     policy_key = "restart_policy.resources"
+    defaults = StatusConfig()
+    policy, health = defaults.restart_policy, defaults.health
+    values: dict[str, Any] = {}
 
     def restart_names(key: str) -> frozenset[str]:
         """A restart list of resource names: the other resources only, an unknown name warns."""
@@ -204,39 +210,53 @@ def load_status_config(
             unknown_is_warning=True,
         )
 
-    restart_policy = RestartPolicyConfig(
-        restart_microservice_on_failure=restart_names("restart_microservice_on_failure"),
-        restart_resource_on_failure=restart_names("restart_resource_on_failure"),
-        max_attempts=reader.whole("restart_policy.max_attempts", 5, minimum=1),
-        backoff=Backoff(
-            initial_seconds=reader.number("restart_policy.backoff.initial_seconds", 1.0),
-            multiplier=reader.number("restart_policy.backoff.multiplier", 2.0, minimum=1.0),
-            max_seconds=reader.number("restart_policy.backoff.max_seconds", 30.0),
+    readers: dict[str, Callable[[], Any]] = {
+        "restart_microservice_on_failure": lambda: restart_names("restart_microservice_on_failure"),
+        "restart_resource_on_failure": lambda: restart_names("restart_resource_on_failure"),
+        "max_attempts": lambda: reader.whole("restart_policy.max_attempts", 5, minimum=1),
+        "initial_seconds": lambda: reader.number("restart_policy.backoff.initial_seconds", 1.0),
+        "multiplier": lambda: reader.number("restart_policy.backoff.multiplier", 2.0, minimum=1.0),
+        "max_seconds": lambda: reader.number("restart_policy.backoff.max_seconds", 30.0),
+        "attempt_timeout_seconds": lambda: reader.seconds("restart_policy.attempt_timeout_seconds", 30.0),
+        "reset_after_seconds": lambda: reader.number("restart_policy.reset_after_seconds", 60.0),
+        "critical_resources": lambda: reader.names(
+            "critical_resources",
+            [r for r in resources if r not in non_critical_by_default and r != own_name],
+            resources=resources,
+            service=service,
+            everything=resources,
         ),
-        attempt_timeout_seconds=reader.seconds("restart_policy.attempt_timeout_seconds", 30.0),
-        reset_after_seconds=reader.number("restart_policy.reset_after_seconds", 60.0),
+        "http_code_while_starting": lambda: _starting_code(reader),
+        "loop_lag_threshold_seconds": lambda: reader.seconds("health.loop_lag_threshold_seconds", 1.0),
+        "loop_lag_interval_seconds": lambda: reader.seconds("health.loop_lag_interval_seconds", 0.25),
+        "loop_lag_window_seconds": lambda: reader.seconds("health.loop_lag_window_seconds", 10.0),
+        "not_ready_when": lambda: _conditions(reader, "health.not_ready_when"),
+        "status_timeout_seconds": lambda: reader.seconds("status_timeout_seconds", 2.0),
+    }
+    for name, read in readers.items():
+        with reader.each():
+            values[name] = read()
+    reader.raise_problems()
+    backoff = Backoff(**{key: values[key] for key in ("initial_seconds", "multiplier", "max_seconds")})
+    policy = RestartPolicyConfig(
+        backoff=backoff, **{f.name: values[f.name] for f in fields(policy) if f.name in values}
     )
-    default_critical = [r for r in resources if r not in non_critical_by_default and r != own_name]
-    critical = reader.names(
-        "critical_resources", default_critical, resources=resources, service=service, everything=resources
+    health = HealthConfig(**{f.name: values[f.name] for f in fields(health) if f.name in values})
+    return StatusConfig(
+        restart_policy=policy,
+        critical_resources=values["critical_resources"],
+        http_code_while_starting=int(values["http_code_while_starting"]),
+        status_timeout_seconds=values["status_timeout_seconds"],
+        health=health,
+        warnings=tuple(reader.warnings),
     )
+
+
+def _starting_code(reader: _Reader) -> int:
     starting_code = reader.raw("http_code_while_starting", 102)
     if starting_code not in ALLOWED_STARTING_CODES or isinstance(starting_code, bool):
         reader.fail(
             "http_code_while_starting",
             f"must be one of {', '.join(map(str, ALLOWED_STARTING_CODES))}, got {starting_code!r}",
         )
-    health = HealthConfig(
-        loop_lag_threshold_seconds=reader.seconds("health.loop_lag_threshold_seconds", 1.0),
-        loop_lag_interval_seconds=reader.seconds("health.loop_lag_interval_seconds", 0.25),
-        loop_lag_window_seconds=reader.seconds("health.loop_lag_window_seconds", 10.0),
-        not_ready_when=_conditions(reader, "health.not_ready_when"),
-    )
-    return StatusConfig(
-        restart_policy=restart_policy,
-        critical_resources=critical,
-        http_code_while_starting=int(starting_code),
-        status_timeout_seconds=reader.seconds("status_timeout_seconds", 2.0),
-        health=health,
-        warnings=tuple(reader.warnings),
-    )
+    return int(starting_code)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from tamarco.core.default_resources import default_resource_factories
 from tamarco.core.lifecycle import HookHandle
-from tamarco.core.report_server import ReportServer, find_report_server
+from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServer, find_report_server
 from tamarco.core.settings.settings import SettingsView
 from tamarco.core.versions import installed_distributions
 from tamarco.resources.bases import BaseResource, StatusCodes
@@ -19,9 +19,6 @@ from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
 from tamarco.resources.basic.status._redaction import Redactor
 from tamarco.resources.basic.status._report import collect_resource_statuses, overall_http_code
 from tamarco.resources.basic.status._restart import RestartPolicies
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 __all__ = ["StatusResource"]
 
@@ -86,12 +83,14 @@ class StatusResource(BaseResource):
 
     # -- settings -----------------------------------------------------------------------------
 
-    async def configure_settings(self, settings: SettingsView) -> None:
-        """Read and check the settings (an invalid one raises here, naming the key, so the
-        service fails to start); a policy naming a resource the service lacks is a warning."""
-        await super().configure_settings(settings)
+    async def check_settings(self) -> None:
+        """Read and check the settings (every invalid one fails the start, naming its key, with
+        the other resources' wrong settings); a policy naming a resource the service lacks is a warning."""
         self.config = self._load_config()
         self._log_config_warnings()
+
+    async def configure_settings(self, settings: SettingsView) -> None:
+        await super().configure_settings(settings)
         for moved in _MOVED_SETTINGS:
             if settings.get_nowait(moved, None) is not None:
                 self.logger.warning(
@@ -305,9 +304,7 @@ class StatusResource(BaseResource):
             ]
         return found
 
-    async def handle_status(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web  # imported by the report server that calls this
-
+    async def handle_status(self, request: ReportRequest) -> ReportResponse:
         code, body = await self.status_report()
         headers = {}
         pending = [
@@ -318,7 +315,7 @@ class StatusResource(BaseResource):
         if pending:
             # A 1xx response carries no body: the header tells who is not STARTED yet.
             headers["X-Tamarco-Not-Started"] = ",".join(pending)
-        return web.json_response(body, status=code, headers=headers, dumps=_dumps)
+        return ReportResponse.json(body, status=code, headers=headers, dumps=_dumps)
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the service is alive, and why not."""
@@ -362,17 +359,13 @@ class StatusResource(BaseResource):
             body["reasons"] = reasons
         return ready, self.redactor.data(body)
 
-    async def handle_live(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web  # imported by the report server that calls this
-
+    async def handle_live(self, request: ReportRequest) -> ReportResponse:
         alive, body = self.liveness()
-        return web.json_response(body, status=200 if alive else 503, dumps=_dumps)
+        return ReportResponse.json(body, status=200 if alive else 503, dumps=_dumps)
 
-    async def handle_ready(self, request: web.Request) -> web.StreamResponse:
-        from aiohttp import web  # imported by the report server that calls this
-
+    async def handle_ready(self, request: ReportRequest) -> ReportResponse:
         ready, body = self.readiness()
-        return web.json_response(body, status=200 if ready else 503, dumps=_dumps)
+        return ReportResponse.json(body, status=200 if ready else 503, dumps=_dumps)
 
     # -- helpers ------------------------------------------------------------------------------
 

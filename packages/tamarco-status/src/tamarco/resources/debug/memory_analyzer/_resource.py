@@ -38,16 +38,8 @@ class MemoryAnalyzerResource(PeriodicReportResource):
     """
 
     enable_setting: ClassVar[str] = "microservices_with_memory_analyzer"
-    live_settings: ClassVar[tuple[str, ...]] = (
-        "microservices_with_memory_analyzer",
-        "enabled",
-        "interval_seconds",
-        "file",
-        "top",
-    )
     path: ClassVar[str] = "/debug/memory"
     default_file: ClassVar[str] = "<service>_memory.json"
-    default_interval_seconds: ClassVar[float] = 30.0
     default_top: ClassVar[int] = 25
     loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.memory_analyzer",)
 

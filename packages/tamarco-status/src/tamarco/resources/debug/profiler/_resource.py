@@ -37,16 +37,8 @@ class ProfilerResource(PeriodicReportResource):
     """
 
     enable_setting: ClassVar[str] = "microservices_with_profiler"
-    live_settings: ClassVar[tuple[str, ...]] = (
-        "microservices_with_profiler",
-        "enabled",
-        "interval_seconds",
-        "file",
-        "top",
-    )
     path: ClassVar[str] = "/debug/profile"
     default_file: ClassVar[str] = "<service>_profile"
-    default_interval_seconds: ClassVar[float] = 30.0
     default_top: ClassVar[int] = 100
     loggers_names: ClassVar[tuple[str, ...]] = ("tamarco.profiler",)
 
