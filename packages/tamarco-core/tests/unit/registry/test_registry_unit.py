@@ -127,3 +127,29 @@ async def test_host_port_and_metadata_are_checked_at_start_not_at_registration(k
     error = await start_error(context({"enabled": True, key: value}, {"TAMARCO_ETCD_HOST": "127.0.0.1"}))
     assert isinstance(error, RegistryError)
     assert f"setting system.resources.registry.{key} must be" in str(error)
+
+
+async def test_its_wrong_settings_are_reported_with_the_other_resources_before_any_starts():
+    from tamarco.core.errors import ResourceSettingsError
+    from tamarco.core.messaging import InMemoryTransport, MessagingResource
+
+    class Bus(MessagingResource):
+        pass
+
+    class Registered(MicroserviceContext):
+        name = "registered"
+        registry = Registry()
+        bus = Bus(transport=InMemoryTransport())
+
+    service = Registered(environ={}, settings_backend=NoExternalSettings())
+    service.settings.update_internal(
+        {"system": {"resources": {"registry": {"ttl_seconds": 1}, "bus": {"conection_timeout": 1}}}}
+    )
+    with pytest.raises(ResourceSettingsError) as raised:
+        await service.start()
+    await service.stop()
+    text = str(raised.value)
+    assert "wrong settings in 2 resources ('registry', 'bus')" in text
+    assert "setting system.resources.registry.ttl_seconds must be an integer of at least 2, got 1" in text
+    assert "setting system.resources.bus.conection_timeout is unknown" in text
+    assert service.bus.transport is None  # nothing connected

@@ -153,16 +153,16 @@ class Registry(BaseResource):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Read and check the settings; when enabled, hook registration into the service."""
-        # A resource declared on a class is shared by every instance of it: start afresh.
+    async def check_settings(self) -> None:
+        """The settings checked with the other resources', before any resource starts."""
+        self._read_settings()
+
+    def _read_settings(self) -> None:
         self._config = None
-        self._registered = asyncio.Event()
-        self.lease_id = None
         view = self.settings
-        self.enabled = bool(await view.get("enabled", False, expect=bool)) if view is not None else False
-        self.path = str(await view.get("path", DEFAULT_PATH)) if view is not None else DEFAULT_PATH
-        ttl = await view.get("ttl_seconds", DEFAULT_TTL_SECONDS) if view is not None else DEFAULT_TTL_SECONDS
+        self.enabled = bool(view.get_nowait("enabled", False, expect=bool)) if view is not None else False
+        self.path = str(view.get_nowait("path", DEFAULT_PATH)) if view is not None else DEFAULT_PATH
+        ttl = view.get_nowait("ttl_seconds", DEFAULT_TTL_SECONDS) if view is not None else DEFAULT_TTL_SECONDS
         if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < MIN_TTL_SECONDS:
             raise RegistryError(
                 f"setting {self._setting('ttl_seconds')} must be an integer of at least {MIN_TTL_SECONDS}, got {ttl!r}"
@@ -171,6 +171,14 @@ class Registry(BaseResource):
         if self.enabled:
             self._connection_config()  # fail at start, naming what is missing
             self.registration()  # host, port and metadata checked at start, not at registration
+
+    async def start(self) -> None:
+        """Read and check the settings; when enabled, hook registration into the service."""
+        # A resource declared on a class is shared by every instance of it: start afresh.
+        self._registered = asyncio.Event()
+        self.lease_id = None
+        self._read_settings()
+        if self.enabled:
             self._unhook()
             if self.microservice is not None:
                 hooks = self.microservice.hooks
