@@ -353,11 +353,13 @@ class Consumer(Generic[_InputT]):
             return message.settlement
 
     async def _wait_or_closing(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; True if the consumer began closing meanwhile."""
+        """Sleep ``delay`` seconds; True if the consumer began closing meanwhile. ``within``, not
+        ``wait_for``: a drain's cancellation of the handler arriving as the closing wakes this
+        wait is not swallowed (3.11's ``wait_for`` returned, and the handler went on)."""
         if delay <= 0:
             return self._closing.is_set()
         try:
-            await asyncio.wait_for(self._closing.wait(), delay)
+            await within(self._closing.wait(), delay)
         except TimeoutError:
             return False
         return True
