@@ -192,3 +192,36 @@ async def test_a_cancelled_waiter_passes_its_slot_on() -> None:
     assert limiter.in_use == 0
     with pytest.raises(ValueError, match=">= 1"):
         ConcurrencyLimiter(0)
+
+
+async def _ignore(body: Any) -> None:
+    pass
+
+
+@pytest.mark.parametrize("steps", range(5))
+async def test_a_cancelled_retry_wait_is_cancelled_even_as_the_consumer_starts_closing(steps: int) -> None:
+    """The retry wait ends at the delay or when the consumer closes; a cancellation of the
+    handler's task arriving as the closing wakes it is never swallowed (3.11's ``wait_for``
+    then returned and the handler went on, nacking, after the drain had cancelled it)."""
+    consumer = _consumer(_ignore)
+    waiting = asyncio.ensure_future(consumer._wait_or_closing(30))
+    await asyncio.sleep(0)  # the wait begins
+    consumer._closing.set()
+    for _ in range(steps):  # the closing's wake-up travels a few loop steps: cancel at each
+        await asyncio.sleep(0)
+    cancelled = waiting.cancel()
+    if not cancelled:  # finished before the cancellation: it saw the closing
+        assert waiting.result() is True
+        return
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+async def test_the_retry_wait_ends_at_its_delay_or_at_the_closing() -> None:
+    consumer = _consumer(_ignore)
+    assert await consumer._wait_or_closing(0.001) is False
+    assert await consumer._wait_or_closing(0) is False
+    waiting = asyncio.ensure_future(consumer._wait_or_closing(30))
+    await asyncio.sleep(0)
+    consumer._closing.set()
+    assert await waiting is True

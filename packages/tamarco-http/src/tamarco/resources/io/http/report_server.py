@@ -142,7 +142,13 @@ class ReportServerResource(BaseResource):
         read = self._read_settings()
         view = self.settings
         assert view is not None  # _read_settings refused none
-        host, port = read["address"]
+        host, port, misplaced = read["address"]
+        if misplaced:
+            self.logger.warning(
+                "the report server settings are under %s (as in the 0.1 docs): move them to %s",
+                _MISPLACED_KEY,
+                view.prefix,
+            )
         await self._close()  # still serving after a stop without post_stop (a restart)
         self._shutdown_timeout = read["shutdown_timeout"]
         routes = dict(self._routes)
@@ -204,22 +210,15 @@ class ReportServerResource(BaseResource):
         info["url"] = self.url
         return info
 
-    def _address(self, view: Any) -> tuple[str, int]:
-        host_key, port_key = "host", "port"
+    def _address(self, view: Any) -> tuple[str, int, bool]:
+        """``(host, port, misplaced)``: misplaced when read from under ``metrics`` (0.1 docs);
+        :meth:`start` says so (the settings check reads it too, silently)."""
         misplaced = view.get_nowait(_MISPLACED_KEY, None, raw=True)
         if isinstance(misplaced, dict) and view.get_nowait(None, None) is None:
-            self.logger.warning(
-                "the report server settings are under %s (as in the 0.1 docs): move them to %s",
-                _MISPLACED_KEY,
-                view.prefix,
-            )
-            host_key, port_key = f"{_MISPLACED_KEY}.host", f"{_MISPLACED_KEY}.port"
-            host = view.get_nowait(host_key, DEFAULT_HOST, raw=True, expect=str)
-            port = view.get_nowait(port_key, DEFAULT_PORT, raw=True, expect=int)
-            return host, port
-        host = _settings.read(view, host_key, DEFAULT_HOST, str)
-        port = _settings.read_port(view, port_key, DEFAULT_PORT)
-        return host, port
+            host = view.get_nowait(f"{_MISPLACED_KEY}.host", DEFAULT_HOST, raw=True, expect=str)
+            port = view.get_nowait(f"{_MISPLACED_KEY}.port", DEFAULT_PORT, raw=True, expect=int)
+            return host, port, True
+        return _settings.read(view, "host", DEFAULT_HOST, str), _settings.read_port(view, "port", DEFAULT_PORT), False
 
     async def _index(self, request: ReportRequest) -> ReportResponse:
         return ReportResponse.json({"routes": [f"{method} {path}" for method, path in self.routes]})
