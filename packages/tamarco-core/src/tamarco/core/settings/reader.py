@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from tamarco.core.errors import ExpectedStartFailure
 from tamarco.core.redaction import is_secret_key
-from tamarco.core.settings.errors import SettingsError
+from tamarco.core.settings.errors import SettingsError, SettingTypeError
 
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
@@ -105,11 +105,12 @@ class SettingsReader:
         return settings_error(self._error, problems)
 
     def _caught(self) -> tuple[type[Exception], ...]:
-        """The errors a wrong setting raises: the reader's own, and :class:`SettingValueError`."""
+        """The errors a wrong setting raises: the reader's own, :class:`SettingValueError` and
+        :class:`SettingTypeError` (a read with ``expect=``)."""
         error = self._error
         if isinstance(error, type) and issubclass(error, Exception):
-            return (SettingValueError, error)
-        return (SettingValueError,)
+            return (SettingValueError, SettingTypeError, error)
+        return (SettingValueError, SettingTypeError)
 
     def _shown(self, key: str, value: Any) -> str:
         return "a value that is not shown" if is_secret_key(key.rsplit(".", 1)[-1]) else repr(value)

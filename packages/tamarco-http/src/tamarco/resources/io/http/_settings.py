@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from tamarco.core.settings.errors import SettingTypeError
 from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.io.http._errors import HTTPSettingsError
@@ -74,7 +73,7 @@ class HTTPSettingsReader(SettingsReader):
         raise HTTPSettingsError(self.key(key), problem)
 
     def _caught(self) -> tuple[type[Exception], ...]:
-        return (*super()._caught(), HTTPSettingsError, SettingTypeError)
+        return (*super()._caught(), HTTPSettingsError)
 
     def problems_error(self, problems: Sequence[str]) -> Exception:
         error = HTTPSettingsError(self.key(""), f"{len(problems)} wrong settings: " + "; ".join(problems))
