@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from tamarco.codecs import BytesCodec, Codec, DecodeError, EncodeError, JsonCodec, PickleCodec, StrCodec, YamlCodec
 from tamarco.resources.bases import InputBase, OutputBase
@@ -35,6 +37,22 @@ def test_decode_failure_keeps_payload(codec, payload):
         codec.decode(payload)
     assert info.value.payload == payload
     assert codec.__name__ in str(info.value)
+
+
+def test_json_decodes_what_json_loads_decodes_in_every_encoding():
+    value = {"a": [1, 2.5, "ü", None, True]}
+    text = json.dumps(value)
+    for data in (
+        text.encode("utf-8"),
+        text.encode("utf-8-sig"),
+        text.encode("utf-16"),
+        text.encode("utf-32-le"),
+        b'"\xed\xa0\x80"',  # a lone surrogate, as json.loads takes it
+        text,
+    ):
+        assert JsonCodec.decode(data) == json.loads(data), data
+    with pytest.raises(DecodeError, match="JsonCodec"):
+        JsonCodec.decode(b'{"a": 1} trailing')
 
 
 def test_encode_failures():

@@ -168,10 +168,8 @@ class Consumer(Generic[_InputT]):
         handler = self._body_handler
         assert handler is not None
         decode, closing, meters = self._decode, self._closing, self.meters
-        # A run whose records the transport settles by position (Kafka: the offset moves past
-        # a record once the next one is asked for) needs no ``ack()`` call per record.
-        ack_each = not isinstance(deliveries, PositionalRun)
-        timed = meters.recording  # meters off: no clock read per message
+        # A run settled by position (Kafka's) needs no ack() per record; meters off: no clock.
+        ack_each, timed = not isinstance(deliveries, PositionalRun), meters.recording
         done = 0
         last: Settlement | None = Settlement.ACKED
         self.in_flight += 1
