@@ -92,6 +92,15 @@ class SettingsReader:
             self._errors.append(error)
             self.problems.extend(problem for problem in problems_of(error) if problem not in self.problems)
 
+    def read_each(self, reads: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+        """``{name: read()}`` of ``reads``, each in an :meth:`each` block: a wrong one is left
+        out and recorded in :attr:`problems` (:meth:`raise_problems` reports them all)."""
+        values: dict[str, Any] = {}
+        for name, read in reads.items():
+            with self.each():
+                values[name] = read()
+        return values
+
     def raise_problems(self) -> None:
         """Raise the reader's error naming every problem recorded by :meth:`each` (if any)."""
         if len(self._errors) == 1 and list(problems_of(self._errors[0])) == self.problems:

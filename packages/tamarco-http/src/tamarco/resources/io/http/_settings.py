@@ -102,10 +102,7 @@ def read_all(view: SettingsView, reads: Mapping[str, Callable[[], Any]]) -> dict
     """``{name: read()}`` for each of ``reads``, every one read: the wrong settings are reported
     together (one :class:`HTTPSettingsError` naming each; a lone wrong one raised as it is)."""
     collector = reader(view)
-    values: dict[str, Any] = {}
-    for name, read in reads.items():
-        with collector.each():
-            values[name] = read()
+    values = collector.read_each(reads)
     collector.raise_problems()
     return values
 
