@@ -19,6 +19,7 @@ Usage::
 
     .venv/bin/python benchmarks/http_instructions.py                      # ~5 min on a busy machine
     .venv/bin/python benchmarks/http_instructions.py --requests 200 --extra 500 --variants sanic tamarco
+    .venv/bin/python benchmarks/http_instructions.py --requests 100 --extra 1000 --repeat 3 --variants sanic tamarco
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,9 +186,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--extra", type=int, default=1000, help="requests added in the second run")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per variant (median)")
     parser.add_argument(
         "--before-src",
-        help="also measure tamarco-nometrics with this tamarco-http src first on PYTHONPATH (an older commit's)",
+        help="also measure the tamarco variants with this tamarco-http src first on PYTHONPATH (an older commit's)",
     )
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,12 +211,16 @@ def main() -> int:
         variants = list(args.variants)
         if args.before_src:
             env["TAMARCO_BENCH_BEFORE_SRC"] = os.path.abspath(args.before_src)
-            variants.append("tamarco-nometrics-before")
+            variants += [f"{variant}-before" for variant in args.variants if variant.startswith("tamarco")]
         for variant in variants:
-            base = instructions(variant, args.requests, env, out_dir)
-            more = instructions(variant, args.requests + args.extra, env, out_dir)
-            per_request[variant] = (more - base) / args.extra
-            print(f"{variant:<24} {per_request[variant]:>10,.0f} instructions/request", flush=True)
+            samples = []
+            for _ in range(args.repeat):
+                base = instructions(variant, args.requests, env, out_dir)
+                more = instructions(variant, args.requests + args.extra, env, out_dir)
+                samples.append((more - base) / args.extra)
+            per_request[variant] = statistics.median(samples)
+            runs = f" (runs: {', '.join(f'{sample:,.0f}' for sample in samples)})" if len(samples) > 1 else ""
+            print(f"{variant:<24} {per_request[variant]:>10,.0f} instructions/request{runs}", flush=True)
     base = "sanic-server" if "sanic-server" in per_request else "sanic"
     if base in per_request:
         print()

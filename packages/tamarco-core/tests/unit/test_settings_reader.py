@@ -75,3 +75,17 @@ def test_raise_problems_without_problems_does_nothing() -> None:
     with reader.each():
         assert reader.seconds("t", 1.0) == 2.0
     reader.raise_problems()
+
+
+def test_a_typed_read_with_expect_is_recorded_with_the_others() -> None:
+    settings = Settings()
+    settings.update_internal({"system": {"resources": {"bus": {"on": "yes", "t": 0}}}})
+    view = SettingsView(settings, "system.resources.bus")
+    reader = SettingsReader.of(view, error=MessagingSettingsError)
+    with reader.each():
+        view.get_nowait("on", False, expect=bool)  # raises SettingTypeError
+    with reader.each():
+        reader.seconds("t", 1.0)
+    with pytest.raises(MessagingSettingsError, match=r"^2 wrong settings: ") as raised:
+        reader.raise_problems()
+    assert "setting system.resources.bus.on must be bool" in str(raised.value)

@@ -102,7 +102,6 @@ class FakeProtocol(SimpleNamespace):
             recv_buffer=bytearray(),
             request_max_size=0,
             app=SimpleNamespace(dispatch=None),
-            tamarco_meters=meters,
             tamarco_access_log=access_log,
         )
 
@@ -126,7 +125,7 @@ def labelled(name):
 
 def test_responses_are_counted_per_route_method_and_status_once_flushed(fake_metrics):
     meters = _meters.request_meters("api")
-    http = _meters.MeteredHttp(FakeProtocol(meters))
+    http = _meters.metered_http(meters)(FakeProtocol(meters))
     started = perf_counter()
     for status in (200, 200, 500):
         respond(http, "items/<item_id>", "GET", status, started)
@@ -158,7 +157,7 @@ def test_responses_are_counted_per_route_method_and_status_once_flushed(fake_met
 
 def test_a_response_flushes_once_the_flush_time_is_due(fake_metrics):
     meters = _meters.request_meters("api")
-    http = _meters.MeteredHttp(FakeProtocol(meters))
+    http = _meters.metered_http(meters)(FakeProtocol(meters))
     respond(http, "", "GET", 200, perf_counter())
     assert labelled("http_requests")[("/", "GET", "200")].increments == 0
     meters.flush_at = 0.0
@@ -171,8 +170,8 @@ def test_the_access_log_line_is_written_only_when_asked(fake_metrics, monkeypatc
     logged = []
     monkeypatch.setattr(Http, "log_response", lambda self: logged.append(self.response.status))
     meters = _meters.request_meters("api")
-    respond(_meters.MeteredHttp(FakeProtocol(meters, access_log=False)), "", "GET", 200)
-    respond(_meters.MeteredHttp(FakeProtocol(meters, access_log=True)), "", "GET", 204)
+    respond(_meters.metered_http(meters)(FakeProtocol(meters, access_log=False)), "", "GET", 200)
+    respond(_meters.metered_http(meters)(FakeProtocol(meters, access_log=True)), "", "GET", 204)
     assert logged == [204]
     meters.close()
     assert labelled("http_requests")[("/", "GET", "200")].increments == 1
@@ -184,8 +183,10 @@ def test_metered_protocols_keep_sanic_protocols_and_touchup_registry():
     from sanic.touchup import TouchUp
 
     registry = set(TouchUp._registry)
+    meters = SimpleNamespace(pending={}, appender=None)
     for base in (HttpProtocol, WebSocketProtocol):
-        protocol = _meters.metered_protocol(base, meters=None)  # type: ignore[arg-type]
-        assert issubclass(protocol, base) and protocol.HTTP_CLASS is _meters.MeteredHttp
-    assert hasattr(_meters.metered_protocol(WebSocketProtocol, None), "log_websocket")  # type: ignore[arg-type]
+        protocol = _meters.metered_protocol(base, meters=meters)  # type: ignore[arg-type]
+        assert issubclass(protocol, base) and issubclass(protocol.HTTP_CLASS, _meters.MeteredHttp)
+        assert protocol.HTTP_CLASS.meters is meters
+    assert hasattr(_meters.metered_protocol(WebSocketProtocol, meters), "log_websocket")  # type: ignore[arg-type]
     assert TouchUp._registry == registry  # subclasses add nothing for Sanic to rewrite

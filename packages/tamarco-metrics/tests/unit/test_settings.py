@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
@@ -80,8 +79,50 @@ def test_wrong_types_name_the_key() -> None:
         read_settings(view({"handlers": {"carbon": {"enabled": "yes"}}}))
 
 
-def test_unknown_handler_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="tamarco.metrics"):
-        config = read_settings(view({"handlers": {"statsd": {"enabled": True}}}))
+def test_an_unknown_handler_or_key_is_an_error_naming_it() -> None:
+    with pytest.raises(MetricsSettingsError, match=rf"setting {PREFIX}.handlers.statsd is unknown \(known: carbon, "):
+        read_settings(view({"handlers": {"statsd": {"enabled": True}}}))
+    with pytest.raises(MetricsSettingsError, match=rf"setting {PREFIX}.handlers.carbon.hots is unknown"):
+        read_settings(view({"handlers": {"carbon": {"enabled": False, "hots": "h"}}}))
+
+
+def test_the_report_server_settings_where_the_0_1_docs_put_them_are_not_unknown() -> None:
+    config = read_settings(view({"tamarco_http_report_server": {"host": "127.0.0.1", "port": 5747}}))
     assert config.handlers == []
-    assert f"unknown metrics handler {PREFIX}.handlers.statsd ignored" in caplog.text
+
+
+def test_every_wrong_setting_is_reported_at_once() -> None:
+    metrics = {
+        "collect_frequency": "fast",
+        "colect_frequency": 5,
+        "summary_age_buckets": 0,
+        "handlers": {
+            "prometheus": {"enabled": "yes"},
+            "carbon": {"enabled": True, "port": 70000, "timeout": 0},
+            "file": {"enabled": True, "path": "/tmp/m", "prefix": "{nope}"},
+            "stdout": {"enabled": True, "collect_frequency": 2},
+        },
+    }
+    with pytest.raises(MetricsSettingsError, match=r"^8 wrong settings: ") as raised:
+        read_settings(view(metrics))
+    message = str(raised.value)
+    for key, problem in [
+        ("colect_frequency", "is unknown"),
+        ("collect_frequency", "must be int or float, got str 'fast'"),
+        ("summary_age_buckets", "must be an integer of at least 1, got 0"),
+        ("handlers.prometheus.enabled", "must be bool"),
+        ("handlers.carbon.host", "is missing"),
+        ("handlers.carbon.port", "must be a TCP port"),
+        ("handlers.carbon.timeout", "must be a number greater than 0, got 0"),
+        ("handlers.file.prefix", ""),
+    ]:
+        assert f"setting {PREFIX}.{key} {problem}" in message or f"setting {PREFIX}.{key}: " in message, key
+    assert "stdout" not in message  # a right handler beside wrong ones is not named
+
+
+def test_a_lone_wrong_type_is_the_core_type_error_a_lone_wrong_value_the_metrics_error() -> None:
+    with pytest.raises(SettingTypeError):
+        read_settings(view({"handlers": {"stdout": {"enabled": True, "prefix": 3}}}))
+    with pytest.raises(MetricsSettingsError) as raised:
+        read_settings(view({"summary_window_seconds": -1}))
+    assert str(raised.value) == f"setting {PREFIX}.summary_window_seconds must be a number greater than 0, got -1"

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -46,9 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ReportRequest", "ReportResponse", "ReportServer", "RouteHandler", "find_report_server"]
 
-_EMPTY: Mapping[str, str] = {}
 
-
+@dataclass(slots=True, repr=False)
 class ReportRequest:
     """One request to a report-server route, as the server parsed it.
 
@@ -58,23 +58,12 @@ class ReportRequest:
     ``match_info`` the values of the route path's ``{name}`` segments.
     """
 
-    __slots__ = ("body", "headers", "match_info", "method", "path", "query")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str] = _EMPTY,
-        headers: Mapping[str, str] = _EMPTY,
-        body: bytes = b"",
-        match_info: Mapping[str, str] = _EMPTY,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.match_info = match_info
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    match_info: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The value of header ``name`` (any case), or ``default``."""

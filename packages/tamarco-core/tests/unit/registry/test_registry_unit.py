@@ -153,3 +153,22 @@ async def test_its_wrong_settings_are_reported_with_the_other_resources_before_a
     assert "setting system.resources.registry.ttl_seconds must be an integer of at least 2, got 1" in text
     assert "setting system.resources.bus.conection_timeout is unknown" in text
     assert service.bus.transport is None  # nothing connected
+
+
+async def test_every_wrong_setting_is_reported_at_once():
+    from tamarco.resources.basic.registry import RegistrySettingsError
+
+    settings = {"enabled": True, "ttl_seconds": 1, "host": 12, "port": 0, "metadata": "zone=b"}
+    error = await start_error(context(settings, {"TAMARCO_ETCD_HOST": "127.0.0.1"}))
+    assert isinstance(error, RegistrySettingsError)
+    assert isinstance(error, RegistryError)
+    assert str(error).startswith("4 wrong settings: ")
+    for key in ("ttl_seconds", "host", "port", "metadata"):
+        assert f"setting system.resources.registry.{key} must be" in str(error)
+
+
+async def test_a_wrong_type_and_a_wrong_value_are_reported_together():
+    error = await start_error(context({"enabled": "yes", "ttl_seconds": 0}))
+    assert str(error).startswith("2 wrong settings: ")
+    assert "setting system.resources.registry.enabled must be bool" in str(error)
+    assert "setting system.resources.registry.ttl_seconds must be an integer of at least 2, got 0" in str(error)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from tamarco.core.errors import ExpectedStartFailure
 from tamarco.core.redaction import is_secret_key
-from tamarco.core.settings.errors import SettingsError
+from tamarco.core.settings.errors import SettingsError, SettingTypeError
 
 if TYPE_CHECKING:
     from tamarco.core.settings.settings import SettingsView
@@ -92,6 +92,15 @@ class SettingsReader:
             self._errors.append(error)
             self.problems.extend(problem for problem in problems_of(error) if problem not in self.problems)
 
+    def read_each(self, reads: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+        """``{name: read()}`` of ``reads``, each in an :meth:`each` block: a wrong one is left
+        out and recorded in :attr:`problems` (:meth:`raise_problems` reports them all)."""
+        values: dict[str, Any] = {}
+        for name, read in reads.items():
+            with self.each():
+                values[name] = read()
+        return values
+
     def raise_problems(self) -> None:
         """Raise the reader's error naming every problem recorded by :meth:`each` (if any)."""
         if len(self._errors) == 1 and list(problems_of(self._errors[0])) == self.problems:
@@ -105,11 +114,12 @@ class SettingsReader:
         return settings_error(self._error, problems)
 
     def _caught(self) -> tuple[type[Exception], ...]:
-        """The errors a wrong setting raises: the reader's own, and :class:`SettingValueError`."""
+        """The errors a wrong setting raises: the reader's own, :class:`SettingValueError` and
+        :class:`SettingTypeError` (a read with ``expect=``)."""
         error = self._error
         if isinstance(error, type) and issubclass(error, Exception):
-            return (SettingValueError, error)
-        return (SettingValueError,)
+            return (SettingValueError, SettingTypeError, error)
+        return (SettingValueError, SettingTypeError)
 
     def _shown(self, key: str, value: Any) -> str:
         return "a value that is not shown" if is_secret_key(key.rsplit(".", 1)[-1]) else repr(value)

@@ -29,6 +29,8 @@ __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Publisher", "reply_text"]
 DEFAULT_MAX_MESSAGE_SIZE = 134_217_728
 #: How long a publish waits for a channel the broker closed to be reopened.
 _CHANNEL_REOPEN_WAIT = 5.0
+#: Where a send goes: exchange (None: the default one), routing key, what the send is called in errors.
+_Route = tuple[AbstractExchange | None, str, str]
 
 
 class Link:
@@ -51,8 +53,11 @@ class Publisher:
         self.declarer = declarer
         self.max_message_size = max_message_size
         self.channel: AbstractChannel | None = None
-        #: (pattern, destination) -> (exchange, or None for the default one; routing key), once declared.
-        self._routes: dict[tuple[str, str], tuple[AbstractExchange | None, str]] = {}
+        #: The content type of every message sent (the naming scheme's, fixed).
+        self.content_type = declarer.names.content_type
+        #: (pattern, destination) -> the route once declared: exchange (None for the default
+        #: one), routing key, and what a send there is called in errors.
+        self._routes: dict[tuple[str, str], _Route] = {}
 
     async def open(self, connection: AbstractRobustConnection) -> None:
         self.channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -78,7 +83,7 @@ class Publisher:
         route = self._routes.get((pattern, destination))
         if route is None or len(body) > self.max_message_size:
             return self._send_first(pattern, destination, body, key, headers)
-        return self._publish_routed(route, f"{pattern} to {destination!r}", body, key, headers)
+        return self._publish_routed(route, body, key, headers)
 
     async def _send_first(
         self, pattern: SendPattern, destination: str, body: bytes, key: str | None, headers: Mapping[str, Any] | None
@@ -88,33 +93,26 @@ class Publisher:
         route = self._routes.get((pattern, destination))
         if route is None:
             route = await self._route(pattern, destination, what)
-        await self._publish_routed(route, what, body, key, headers)
+        await self._publish_routed(route, body, key, headers)
 
     def _publish_routed(
-        self,
-        route: tuple[AbstractExchange | None, str],
-        what: str,
-        body: bytes,
-        key: str | None,
-        headers: Mapping[str, Any] | None,
+        self, route: _Route, body: bytes, key: str | None, headers: Mapping[str, Any] | None
     ) -> Coroutine[Any, Any, None]:
-        message = aio_pika.Message(
-            body, headers=dict(headers) if headers else None, content_type=self.declarer.names.content_type
-        )
-        exchange, routing_key = route
+        message = aio_pika.Message(body, headers=dict(headers) if headers else None, content_type=self.content_type)
+        exchange, routing_key, what = route
         if exchange is None:
             message.delivery_mode = DeliveryMode.PERSISTENT
             return self.publish(self.channel, what, message, routing_key, mandatory=True)
         return self.publish(self.channel, what, message, key or routing_key, exchange, mandatory=False)
 
-    async def _route(self, pattern: SendPattern, destination: str, what: str) -> tuple[AbstractExchange | None, str]:
+    async def _route(self, pattern: SendPattern, destination: str, what: str) -> _Route:
         """Declare what ``pattern`` needs for ``destination`` (once) and remember where it goes."""
         try:
             channel = await self.wait_open(self.channel, what)
             if pattern == "publish":
-                route: tuple[AbstractExchange | None, str] = (await self.declarer.exchange(channel, destination), "")
+                route: _Route = (await self.declarer.exchange(channel, destination), "", what)
             else:
-                route = (None, await self.declarer.push_queue(channel, destination))
+                route = (None, await self.declarer.push_queue(channel, destination), what)
         except Exception as error:
             raise self.error(error, what) from None
         self._routes[(pattern, destination)] = route
@@ -127,7 +125,7 @@ class Publisher:
             body,
             headers=_amqp_headers(headers),
             delivery_mode=DeliveryMode.PERSISTENT,
-            content_type=self.declarer.names.content_type,
+            content_type=self.content_type,
         )
         try:
             queue = await self.declarer.dead_letter_queue(await self.wait_open(self.channel, what), source)
@@ -145,10 +143,14 @@ class Publisher:
         *,
         mandatory: bool,
     ) -> None:
-        """Publish ``message`` on ``channel`` (to ``exchange``, default: the default exchange)."""
+        """Publish ``message`` on ``channel`` (to ``exchange``, default: the default exchange).
+
+        A channel the broker closed is noticed by aio-pika's publish (``ChannelInvalidStateError``,
+        raised before anything is written) rather than asked here first: the second attempt
+        waits for it to be reopened."""
         for attempt in (1, 2):
             try:
-                if channel is None or channel.is_closed or not self.link.connected:
+                if channel is None or not self.link.connected or (attempt == 2 and channel.is_closed):
                     channel = await self.wait_open(channel, what)
                 target = channel.default_exchange if exchange is None else exchange
                 await target.publish(message, routing_key=routing_key, mandatory=mandatory)

@@ -90,7 +90,7 @@ class Requests:
                 correlation_id=correlation_id,
                 reply_to=DIRECT_REPLY_TO,
                 expiration=timeout,
-                content_type=self.names.content_type,
+                content_type=self.publisher.content_type,
             )
             await channel.default_exchange.publish(message, routing_key=queue, mandatory=False)
             answer = await within(future, timeout)  # a cancellation of the caller is never swallowed
@@ -125,6 +125,6 @@ class Requests:
             body,
             headers=dict(headers) if headers else None,
             correlation_id=delivery.correlation_id,
-            content_type=self.names.content_type,
+            content_type=self.publisher.content_type,
         )
         await publisher.publish(channel or self.channel, what, message, reply_to, mandatory=False)

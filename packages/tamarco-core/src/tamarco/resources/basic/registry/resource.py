@@ -24,17 +24,18 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from tamarco.core.deadlines import Backoff, within
 from tamarco.core.lifecycle import HookHandle, LifecycleHook, ServiceState
 from tamarco.core.report_server import find_report_server
+from tamarco.core.settings.reader import SettingsReader, SettingValueError
 from tamarco.resources.bases import BaseResource, StatusCodes
 
 if TYPE_CHECKING:
     from tamarco.core.etcd import EtcdConnectionConfig, TamarcoEtcdClient
 
-__all__ = ["RegisteredInstance", "Registry", "RegistryError", "RegistryWatch"]
+__all__ = ["RegisteredInstance", "Registry", "RegistryError", "RegistrySettingsError", "RegistryWatch"]
 
 DEFAULT_PATH = "discovery"
 DEFAULT_TTL_SECONDS = 10
@@ -70,6 +71,11 @@ async def _close_quietly(client: TamarcoEtcdClient | None) -> None:
 
 class RegistryError(Exception):
     """The registry is misconfigured or cannot reach etcd; the message names the setting."""
+
+
+class RegistrySettingsError(RegistryError, SettingValueError):
+    """A wrong registry setting (or etcd not configured while it is enabled): the message names
+    each full key; found at the settings check, with the other resources' wrong settings."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,19 +164,22 @@ class Registry(BaseResource):
         self._read_settings()
 
     def _read_settings(self) -> None:
+        """Every setting, checked: all the wrong ones in one error (a lone one as it is)."""
         self._config = None
-        view = self.settings
-        self.enabled = bool(view.get_nowait("enabled", False, expect=bool)) if view is not None else False
-        self.path = str(view.get_nowait("path", DEFAULT_PATH)) if view is not None else DEFAULT_PATH
-        ttl = view.get_nowait("ttl_seconds", DEFAULT_TTL_SECONDS) if view is not None else DEFAULT_TTL_SECONDS
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < MIN_TTL_SECONDS:
-            raise RegistryError(
-                f"setting {self._setting('ttl_seconds')} must be an integer of at least {MIN_TTL_SECONDS}, got {ttl!r}"
-            )
-        self.ttl_seconds = ttl
-        if self.enabled:
-            self._connection_config()  # fail at start, naming what is missing
-            self.registration()  # host, port and metadata checked at start, not at registration
+        read = SettingsReader(self._get, self._setting, error=RegistrySettingsError)
+        with read.each():
+            self.enabled = bool(self._get("enabled", False, expect=bool))
+        self.path = str(self._get("path", DEFAULT_PATH))
+        with read.each():
+            ttl = self._get("ttl_seconds", DEFAULT_TTL_SECONDS)
+            if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < MIN_TTL_SECONDS:
+                self._wrong("ttl_seconds", f"must be an integer of at least {MIN_TTL_SECONDS}, got {ttl!r}")
+            self.ttl_seconds = ttl
+        if self.enabled:  # what registering needs, checked at start, not at registration
+            for check in (self._connection_config, self._host, self._port, self._metadata):
+                with read.each():
+                    check()
+        read.raise_problems()
 
     async def start(self) -> None:
         """Read and check the settings; when enabled, hook registration into the service."""
@@ -219,17 +228,8 @@ class Registry(BaseResource):
 
     def registration(self) -> dict[str, Any]:
         """The JSON document this instance registers."""
-        view = self.settings
         assert self.microservice is not None
-        host = view.get_nowait("host", None) if view is not None else None
-        port = view.get_nowait("port", None) if view is not None else None
-        metadata = view.get_nowait("metadata", {}) if view is not None else {}
-        if not isinstance(metadata, Mapping):
-            raise RegistryError(f"setting {self._setting('metadata')} must be a mapping, got {metadata!r}")
-        if host is not None and (not isinstance(host, str) or not host):
-            raise RegistryError(f"setting {self._setting('host')} must be a host name or address, got {host!r}")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise RegistryError(f"setting {self._setting('port')} must be a port number (1-65535), got {port!r}")
+        host, port, metadata = self._host(), self._port(), self._metadata()
         if port is None:
             report_server = find_report_server(self.microservice)  # its port, when the service has one
             port = report_server.port if report_server is not None else None
@@ -243,6 +243,30 @@ class Registry(BaseResource):
             "pid": os.getpid(),
             "registered_at": time.time(),
         }
+
+    def _get(self, key: str, default: Any, expect: Any = None) -> Any:
+        return self.settings.get_nowait(key, default, expect=expect) if self.settings is not None else default
+
+    def _host(self) -> str | None:
+        host = self._get("host", None)
+        if host is not None and (not isinstance(host, str) or not host):
+            self._wrong("host", f"must be a host name or address, got {host!r}")
+        return host
+
+    def _port(self) -> int | None:
+        port = self._get("port", None)
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+            self._wrong("port", f"must be a port number (1-65535), got {port!r}")
+        return port
+
+    def _metadata(self) -> Mapping[str, Any]:
+        metadata = self._get("metadata", {})
+        if not isinstance(metadata, Mapping):
+            self._wrong("metadata", f"must be a mapping, got {metadata!r}")
+        return metadata
+
+    def _wrong(self, key: str, problem: str) -> NoReturn:
+        raise RegistrySettingsError(f"setting {self._setting(key)} {problem}")
 
     async def wait_registered(self, timeout: float | None = None) -> None:
         """Return once the instance is registered (``TimeoutError`` after ``timeout``)."""
@@ -415,7 +439,7 @@ class Registry(BaseResource):
         try:
             self._config = EtcdConnectionConfig.from_environment(environ if environ is not None else os.environ)
         except EtcdConfigurationError as error:
-            raise RegistryError(
+            raise RegistrySettingsError(
                 f"registry of {self.name or 'registry'} needs etcd: {error} "
                 f"(it registers when {self._setting('enabled')} is true)"
             ) from None

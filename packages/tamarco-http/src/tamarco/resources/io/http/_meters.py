@@ -43,13 +43,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import Any, ClassVar
 
 from sanic.server.protocols.http_protocol import HttpProtocol
 from tamarco.core import instrumentation
 from tamarco.resources.io.http._timeouts import BoundedHttp
 
-__all__ = ["UNMATCHED_ROUTE", "RequestMeters", "metered_protocol", "request_meters"]
+__all__ = ["UNMATCHED_ROUTE", "MeteredHttp", "RequestMeters", "metered_http", "metered_protocol", "request_meters"]
 
 UNMATCHED_ROUTE = "unmatched"
 OTHER_METHOD = "OTHER"
@@ -134,28 +134,40 @@ class RequestMeters:
 
 class MeteredHttp(BoundedHttp):
     """Sanic's HTTP/1 connection handler (with the request head deadline), recording each
-    response in its protocol's meters."""
+    response in :attr:`meters`: one subclass per server (:func:`metered_http`)."""
 
     __slots__ = ()
+    meters: ClassVar[RequestMeters]
 
-    def log_response(self) -> None:
-        """Called by Sanic once per response (its protocol's ``access_log`` is always on)."""
-        protocol: Any = self.protocol
-        meters = protocol.tamarco_meters
+
+def metered_http(meters: RequestMeters) -> type[MeteredHttp]:
+    """The :class:`MeteredHttp` of one server's ``meters``.
+
+    Its ``log_response`` (called by Sanic once per response: the protocol's ``access_log``
+    flag is always on) finds the meters and their pending durations in its closure rather than
+    through the protocol, and writes the access log line only when the ``access_log`` setting
+    asks for one."""
+    pending = meters.pending
+    appender = meters.appender
+
+    def log_response(self: Any) -> None:
         request = self.request
         route = request.route
         key = (route.path if route is not None else None, request.method, self.response.status)
         try:
-            append = meters.pending[key]
+            append = pending[key]
         except KeyError:
-            append = meters.appender(*key)
+            append = appender(*key)
         now = perf_counter()
         started = self.perft0
         append(now - started if started is not None else 0.0)
         if now >= meters.flush_at:
             meters.flush()
-        if protocol.tamarco_access_log:
-            super().log_response()
+        if self.protocol.tamarco_access_log:
+            BoundedHttp.log_response(self)
+
+    namespace = {"__slots__": (), "meters": meters, "log_response": log_response, "__module__": __name__}
+    return type("MeteredHttp", (MeteredHttp,), namespace)
 
 
 def metered_protocol(base: type[HttpProtocol], meters: RequestMeters) -> type[HttpProtocol]:
@@ -177,8 +189,7 @@ def metered_protocol(base: type[HttpProtocol], meters: RequestMeters) -> type[Ht
 
     namespace: dict[str, Any] = {
         "__slots__": ("tamarco_access_log",),
-        "HTTP_CLASS": MeteredHttp,
-        "tamarco_meters": meters,
+        "HTTP_CLASS": metered_http(meters),
         "_setup": _setup,
         "log_disconnect": log_disconnect,
         "__module__": __name__,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from tamarco.core.settings.errors import SettingTypeError
 from tamarco.core.settings.reader import SettingsReader
 from tamarco.core.settings.settings import SettingsView
 from tamarco.resources.io.http._errors import HTTPSettingsError
@@ -74,7 +73,7 @@ class HTTPSettingsReader(SettingsReader):
         raise HTTPSettingsError(self.key(key), problem)
 
     def _caught(self) -> tuple[type[Exception], ...]:
-        return (*super()._caught(), HTTPSettingsError, SettingTypeError)
+        return (*super()._caught(), HTTPSettingsError)
 
     def problems_error(self, problems: Sequence[str]) -> Exception:
         error = HTTPSettingsError(self.key(""), f"{len(problems)} wrong settings: " + "; ".join(problems))
@@ -103,10 +102,7 @@ def read_all(view: SettingsView, reads: Mapping[str, Callable[[], Any]]) -> dict
     """``{name: read()}`` for each of ``reads``, every one read: the wrong settings are reported
     together (one :class:`HTTPSettingsError` naming each; a lone wrong one raised as it is)."""
     collector = reader(view)
-    values: dict[str, Any] = {}
-    for name, read in reads.items():
-        with collector.each():
-            values[name] = read()
+    values = collector.read_each(reads)
     collector.raise_problems()
     return values
 

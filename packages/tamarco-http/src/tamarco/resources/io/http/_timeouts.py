@@ -48,6 +48,9 @@ from tamarco.resources.io.http._limits import ConnectionLimit
 
 __all__ = ["BoundedHttp", "bounded_protocol"]
 
+_IDLE = Stage.IDLE
+_REQUEST = Stage.REQUEST
+
 
 class BoundedHttp(Http):
     """Sanic's HTTP/1 connection handler, as the bounded protocol uses it (the deadlines are
@@ -74,15 +77,22 @@ def bounded_protocol(
         if limit is not None and len(self.connections) > limit.maximum:
             limit.refuse(transport, len(self.connections))
 
+    base_data_received = base.data_received
+
     def data_received(self: Any, data: bytes) -> None:
+        # Once per chunk received (once per request on a keep-alive connection): the stages are
+        # module globals and Sanic's method is bound here, not looked up on classes each time.
         self.tamarco_received = True
-        http = getattr(self, "_http", None)  # set by the connection's task, maybe not yet running
-        if http is None or http.stage is Stage.IDLE or (http.stage is not Stage.REQUEST and not http.request_body):
+        try:
+            http = self._http
+        except AttributeError:  # set by the connection's task, maybe not yet running
+            http = None
+        if http is None or (stage := http.stage) is _IDLE or (stage is not _REQUEST and not http.request_body):
             # The first bytes of a request (see the module doc): Sanic's clock read is ours.
-            base.data_received(self, data)
+            base_data_received(self, data)
             self.tamarco_head_since = self.tamarco_request_since = self._time
             return
-        base.data_received(self, data)
+        base_data_received(self, data)
 
     def check_timeouts(self: Any) -> None:
         now = monotonic()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tamarco.core.settings.reader import SettingValueError
+
 __all__ = ["InvalidMetricNameError", "MeterConflictError", "MetricsError", "MetricsSettingsError"]
 
 
@@ -17,5 +19,6 @@ class MeterConflictError(MetricsError, ValueError):
     """A meter name is already used by a meter of another type or unit."""
 
 
-class MetricsSettingsError(MetricsError, ValueError):
-    """A ``system.resources.metrics`` setting is invalid; the message names the full key."""
+class MetricsSettingsError(MetricsError, SettingValueError):
+    """A ``system.resources.metrics`` setting is invalid (a ``ValueError``, an expected start
+    failure); the message names the full key, or each of the wrong ones."""

@@ -114,6 +114,11 @@ class MetricsResource(BaseResource):
         """What this service exports: its own meters first, then the process-wide ones."""
         return [self.scope, GLOBAL_SCOPE] if self.scope is not None else [GLOBAL_SCOPE]
 
+    async def check_settings(self) -> None:
+        """Every wrong setting, with the other resources', before any resource starts."""
+        if self.settings is not None:
+            read_settings(self.settings)
+
     async def pre_start(self) -> None:
         if self.settings is None or self.microservice is None or self.scope is None:
             raise MetricsError("MetricsResource is started by a Microservice (declare it as a class attribute)")
