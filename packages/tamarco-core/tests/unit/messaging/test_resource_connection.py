@@ -14,7 +14,7 @@ from tamarco.core.messaging import (
     PullInput,
 )
 from tamarco.core.microservice import MicroserviceContext
-from tamarco.resources.bases import StatusCodes
+from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 
 
 class Bus(MessagingResource):
@@ -131,3 +131,20 @@ async def test_every_wrong_setting_is_reported_at_once_before_connecting() -> No
     ):
         assert key in message
     assert transport.attempts == 0, "refused before connecting"
+
+
+async def test_status_before_start_names_each_inputs_source_and_each_outputs_destination() -> None:
+    async def handle(body: Any) -> None:
+        pass
+
+    bus = Bus(transport=InMemoryTransport())
+    bus.add_input(PullInput("orders", on_message=handle, name="orders"))
+    bus.add_input(InputBase(name="plain"))  # a plain core input: kept, not consumed
+    bus.add_output(MessageOutput("invoices"))
+    bus.add_output(OutputBase(name="raw"))
+    status = await bus.status()
+    assert status["inputs"] == {
+        "orders": {"source": "orders", "pattern": "pull"},
+        "plain": {"source": None, "pattern": None},
+    }
+    assert status["outputs"] == {"invoices": {"destination": "invoices"}, "raw": {"destination": None}}

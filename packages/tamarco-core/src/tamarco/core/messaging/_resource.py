@@ -440,17 +440,22 @@ class MessagingResource(IOResource, Generic[_InputT]):
         if transport is not None:
             info["broker"] = transport.describe()
         info["inputs"] = {
-            name: (
-                self.consumers[name].statistics()
-                if name in self.consumers
-                else {"source": getattr(input_, "source", None), "pattern": getattr(input_, "pattern", None)}
-            )
+            name: self.consumers[name].statistics() if name in self.consumers else _declared(input_)
             for name, input_ in sorted(self.inputs.items())
         }
         info["outputs"] = {
-            name: {"destination": getattr(output, "destination", None)} for name, output in sorted(self.outputs.items())
+            name: {"destination": output.destination if isinstance(output, MessageOutput) else None}
+            for name, output in sorted(self.outputs.items())
         }
         return info
+
+
+def _declared(input_: InputBase) -> dict[str, Any]:
+    """Where an input not consumed (yet) reads from; nothing for a plain core input, which a
+    messaging resource keeps (``add_input`` takes it) but does not consume."""
+    if isinstance(input_, MessageInput):
+        return {"source": input_.source, "pattern": input_.pattern}
+    return {"source": None, "pattern": None}
 
 
 def _address(transport: Transport[Any] | None) -> str:

@@ -63,18 +63,19 @@ class _Queued:
         waiter = self.waiter
         if waiter.done():
             return
-        if future.cancelled():
-            waiter.cancel()
-            return
-        error = future.exception()
         translate = self.translate
-        if error is not None:
-            waiter.set_exception(
-                translate(error, self.value) if translate is not None and isinstance(error, Exception) else error
-            )
-        elif translate is None:
-            waiter.set_result(future.result())
+        try:
+            result = future.result()
+        except asyncio.CancelledError:
+            waiter.cancel()
+        except Exception as error:
+            waiter.set_exception(translate(error, self.value) if translate is not None else error)
+        except BaseException as error:
+            waiter.set_exception(error)
         else:
+            if translate is None:
+                waiter.set_result(result)
+                return
             waiter.set_result(None)
             if self.published is not None:
                 self.published()

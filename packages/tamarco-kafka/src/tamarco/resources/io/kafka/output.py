@@ -52,11 +52,21 @@ class KafkaOutput(MessageOutput[PayloadT]):
         future of the broker's answer — no coroutine per call, so ``asyncio.gather`` over many
         ``push`` calls creates no task per message; otherwise it is a coroutine, as usual."""
         resource = self.resource
-        if isinstance(resource, KafkaResource):
-            future = resource.push_future(self, message, key, headers)
-            if future is not None:
-                return future
-        return self._push(message, key, headers)
+        lane = resource.lane(self) if isinstance(resource, KafkaResource) else None
+        if lane is None:  # not connected, another transport, tracing: the resource's send
+            return self._push(message, key, headers)
+        try:
+            body = self.encoder()(message)
+        except Exception:
+            return self._push(message, key, headers)  # raises it when awaited, as usual
+        return lane.appender.submit(
+            lane.topic,
+            body,
+            key.encode("utf-8") if isinstance(key, str) else key,
+            encode_headers(headers) if headers else None,
+            lane.push_failed,
+            lane.published,
+        )
 
     async def _push(self, message: Any, key: str | None, headers: Mapping[str, Any] | None) -> None:
         await self._resource().send(self, "push", self.encode(message), key=key, headers=headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -12,7 +11,6 @@ from tamarco.core.settings.environment import address_from_environment
 from tamarco.resources.bases import InputBase, OutputBase, StatusCodes
 from tamarco.resources.io.kafka._config import KAFKA_SETTINGS_KEYS, KafkaConfig
 from tamarco.resources.io.kafka._contract import kafka_channels, kafka_servers
-from tamarco.resources.io.kafka._delivery import encode_headers
 from tamarco.resources.io.kafka._lane import Lane
 from tamarco.resources.io.kafka._transport import KafkaTransport
 from tamarco.resources.io.kafka.input import KafkaInput
@@ -86,29 +84,6 @@ class KafkaResource(MessagingResource[KafkaInput[Any]]):
             self._send_error,
         )
         return lane
-
-    def push_future(
-        self, output: MessageOutput, message: Any, key: str | None, headers: Mapping[str, object] | None
-    ) -> asyncio.Future[None] | None:
-        """``KafkaOutput.push``'s way for many concurrent acknowledged sends: the message queued
-        and a future of the broker's answer returned (no coroutine per message; failures as
-        :meth:`send` raises them, the same meters). None where :meth:`send` must run instead
-        (see :meth:`lane`, or a message not encodable: :meth:`send` raises it)."""
-        lane = self.lane(output)
-        if lane is None:
-            return None
-        try:
-            body = output.encoder()(message)
-        except Exception:
-            return None  # send raises it, as usual
-        return lane.appender.submit(
-            lane.topic,
-            body,
-            key.encode("utf-8") if isinstance(key, str) else key,
-            encode_headers(headers) if headers else None,
-            lane.push_failed,
-            lane.published,
-        )
 
     def service_name(self) -> str:
         microservice = self.microservice
