@@ -48,11 +48,15 @@ def test_json_decodes_what_json_loads_decodes_in_every_encoding():
         text.encode("utf-16"),
         text.encode("utf-32-le"),
         b'"\xed\xa0\x80"',  # a lone surrogate, as json.loads takes it
+        b' \n{"a": 1}\t ',
+        b"NaN",
+        b"[1, -Infinity]",
         text,
     ):
-        assert JsonCodec.decode(data) == json.loads(data), data
-    with pytest.raises(DecodeError, match="JsonCodec"):
-        JsonCodec.decode(b'{"a": 1} trailing')
+        assert repr(JsonCodec.decode(data)) == repr(json.loads(data)), data
+    for bad in (b'{"a": 1} trailing', b"", b"  ", b'{"a": 1', b"[1,]"):
+        with pytest.raises(DecodeError, match="JsonCodec"):
+            JsonCodec.decode(bad)
 
 
 def test_encode_failures():
