@@ -98,11 +98,14 @@ class Publisher:
     def _publish_routed(
         self, route: _Route, body: bytes, key: str | None, headers: Mapping[str, Any] | None
     ) -> Coroutine[Any, Any, None]:
-        message = aio_pika.Message(body, headers=dict(headers) if headers else None, content_type=self.content_type)
         exchange, routing_key, what = route
-        if exchange is None:
-            message.delivery_mode = DeliveryMode.PERSISTENT
+        amqp_headers = dict(headers) if headers else None
+        if exchange is None:  # push: persistent (given to the constructor: aio-pika checks every later set)
+            message = aio_pika.Message(
+                body, headers=amqp_headers, content_type=self.content_type, delivery_mode=DeliveryMode.PERSISTENT
+            )
             return self.publish(self.channel, what, message, routing_key, mandatory=True)
+        message = aio_pika.Message(body, headers=amqp_headers, content_type=self.content_type)
         return self.publish(self.channel, what, message, key or routing_key, exchange, mandatory=False)
 
     async def _route(self, pattern: SendPattern, destination: str, what: str) -> _Route:
