@@ -34,12 +34,24 @@ async def test_broker_restart_during_confirmed_publishing_loses_no_confirmed_mes
     async def echo(body, response_handler):
         return body
 
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(body, response_handler):  # answers only after the restart: its caller waits across it
+        arrived.set()
+        await release.wait()
+        return body
+
     output = AMQPOutput("steady")
     rpc = AMQPOutput("echo")
-    unanswered = AMQPOutput("nobody")
+    held = AMQPOutput("nobody")
     resource = AMQPResource(
-        inputs=[AMQPPullInput("steady", on_message=handler), AMQPRequestInput("echo", on_message=echo)],
-        outputs=[output, rpc, unanswered],
+        inputs=[
+            AMQPPullInput("steady", on_message=handler),
+            AMQPRequestInput("echo", on_message=echo),
+            AMQPRequestInput("nobody", on_message=hold),
+        ],
+        outputs=[output, rpc, held],
     )
     statuses: list[str] = []
     resource.add_status_listener(lambda _resource, _old, new: statuses.append(new.name))
@@ -70,11 +82,13 @@ async def test_broker_restart_during_confirmed_publishing_loses_no_confirmed_mes
         publisher = asyncio.create_task(publish_steadily())
         await wait_until(lambda: len(confirmed) >= 100, what="100 confirmed before the restart")
         assert await rpc.request("before", timeout=10) == "before"
-        waiting = asyncio.create_task(unanswered.request("anyone?", timeout=120))
+        waiting = asyncio.create_task(held.request("anyone?", timeout=120))
+        await wait_until(arrived.is_set, what="the held request published and handled")
         await asyncio.to_thread(rabbitmq_service.restart)
         restarted.set()
         with pytest.raises(NotConnectedError, match="lost before the answer came"):
             await asyncio.wait_for(waiting, 10)  # failed when the connection dropped, not at its timeout
+        release.set()  # the redelivered request is answered to a reply-to that is gone: dropped
         await asyncio.wait_for(publisher, 60)
         assert await rpc.request("after", timeout=10) == "after", "direct reply-to restored"
         await wait_until(lambda: confirmed <= set(handled), timeout=30, what="every confirmed message handled")
