@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import sys
@@ -110,6 +111,32 @@ def test_aiokafka_internals_used_are_there() -> None:
 
     for method in ("send", "get_random_node", "fetch_all_metadata"):
         assert callable(getattr(AIOKafkaClient, method, None)), f"AIOKafkaClient.{method}"
+
+
+async def test_aiokafka_batch_internals_the_appender_reads_are_there() -> None:
+    """The appender answers a batch's messages from the batch's future (``_appender``):
+    ``producer._message_accumulator._batches`` (deques of ``MessageBatch`` by partition), a
+    batch's ``future`` and its ``_msg_futures`` (message future, metadata), and a batch's
+    future settled before its messages' futures, in one go."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.structs import TopicPartition
+    from tamarco.resources.io.kafka._appender import _open_batches
+
+    producer = AIOKafkaProducer(bootstrap_servers="localhost:1")
+    try:
+        batches = _open_batches(producer)
+        assert batches is not None, "AIOKafkaProducer._message_accumulator._batches"
+        partition = TopicPartition("t", 0)
+        accumulator = producer._message_accumulator
+        future = await accumulator.add_message(partition, None, b"x", 1.0)
+        batch = batches[partition][-1]
+        assert batch._msg_futures[-1][0] is future, "MessageBatch._msg_futures: (message future, metadata)"
+        settled: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        batch.future.add_done_callback(lambda _: settled.set_result(future.done()))
+        accumulator._pop_batch(partition).done(base_offset=0, timestamp=-1)
+        assert await settled, "a batch's messages are answered when its future's callbacks run"
+    finally:
+        await producer.stop()
 
 
 @pytest.mark.parametrize(("given", "used"), [("smallest", "earliest"), ("largest", "latest"), ("latest", "latest")])

@@ -8,8 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiokafka.errors import MessageSizeTooLargeError
-from tamarco.resources.io.kafka._appender import Appender
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
+from aiokafka.structs import TopicPartition
+from tamarco.resources.io.kafka._appender import _MOST_BATCHES, Appender
 
 BATCH = 4
 
@@ -150,7 +152,7 @@ async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_t
         else:
             futures.append(
                 appender.submit(
-                    "t", body, None, None, lambda error, body: Refused(str(error)), lambda: published.append(1)
+                    "t", body, None, None, lambda error, body: Refused(str(error)), published.append
                 )
             )
     everything = asyncio.gather(*futures, return_exceptions=True)
@@ -164,7 +166,7 @@ async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_t
         body for index, body in enumerate(bodies) if index % 7 == 3
     ]
     assert all(result is None for index, result in enumerate(results) if index % 7 != 3 and index != 30)
-    assert len(published) == len([index for index in range(len(bodies)) if index % 7 != 3]) - 1
+    assert sum(published) == len([index for index in range(len(bodies)) if index % 7 != 3]) - 1
     assert appender.waiting == 0
     assert await appender.send("t", b"later", None, None, wait=False) is not None, "the way is free again"
 
@@ -180,3 +182,79 @@ async def test_a_cancelled_submitted_message_is_not_sent() -> None:
     await drain_until(producer, rest)
     assert await rest == [None, None]
     assert producer.sent == [b"0", b"2"]
+
+
+class AccumulatingProducer:
+    """aiokafka's own accumulator and batches (the key names the partition); the test answers
+    the batches, as aiokafka's sender does."""
+
+    def __init__(self) -> None:
+        self._message_accumulator = MessageAccumulator(None, 16384, 0, 30.0)
+
+    async def send(self, topic: str, value: bytes, key: Any = None, headers: Any = None) -> asyncio.Future[Any]:
+        partition = TopicPartition(topic, int(key))
+        return await self._message_accumulator.add_message(partition, key, value, 30.0, headers=headers or [])
+
+    def take(self, partition: int) -> MessageBatch:
+        """The partition's batch, drained (as the sender takes it to the broker)."""
+        return self._message_accumulator._pop_batch(TopicPartition("t", partition))
+
+
+async def submit_all(
+    appender: Appender, partitions: int, count: int, published: list[int]
+) -> list[asyncio.Future[Any]]:
+    """``count`` messages submitted, spread over ``partitions``, once all are in batches."""
+    counted = published.append  # one counter (a lane's), so a batch's are counted in one call
+    futures = [
+        appender.submit(
+            "t",
+            str(n).encode(),
+            str(n % partitions).encode(),
+            None,
+            lambda error, body: Refused(f"{body!r}: {type(error).__name__}"),
+            counted,
+        )
+        for n in range(count)
+    ]
+    await appender._drainer  # the task that hands them over
+    assert appender.waiting == 0
+    return futures
+
+
+async def test_answers_come_with_their_batch_and_a_partition_does_not_wait_for_another() -> None:
+    producer = AccumulatingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    published: list[int] = []
+    futures = await submit_all(appender, 2, 10, published)
+    even, odd = producer.take(0), producer.take(1)
+    assert [len(messages) for messages in appender._waiting.values()] == [5, 5], "one callback per batch"
+    futures[2].cancel()  # its caller gave up after the message went into the batch
+    even.done(base_offset=0, timestamp=-1)
+    await asyncio.wait(futures[0::2])
+    assert [future.result() for future in futures[0::2] if not future.cancelled()] == [None] * 4
+    assert not any(future.done() for future in futures[1::2]), "partition 1 is not answered yet"
+    assert published == [4], "the batch's acknowledged messages counted in one call"
+    odd.failure(KafkaTimeoutError())
+    await asyncio.wait(futures[1::2])
+    failures = [future.exception() for future in futures[1::2]]
+    assert all(isinstance(failure, Refused) for failure in failures), failures
+    assert str(failures[0]) == "b'1': KafkaTimeoutError", "each failure made from its own message"
+    assert published == [4], "failures are not counted as published"
+    assert not appender._waiting
+
+
+async def test_with_more_open_batches_than_looked_through_each_message_is_answered_alone() -> None:
+    producer = AccumulatingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    published: list[int] = []
+    partitions = _MOST_BATCHES + 2
+    futures = await submit_all(appender, partitions, partitions * 3, published)
+    batches = [producer.take(partition) for partition in range(partitions)]
+    batches[1].done(base_offset=0, timestamp=-1)
+    await asyncio.wait(futures[1::partitions])
+    assert not any(future.done() for index, future in enumerate(futures) if index % partitions != 1)
+    for batch in batches:
+        batch.done(base_offset=0, timestamp=-1)
+    await asyncio.wait(futures)
+    assert [future.result() for future in futures] == [None] * len(futures)
+    assert sum(published) == len(futures)

@@ -12,12 +12,21 @@ to ``send`` itself — waiting alone whenever a batch is full — and gives each
 future, all woken in one pass of the event loop. Then it gives its place to the next caller
 still queued, if any, so no caller hands over messages forever. While nobody waits, a caller
 goes straight through: one flag checked, nothing allocated.
+
+A queued message's answer reaches its waiter from one callback per aiokafka *batch*, not one per
+message: aiokafka answers every message of a batch at once (``MessageBatch.done``/``failure``
+settle the batch's future, then each message's, in one go), so the batch's callback finds every
+message's future done, with the same latency as a callback per message — and a slow partition
+delays only its own batches. That uses aiokafka internals (``_message_accumulator._batches``,
+``MessageBatch.future`` and ``_msg_futures``; checked by ``test_kafka_api.py``); a producer
+without them, or more open batches than :data:`_MOST_BATCHES`, gets a callback per message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +38,15 @@ __all__ = ["Appender"]
 
 #: A waiter's result meaning "your turn: send your message, then the queue's".
 _TURN: Any = object()
+#: Open batches (partitions being filled) looked through for a message's batch; past that, the
+#: message's answer is relayed by a callback of its own.
+_MOST_BATCHES = 8
+
+
+def _open_batches(producer: object) -> Any:
+    """aiokafka's batches being filled, by partition (``deque`` of ``MessageBatch``), or None."""
+    batches = getattr(getattr(producer, "_message_accumulator", None), "_batches", None)
+    return batches if isinstance(batches, dict) else None
 
 
 class _Queued:
@@ -43,7 +61,7 @@ class _Queued:
         waiter: asyncio.Future[Any],
         wait: bool,
         translate: Callable[[Exception, bytes], Exception] | None = None,
-        published: Callable[[], object] | None = None,
+        published: Callable[[int], object] | None = None,
     ) -> None:
         self.topic = topic
         self.value = value
@@ -55,14 +73,20 @@ class _Queued:
         #: Set for a message :meth:`Appender.submit` queued (no caller waits for a turn): its
         #: failure as the sender sees it.
         self.translate = translate
-        #: Called when the broker acknowledged a submitted message.
+        #: ``published(n)``: ``n`` submitted messages were acknowledged by the broker.
         self.published = published
 
     def relay(self, future: asyncio.Future[Any]) -> None:
         """The broker's answer (``future``) to the message's sender, unless it gave up waiting."""
+        if self.answer(future) and self.published is not None:
+            self.published(1)
+
+    def answer(self, future: asyncio.Future[Any]) -> bool:
+        """Settle the waiter with the broker's answer; True if that was a submitted message's
+        acknowledgement (which ``published`` counts)."""
         waiter = self.waiter
         if waiter.done():
-            return
+            return False
         translate = self.translate
         try:
             result = future.result()
@@ -75,16 +99,16 @@ class _Queued:
         else:
             if translate is None:
                 waiter.set_result(result)
-                return
+                return False
             waiter.set_result(None)
-            if self.published is not None:
-                self.published()
+            return True
+        return False
 
 
 class Appender:
     """One way into the producer's ``send`` for every sender of a transport (see the module doc)."""
 
-    __slots__ = ("_busy", "_drainer", "_loop", "_queue", "producer")
+    __slots__ = ("_batches", "_busy", "_drainer", "_filling", "_loop", "_queue", "_waiting", "producer")
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
@@ -93,6 +117,12 @@ class Appender:
         self._drainer: asyncio.Task[None] | None = None
         #: The producer's loop (one appender per producer, so per loop), taken at the first submit.
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: aiokafka's batches being filled (see the module doc), or None: a callback per message.
+        self._batches = _open_batches(producer)
+        #: Handed-over messages waiting for their batch's answer, by batch.
+        self._waiting: dict[Any, list[tuple[_Queued, asyncio.Future[Any]]]] = {}
+        #: The batch the last waited-for message went into, and its waiting messages.
+        self._filling: tuple[Any, list[tuple[_Queued, asyncio.Future[Any]]]] | None = None
 
     @property
     def waiting(self) -> int:
@@ -134,10 +164,11 @@ class Appender:
         key: bytes | None,
         headers: list[tuple[str, bytes]] | None,
         translate: Callable[[Exception, bytes], Exception],
-        published: Callable[[], object] | None = None,
+        published: Callable[[int], object] | None = None,
     ) -> asyncio.Future[Any]:
         """Queue the message and return the future of the broker's answer (None once it
-        acknowledged the message, then ``published()`` is called; a failure as ``translate``
+        acknowledged the message, then ``published(1)`` is called, or once per batch with the
+        count of its messages acknowledged; a failure as ``translate``
         makes it from the error and the message) without a coroutine per message: what many
         concurrent acknowledged sends need. When nobody is sending, one task hands the queue
         over, in order."""
@@ -190,10 +221,57 @@ class Appender:
                     )
                 continue
             queue.popleft()
-            if queued.wait:
+            if not queued.wait:
+                if not waiter.done():
+                    waiter.set_result(future)
+                continue
+            filling = self._filling  # most often the batch of the message before
+            if filling is not None:
+                messages = filling[0]._msg_futures
+                if messages and messages[-1][0] is future:
+                    filling[1].append((queued, future))
+                    continue
+            self._wait_for_batch(queued, future)
+
+    def _wait_for_batch(self, queued: _Queued, future: asyncio.Future[Any]) -> None:
+        """Relay ``future``'s answer to ``queued`` with its batch's (see the module doc)."""
+        batches, batch = self._batches, None
+        if batches is not None and len(batches) <= _MOST_BATCHES:
+            for filling in batches.values():
+                last = filling[-1] if filling else None
+                messages = last._msg_futures if last is not None else None
+                if messages and messages[-1][0] is future:
+                    batch = last
+                    break
+        if batch is None:
+            future.add_done_callback(queued.relay)
+            return
+        waiting = self._waiting.get(batch)
+        if waiting is None:
+            waiting = self._waiting[batch] = []
+            batch.future.add_done_callback(functools.partial(self._answered, batch))
+        waiting.append((queued, future))
+        self._filling = (batch, waiting)
+
+    def _answered(self, batch: Any, _: object) -> None:
+        """``batch`` was answered, and with it each of its messages: relay each answer; count
+        each output's acknowledged messages in one call."""
+        filling = self._filling
+        if filling is not None and filling[0] is batch:
+            self._filling = None
+        counter: Callable[[int], object] | None = None
+        count = 0
+        for queued, future in self._waiting.pop(batch, ()):
+            if not future.done():  # not how aiokafka answers a batch; relayed when it comes
                 future.add_done_callback(queued.relay)
-            elif not waiter.done():
-                waiter.set_result(future)
+            elif queued.answer(future) and queued.published is not None:
+                if queued.published is not counter:
+                    if counter is not None:
+                        counter(count)
+                    counter, count = queued.published, 0
+                count += 1
+        if counter is not None:
+            counter(count)
 
     def _next(self) -> None:
         """Give the turn to the first caller still waiting, or free the way."""

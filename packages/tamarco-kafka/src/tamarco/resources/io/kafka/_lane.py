@@ -56,7 +56,7 @@ class Lane:
         #: Where fire-and-forget outcomes go (swept by the transport).
         self.tracker = tracker
         #: Called once the broker acknowledged a pushed message (None: nothing counts them).
-        self.published: Callable[[], object] | None = meters.published.inc if meters is not None else None
+        self.published: Callable[[int], object] | None = meters.published.inc if meters is not None else None
         self._failed: Callable[[], object] | None = meters.failed.inc if meters is not None else None
         self._send_error = send_error
         #: ``sent(future, tracker)``: a fire-and-forget message handed to the producer; its answer
