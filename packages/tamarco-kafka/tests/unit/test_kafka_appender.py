@@ -151,9 +151,7 @@ async def test_submitted_messages_go_in_order_with_callers_interleaved_and_get_t
             await asyncio.sleep(0)  # the caller is in send (or queued) before the next message
         else:
             futures.append(
-                appender.submit(
-                    "t", body, None, None, lambda error, body: Refused(str(error)), published.append
-                )
+                appender.submit("t", body, None, None, lambda error, body: Refused(str(error)), published.append)
             )
     everything = asyncio.gather(*futures, return_exceptions=True)
     await drain_until(producer, everything)
