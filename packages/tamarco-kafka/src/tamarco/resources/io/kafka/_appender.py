@@ -28,7 +28,7 @@ import asyncio
 import collections
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -49,60 +49,56 @@ def _open_batches(producer: object) -> Any:
     return batches if isinstance(batches, dict) else None
 
 
-class _Queued:
-    __slots__ = ("headers", "key", "published", "topic", "translate", "value", "wait", "waiter")
+#: A queued message: ``(topic, value, key, headers, waiter, wait, translate, published)`` — a
+#: tuple, one per message (an object of eight attributes costs six times as much to make).
+#: ``waiter`` is resolved with the message's future (or the broker's answer, if ``wait``), or
+#: ``_TURN``; ``translate`` is set for a message :meth:`Appender.submit` queued (no caller waits
+#: for a turn): its failure as the sender sees it; ``published(n)``: ``n`` submitted messages
+#: were acknowledged by the broker.
+_Queued: TypeAlias = tuple[
+    str,
+    bytes,
+    "bytes | None",
+    "list[tuple[str, bytes]] | None",
+    "asyncio.Future[Any]",
+    bool,
+    "Callable[[Exception, bytes], Exception] | None",
+    "Callable[[int], object] | None",
+]
+_WAITER: Final = 4
+_TRANSLATE: Final = 6
+_PUBLISHED: Final = 7
 
-    def __init__(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None,
-        headers: list[tuple[str, bytes]] | None,
-        waiter: asyncio.Future[Any],
-        wait: bool,
-        translate: Callable[[Exception, bytes], Exception] | None = None,
-        published: Callable[[int], object] | None = None,
-    ) -> None:
-        self.topic = topic
-        self.value = value
-        self.key = key
-        self.headers = headers
-        #: Resolved with the message's future (or the broker's answer, if ``wait``), or ``_TURN``.
-        self.waiter = waiter
-        self.wait = wait
-        #: Set for a message :meth:`Appender.submit` queued (no caller waits for a turn): its
-        #: failure as the sender sees it.
-        self.translate = translate
-        #: ``published(n)``: ``n`` submitted messages were acknowledged by the broker.
-        self.published = published
 
-    def relay(self, future: asyncio.Future[Any]) -> None:
-        """The broker's answer (``future``) to the message's sender, unless it gave up waiting."""
-        if self.answer(future) and self.published is not None:
-            self.published(1)
-
-    def answer(self, future: asyncio.Future[Any]) -> bool:
-        """Settle the waiter with the broker's answer; True if that was a submitted message's
-        acknowledgement (which ``published`` counts)."""
-        waiter = self.waiter
-        if waiter.done():
-            return False
-        translate = self.translate
-        try:
-            result = future.result()
-        except asyncio.CancelledError:
-            waiter.cancel()
-        except Exception as error:
-            waiter.set_exception(translate(error, self.value) if translate is not None else error)
-        except BaseException as error:
-            waiter.set_exception(error)
-        else:
-            if translate is None:
-                waiter.set_result(result)
-                return False
-            waiter.set_result(None)
-            return True
+def _answer(queued: _Queued, future: asyncio.Future[Any]) -> bool:
+    """Settle the message's waiter with the broker's answer (``future``), unless its sender gave
+    up waiting; True if that was a submitted message's acknowledgement (which ``published`` counts)."""
+    waiter = queued[_WAITER]
+    if waiter.done():
         return False
+    translate = queued[_TRANSLATE]
+    try:
+        result = future.result()
+    except asyncio.CancelledError:
+        waiter.cancel()
+    except Exception as error:
+        waiter.set_exception(translate(error, queued[1]) if translate is not None else error)
+    except BaseException as error:
+        waiter.set_exception(error)
+    else:
+        if translate is None:
+            waiter.set_result(result)
+            return False
+        waiter.set_result(None)
+        return True
+    return False
+
+
+def _relay(queued: _Queued, future: asyncio.Future[Any]) -> None:
+    """``_answer`` as a callback of the message's own future, counting it."""
+    published = queued[_PUBLISHED]
+    if _answer(queued, future) and published is not None:
+        published(1)
 
 
 class Appender:
@@ -137,7 +133,7 @@ class Appender:
         aiokafka raises for it (a message too large, a closed producer, a refused send...)."""
         if self._busy:
             waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._queue.append(_Queued(topic, value, key, headers, waiter, wait))
+            self._queue.append((topic, value, key, headers, waiter, wait, None, None))
             try:
                 result = await waiter
             except asyncio.CancelledError:
@@ -176,7 +172,7 @@ class Appender:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(_Queued(topic, value, key, headers, waiter, True, translate, published))
+        self._queue.append((topic, value, key, headers, waiter, True, translate, published))
         if not self._busy:
             self._busy = True
             self._start_drainer()
@@ -192,7 +188,7 @@ class Appender:
         except asyncio.CancelledError:  # the loop is closing: nobody will hand these over
             queue, self._queue = self._queue, collections.deque()
             for queued in queue:
-                queued.waiter.cancel()
+                queued[_WAITER].cancel()
             self._busy = False
             raise
         self._next()
@@ -205,23 +201,21 @@ class Appender:
             if not queue:
                 return
             queued = queue[0]
-            waiter = queued.waiter
+            topic, value, key, headers, waiter, wait, translate, _ = queued
             if waiter.done():  # its caller was cancelled: the message is not sent
                 queue.popleft()
                 continue
             try:
-                future = await send(queued.topic, queued.value, key=queued.key, headers=queued.headers)
+                future = await send(topic, value, key=key, headers=headers)
             except asyncio.CancelledError:
                 raise  # the message stays first in the queue, for the next caller's turn
             except Exception as error:
                 queue.popleft()
                 if not waiter.done():
-                    waiter.set_exception(
-                        queued.translate(error, queued.value) if queued.translate is not None else error
-                    )
+                    waiter.set_exception(translate(error, value) if translate is not None else error)
                 continue
             queue.popleft()
-            if not queued.wait:
+            if not wait:
                 if not waiter.done():
                     waiter.set_result(future)
                 continue
@@ -244,7 +238,7 @@ class Appender:
                     batch = last
                     break
         if batch is None:
-            future.add_done_callback(queued.relay)
+            future.add_done_callback(functools.partial(_relay, queued))
             return
         waiting = self._waiting.get(batch)
         if waiting is None:
@@ -263,12 +257,12 @@ class Appender:
         count = 0
         for queued, future in self._waiting.pop(batch, ()):
             if not future.done():  # not how aiokafka answers a batch; relayed when it comes
-                future.add_done_callback(queued.relay)
-            elif queued.answer(future) and queued.published is not None:
-                if queued.published is not counter:
+                future.add_done_callback(functools.partial(_relay, queued))
+            elif _answer(queued, future) and queued[_PUBLISHED] is not None:
+                if queued[_PUBLISHED] is not counter:
                     if counter is not None:
                         counter(count)
-                    counter, count = queued.published, 0
+                    counter, count = queued[_PUBLISHED], 0
                 count += 1
         if counter is not None:
             counter(count)
@@ -278,13 +272,13 @@ class Appender:
         queue = self._queue
         while queue:
             queued = queue[0]
-            if queued.waiter.done():
+            if queued[_WAITER].done():
                 queue.popleft()
-            elif queued.translate is not None:  # submitted: no caller to take the turn
+            elif queued[_TRANSLATE] is not None:  # submitted: no caller to take the turn
                 self._start_drainer()
                 return
             else:
                 queue.popleft()
-                queued.waiter.set_result(_TURN)
+                queued[_WAITER].set_result(_TURN)
                 return
         self._busy = False
