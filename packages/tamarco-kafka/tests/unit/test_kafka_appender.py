@@ -256,3 +256,21 @@ async def test_with_more_open_batches_than_looked_through_each_message_is_answer
     await asyncio.wait(futures)
     assert [future.result() for future in futures] == [None] * len(futures)
     assert sum(published) == len(futures)
+
+
+async def test_a_failure_that_cannot_be_translated_fails_its_message_only() -> None:
+    producer = AccumulatingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+
+    def translate(error: Exception, body: bytes) -> Exception:
+        if body == b"1":
+            raise RuntimeError("translation broke")
+        return Refused(body.decode())
+
+    futures = [appender.submit("t", str(n).encode(), b"0", None, translate) for n in range(3)]
+    await appender._drainer
+    producer.take(0).failure(KafkaTimeoutError())
+    done, _ = await asyncio.wait(futures, timeout=5.0)
+    assert len(done) == len(futures), "every message of the batch is answered"
+    failures = [future.exception() for future in futures]
+    assert [type(failure) for failure in failures] == [Refused, RuntimeError, Refused], failures

@@ -82,7 +82,13 @@ def _answer(queued: _Queued, future: asyncio.Future[Any]) -> bool:
     except asyncio.CancelledError:
         waiter.cancel()
     except Exception as error:
-        waiter.set_exception(translate(error, queued[1]) if translate is not None else error)
+        failure = error
+        if translate is not None:
+            try:
+                failure = translate(error, queued[1])
+            except Exception as untranslated:  # fails this message only, not its batch's others
+                failure = untranslated
+        waiter.set_exception(failure)
     except BaseException as error:
         waiter.set_exception(error)
     else:
