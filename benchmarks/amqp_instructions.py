@@ -25,13 +25,13 @@ import asyncio
 import cProfile
 import os
 import pstats
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 from typing import Any
 
+import cachegrind
 from amqp_throughput import harness_broker, raw_rpc, raw_stream, tamarco_rpc, tamarco_stream
 
 CLIENTS = ("aio-pika", "tamarco")
@@ -65,10 +65,6 @@ async def serve(client: str, workload: str, count: int, url: str) -> None:
 
 def instructions(client: str, workload: str, count: int, url: str, env: dict[str, str], out: str) -> int:
     command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        f"--cachegrind-out-file={out}",
         sys.executable,
         __file__,
         "--serve",
@@ -79,13 +75,7 @@ def instructions(client: str, workload: str, count: int, url: str, env: dict[str
         "--url",
         url,
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"{client} {workload} failed:\n{done.stderr[-2000:]}")
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return cachegrind.count(f"{client} {workload}", command, env, out)
 
 
 def profile(client: str, workload: str, count: int, url: str, top: int) -> None:

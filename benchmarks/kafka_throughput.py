@@ -49,7 +49,6 @@ import contextlib
 import gc
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
+import cachegrind
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -372,14 +372,7 @@ def count_instructions(name: str, count: int, env: dict[str, str], out_dir: str)
     # Once without valgrind first: the bytecode cache is written then, not counted in one run only.
     subprocess.run([*child[:-1], "10"], env=env, capture_output=True, timeout=600, check=True)
     out = os.path.join(out_dir, "cachegrind.out")
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", *child]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return cachegrind.count(name, child, env, out, timeout=3600)
 
 
 def sources_path(checkout: str) -> str:
