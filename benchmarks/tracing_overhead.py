@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -59,6 +58,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cachegrind
 from http_overhead import BODY, HOST, cpu_seconds, free_port, run_aiohttp_load, run_wrk, wait_ready
 
 VARIANTS = ("sanic", "sanic-otel", "tamarco", "tamarco-traced")
@@ -193,13 +193,8 @@ def serve_tamarco(port: int, endpoint: str | None, load: int = 0) -> None:
 
 def instructions(variant: str, requests: int, endpoint: str, env: dict[str, str]) -> int:
     """Instructions of one run of ``variant`` serving ``requests`` requests, under cachegrind."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, __file__, "--serve", variant, "--port", "0", "--endpoint", endpoint]
-    done = subprocess.run([*command, "--load", str(requests)], env=env, capture_output=True, text=True, timeout=1800)
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"{variant} failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    command = [sys.executable, __file__, "--serve", variant, "--port", "0", "--endpoint", endpoint]
+    return cachegrind.count(variant, [*command, "--load", str(requests)], env, "/dev/null")
 
 
 def measure_instructions(variants: tuple[str, ...], args: argparse.Namespace, endpoint: str) -> None:
