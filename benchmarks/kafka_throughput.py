@@ -18,19 +18,23 @@ JSON and gives at-least-once delivery (commits only after handling):
 
 A second comparison, *acknowledged producing*: ``--produce`` messages (3,000) produced and
 acknowledged by the broker as a user pipelines them: raw aiokafka's ``send`` futures gathered
-(the baseline), ``KafkaOutput.push`` calls gathered at once, and raw aiokafka's
+(the baseline), ``KafkaOutput.push`` calls gathered at once, raw aiokafka's ``send`` with each
+answer taken as it comes (a callback per future, what a producer relaying acknowledgements does;
+``gather`` instead takes every answer at the end, after the last send), and raw aiokafka's
 ``send_and_wait`` calls gathered at once (what the producer does with many concurrent callers
-waiting for a full batch: each is woken at every drain).
+waiting for a full batch: each is woken at every drain). It runs once per ``--linger`` value
+(the producer's ``linger_ms``; default ``0,5``: aiokafka's and Tamarco's default, then 5 ms).
 
-Same producer (acks=all, linger_ms=5) and consumer (fetch_max_wait_ms=50) settings
-everywhere. Variants run in turns, ``--rounds`` times, in an order that rotates each round,
-each after a garbage collection. Printed: the median msg/s and its ratio to aiokafka's median;
-the paired ratio (the median of each round's variant / aiokafka); the process's CPU time per
-message and the CPU ratio (aiokafka's / the variant's). Target for tamarco: >= 0.9.
+Same producer (acks=all, linger_ms=5 unless ``--linger`` says) and consumer
+(fetch_max_wait_ms=50) settings everywhere. Variants run in turns, ``--rounds`` times, in an
+order that rotates each round, each after a garbage collection. Printed: the median msg/s and
+its ratio to aiokafka's median; the paired ratio (the median of each round's variant /
+aiokafka); the process's CPU time per message and the CPU ratio (aiokafka's / the variant's).
+Target for tamarco: >= 0.9.
 The broker: ``$TAMARCO_KAFKA_BOOTSTRAP_SERVERS``, else one the harness starts (tansu locally).
 
 Run: ``.venv/bin/python benchmarks/kafka_throughput.py [--messages 20000] [--produce 3000]
-[--rounds 3] [--only produce|consume]``.
+[--rounds 3] [--only produce|consume] [--linger 0,5]``.
 
 ``--instructions``: the client process's instructions per message instead, under
 ``valgrind --tool=cachegrind --cache-sim=no`` (the broker is another process, not counted):
@@ -195,6 +199,33 @@ async def produce_aiokafka(servers: str, count: int) -> tuple[float, float]:
         await producer.stop()
 
 
+async def produce_aiokafka_as_answered(servers: str, count: int) -> tuple[float, float]:
+    """The same sends, each answer taken as it comes (a callback per future counts them) instead
+    of all at the end by ``gather``: what a producer relaying each acknowledgement does."""
+    topic = await new_topic(servers)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}")
+        started, cpu = time.perf_counter(), time.process_time()
+        done = asyncio.get_running_loop().create_future()
+        left = count
+
+        def answered(future: asyncio.Future[Any]) -> None:
+            nonlocal left
+            future.result()
+            left -= 1
+            if not left:
+                done.set_result(None)
+
+        for n in range(count):
+            (await producer.send(topic, json.dumps(message(n)).encode())).add_done_callback(answered)
+        await done
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+    finally:
+        await producer.stop()
+
+
 async def produce_aiokafka_send_and_wait(servers: str, count: int) -> tuple[float, float]:
     """The same with one ``send_and_wait`` call per message, gathered (what ``push`` does inside)."""
     topic = await new_topic(servers)
@@ -327,7 +358,7 @@ async def compare(servers: str, title: str, variants: dict[str, Variant], count:
         )
 
 
-async def main(count: int, produce_count: int, rounds: int, only: str | None) -> None:
+async def main(count: int, produce_count: int, rounds: int, only: str | None, lingers: list[int]) -> None:
     consume: dict[str, Variant] = {"aiokafka": run_aiokafka, "tamarco": run_tamarco}
     if faststream_available():
         consume["faststream"] = run_faststream
@@ -337,12 +368,17 @@ async def main(count: int, produce_count: int, rounds: int, only: str | None) ->
     produce: dict[str, Variant] = {
         "aiokafka send+gather": produce_aiokafka,
         "tamarco push gathered": produce_tamarco,
+        "aiokafka send, as answered": produce_aiokafka_as_answered,
         "aiokafka send_and_wait gathered": produce_aiokafka_send_and_wait,
     }
     async with broker_address() as servers:
         print(f"broker {servers}; aiokafka {version('aiokafka')}")
         if only in (None, "produce"):
-            await compare(servers, "acknowledged producing, calls gathered", produce, produce_count, rounds)
+            for linger in lingers:
+                PRODUCER["linger_ms"] = linger
+                title = f"acknowledged producing, calls gathered, linger_ms={linger}"
+                await compare(servers, title, produce, produce_count, rounds)
+            PRODUCER["linger_ms"] = 5
         if only in (None, "consume"):
             await compare(servers, "produce -> consume", consume, count, rounds)
 
@@ -415,6 +451,11 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=20000, help="messages per produce->consume run")
     parser.add_argument("--produce", type=int, default=3000, help="messages per acknowledged-producing run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--linger",
+        default="0,5",
+        help="acknowledged producing: the producer's linger_ms, one comparison per value (default 0,5)",
+    )
     parser.add_argument("--only", choices=("produce", "consume"), help="run one of the two comparisons")
     parser.add_argument("--instructions", action="store_true", help="count instructions per message (valgrind)")
     parser.add_argument("--extra", type=int, default=5000, help="--instructions: messages added in the second run")
@@ -426,4 +467,5 @@ if __name__ == "__main__":
     elif arguments.instructions:
         asyncio.run(instructions(arguments, sources_path(arguments.before_src) if arguments.before_src else None))
     else:
-        asyncio.run(main(arguments.messages, arguments.produce, arguments.rounds, arguments.only))
+        lingers = [int(value) for value in arguments.linger.split(",")]
+        asyncio.run(main(arguments.messages, arguments.produce, arguments.rounds, arguments.only, lingers))

@@ -59,6 +59,59 @@ def test_json_decodes_what_json_loads_decodes_in_every_encoding():
             JsonCodec.decode(bad)
 
 
+def test_json_encodes_what_the_stdlib_encoder_encodes():
+    """The codec's encoder is the stdlib's C encoder built once: the same text as
+    ``json.dumps`` with the codec's options, for every kind of value it takes."""
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Text(str):
+        pass
+
+    values = [
+        {"a": [1, 2.5, "ü", None, True], "b": {"c": 'd\n"q"'}},
+        "plain",
+        Text("a str subclass"),
+        3,
+        -0.0,
+        1e300,
+        float("nan"),
+        float("-inf"),
+        2**80,
+        Level.HIGH,
+        [],
+        {},
+        {1: "int key", 2.5: "float key", None: "none key", False: "bool key"},
+        ("a", "tuple"),
+        "\ud800 lone surrogate",
+        "\x00\x1f control and emoji \U0001f600",
+    ]
+    for value in values:
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        try:
+            assert JsonCodec.encode(value) == expected, value
+        except EncodeError:  # a lone surrogate is no UTF-8: refused by both ways
+            with pytest.raises(UnicodeEncodeError):
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def test_json_tells_a_circular_reference_and_data_nested_too_deep():
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(EncodeError, match="Circular reference detected"):
+        JsonCodec.encode({"x": looped})
+    deep: list[object] = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    with pytest.raises(EncodeError, match="nested too deep"):
+        JsonCodec.encode(deep)
+    assert JsonCodec.encode({"after": "both"}) == b'{"after":"both"}', "the encoder is still usable"
+
+
 def test_encode_failures():
     with pytest.raises(EncodeError, match="JsonCodec"):
         JsonCodec.encode({"x": object()})

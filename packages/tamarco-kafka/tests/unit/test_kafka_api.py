@@ -117,8 +117,9 @@ async def test_aiokafka_batch_internals_the_appender_reads_are_there() -> None:
     """The appender answers a batch's messages from the batch's future (``_appender``):
     ``producer._message_accumulator._batches`` (deques of ``MessageBatch`` by partition), a
     batch's ``future`` and its ``_msg_futures`` (message future, metadata), and a batch's
-    future settled before its messages' futures, in one go."""
+    future settled before its messages' futures, in one go, and alike (a success or one error)."""
     from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaTimeoutError
     from aiokafka.structs import TopicPartition
     from tamarco.resources.io.kafka._appender import _open_batches
 
@@ -135,6 +136,12 @@ async def test_aiokafka_batch_internals_the_appender_reads_are_there() -> None:
         batch.future.add_done_callback(lambda _: settled.set_result(future.done()))
         accumulator._pop_batch(partition).done(base_offset=0, timestamp=-1)
         assert await settled, "a batch's messages are answered when its future's callbacks run"
+        assert batch.future.exception() is None and future.result().offset == 0, "answered alike: done"
+        failed = await accumulator.add_message(partition, None, b"y", 1.0)
+        batch = batches[partition][-1]
+        accumulator._pop_batch(partition).failure(KafkaTimeoutError())
+        assert isinstance(batch.future.exception(), KafkaTimeoutError), "answered alike: failure"
+        assert isinstance(failed.exception(), KafkaTimeoutError)
     finally:
         await producer.stop()
 

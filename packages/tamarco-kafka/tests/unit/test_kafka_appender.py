@@ -274,3 +274,23 @@ async def test_a_failure_that_cannot_be_translated_fails_its_message_only() -> N
     assert len(done) == len(futures), "every message of the batch is answered"
     failures = [future.exception() for future in futures]
     assert [type(failure) for failure in failures] == [Refused, RuntimeError, Refused], failures
+
+
+async def test_a_cancelled_batch_cancels_its_messages_and_a_queued_send_caller_gets_its_metadata() -> None:
+    producer = AccumulatingProducer()
+    appender = Appender(producer)  # type: ignore[arg-type]
+    published: list[int] = []
+    futures = await submit_all(appender, 1, 3, published)
+    producer.take(0).future.cancel()
+    await asyncio.wait(futures)
+    assert all(future.cancelled() for future in futures)
+    assert published == [] and not appender._waiting
+    # A caller of send(wait=True) queued behind submitted messages: its answer is its record's metadata.
+    later = [appender.submit("t", b"s", b"0", None, lambda error, body: Refused(str(error))) for _ in range(2)]
+    caller = asyncio.ensure_future(appender.send("t", b"w", b"0", None, wait=True))
+    await appender._drainer
+    await asyncio.sleep(0)
+    producer.take(0).done(base_offset=7, timestamp=-1)
+    assert await asyncio.gather(*later) == [None, None]
+    metadata = await caller
+    assert metadata.offset == 9, "the third record of a batch at offset 7"

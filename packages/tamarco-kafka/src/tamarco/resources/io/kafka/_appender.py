@@ -13,19 +13,22 @@ future, all woken in one pass of the event loop. Then it gives its place to the 
 still queued, if any, so no caller hands over messages forever. While nobody waits, a caller
 goes straight through: one flag checked, nothing allocated.
 
-A queued message's answer reaches its waiter from one callback per aiokafka *batch*, not one per
-message: aiokafka answers every message of a batch at once (``MessageBatch.done``/``failure``
-settle the batch's future, then each message's, in one go), so the batch's callback finds every
-message's future done, with the same latency as a callback per message — and a slow partition
-delays only its own batches. That uses aiokafka internals (``_message_accumulator._batches``,
-``MessageBatch.future`` and ``_msg_futures``; checked by ``test_kafka_api.py``); a producer
-without them, or more open batches than :data:`_MOST_BATCHES`, gets a callback per message.
+A submitted message's answer reaches its waiter from one callback per aiokafka *batch*, not one
+per message: aiokafka answers every message of a batch at once and alike (``MessageBatch.done``
+settles the batch's future, then each message's, with success; ``failure`` with copies of one
+error), so the batch's callback relays the batch's outcome to each of its messages, with the same
+latency as a callback per message — and a slow partition delays only its own batches. That uses
+aiokafka internals (``_message_accumulator._batches``, ``MessageBatch.future`` and
+``_msg_futures``; checked by ``test_kafka_api.py``); a producer without them, or more open
+batches than :data:`_MOST_BATCHES`, gets a callback per message, as does a caller of
+:meth:`Appender.send` waiting for its record's metadata.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -66,6 +69,7 @@ _Queued: TypeAlias = tuple[
     "Callable[[int], object] | None",
 ]
 _WAITER: Final = 4
+_WAIT: Final = 5
 _TRANSLATE: Final = 6
 _PUBLISHED: Final = 7
 
@@ -82,13 +86,7 @@ def _answer(queued: _Queued, future: asyncio.Future[Any]) -> bool:
     except asyncio.CancelledError:
         waiter.cancel()
     except Exception as error:
-        failure = error
-        if translate is not None:
-            try:
-                failure = translate(error, queued[1])
-            except Exception as untranslated:  # fails this message only, not its batch's others
-                failure = untranslated
-        waiter.set_exception(failure)
+        waiter.set_exception(error if translate is None else _failure(queued, error))
     except BaseException as error:
         waiter.set_exception(error)
     else:
@@ -98,6 +96,18 @@ def _answer(queued: _Queued, future: asyncio.Future[Any]) -> bool:
         waiter.set_result(None)
         return True
     return False
+
+
+def _failure(queued: _Queued, error: BaseException) -> BaseException:
+    """A submitted message's failure (``error``, the batch's, copied: each message's own, as
+    aiokafka gives) as its sender sees it."""
+    translate = queued[_TRANSLATE]
+    if translate is None or not isinstance(error, Exception):
+        return copy.copy(error)
+    try:
+        return translate(copy.copy(error), queued[1])
+    except Exception as untranslated:  # fails this message only, not its batch's others
+        return untranslated
 
 
 def _relay(queued: _Queued, future: asyncio.Future[Any]) -> None:
@@ -122,9 +132,9 @@ class Appender:
         #: aiokafka's batches being filled (see the module doc), or None: a callback per message.
         self._batches = _open_batches(producer)
         #: Handed-over messages waiting for their batch's answer, by batch.
-        self._waiting: dict[Any, list[tuple[_Queued, asyncio.Future[Any]]]] = {}
+        self._waiting: dict[Any, list[_Queued]] = {}
         #: The batch the last waited-for message went into, and its waiting messages.
-        self._filling: tuple[Any, list[tuple[_Queued, asyncio.Future[Any]]]] | None = None
+        self._filling: tuple[Any, list[_Queued]] | None = None
 
     @property
     def waiting(self) -> int:
@@ -206,35 +216,36 @@ class Appender:
         for _ in range(count):
             if not queue:
                 return
-            queued = queue[0]
-            topic, value, key, headers, waiter, wait, translate, _ = queued
+            queued = queue.popleft()
+            waiter = queued[_WAITER]
             if waiter.done():  # its caller was cancelled: the message is not sent
-                queue.popleft()
                 continue
             try:
-                future = await send(topic, value, key=key, headers=headers)
+                future = await send(queued[0], queued[1], key=queued[2], headers=queued[3])
             except asyncio.CancelledError:
-                raise  # the message stays first in the queue, for the next caller's turn
+                queue.appendleft(queued)  # stays first in the queue, for the next caller's turn
+                raise
             except Exception as error:
-                queue.popleft()
                 if not waiter.done():
-                    waiter.set_exception(translate(error, value) if translate is not None else error)
+                    translate = queued[_TRANSLATE]
+                    waiter.set_exception(translate(error, queued[1]) if translate is not None else error)
                 continue
-            queue.popleft()
-            if not wait:
-                if not waiter.done():
-                    waiter.set_result(future)
+            if queued[_TRANSLATE] is None:  # a caller of ``send``: its future, or its answer
+                if not queued[_WAIT]:
+                    if not waiter.done():
+                        waiter.set_result(future)
+                else:
+                    future.add_done_callback(functools.partial(_relay, queued))
                 continue
             filling = self._filling  # most often the batch of the message before
-            if filling is not None:
-                messages = filling[0]._msg_futures
-                if messages and messages[-1][0] is future:
-                    filling[1].append((queued, future))
-                    continue
+            if filling is not None and filling[0]._msg_futures[-1][0] is future:
+                filling[1].append(queued)
+                continue
             self._wait_for_batch(queued, future)
 
     def _wait_for_batch(self, queued: _Queued, future: asyncio.Future[Any]) -> None:
-        """Relay ``future``'s answer to ``queued`` with its batch's (see the module doc)."""
+        """Relay the answer of the submitted message ``queued`` (``future``) with its batch's
+        (see the module doc)."""
         batches, batch = self._batches, None
         if batches is not None and len(batches) <= _MOST_BATCHES:
             for filling in batches.values():
@@ -250,26 +261,41 @@ class Appender:
         if waiting is None:
             waiting = self._waiting[batch] = []
             batch.future.add_done_callback(functools.partial(self._answered, batch))
-        waiting.append((queued, future))
+        waiting.append(queued)
         self._filling = (batch, waiting)
 
-    def _answered(self, batch: Any, _: object) -> None:
-        """``batch`` was answered, and with it each of its messages: relay each answer; count
-        each output's acknowledged messages in one call."""
+    def _answered(self, batch: Any, outcome: asyncio.Future[Any]) -> None:
+        """``batch`` was answered (``outcome``, its future), and with it each of its messages
+        alike (``MessageBatch.done``/``failure``): relay that answer to each submitted message;
+        count each output's acknowledged messages in one call."""
         filling = self._filling
         if filling is not None and filling[0] is batch:
             self._filling = None
+        waiting = self._waiting.pop(batch, ())
+        if outcome.cancelled():
+            for queued in waiting:
+                queued[_WAITER].cancel()
+            return
+        error = outcome.exception()
+        if error is not None:
+            for queued in waiting:
+                waiter = queued[_WAITER]
+                if not waiter.done():
+                    waiter.set_exception(_failure(queued, error))
+            return
         counter: Callable[[int], object] | None = None
         count = 0
-        for queued, future in self._waiting.pop(batch, ()):
-            if not future.done():  # not how aiokafka answers a batch; relayed when it comes
-                future.add_done_callback(functools.partial(_relay, queued))
-            elif _answer(queued, future) and queued[_PUBLISHED] is not None:
-                if queued[_PUBLISHED] is not counter:
-                    if counter is not None:
-                        counter(count)
-                    counter, count = queued[_PUBLISHED], 0
-                count += 1
+        for queued in waiting:
+            waiter = queued[_WAITER]
+            if waiter.done():  # its sender gave up waiting
+                continue
+            waiter.set_result(None)
+            published = queued[_PUBLISHED]
+            if published is not counter:
+                if counter is not None:
+                    counter(count)
+                counter, count = published, 0
+            count += 1
         if counter is not None:
             counter(count)
 
