@@ -282,6 +282,7 @@ async def test_unknown_profile_fails_start_naming_setting():
     ctx.settings.update_internal({"system": {"logging": {"profile": "debug"}}})
     with pytest.raises(ValueError, match=r"system.logging.profile .*DEVELOP, PRODUCTION"):
         await ctx.start()
+    await ctx.stop()  # a failed start leaves the provisional logging attached until stopped
 
 
 async def test_stop_gracefully_with_exit_code_from_a_task():

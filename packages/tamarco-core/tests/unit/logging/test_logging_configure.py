@@ -171,6 +171,21 @@ async def test_capture_logs_sees_non_propagating_configured_loggers(cleanup: lis
     assert "after the block" not in logs.messages
 
 
+async def test_a_second_logging_stopping_leaves_the_first_one_captured(cleanup: list[Logging]) -> None:
+    # Two services in one process configure the same loggers ("tamarco"): the one stopping
+    # first gives back what it found, the other's capture dispatcher included.
+    first, _ = await make_logging({"stdout": False})
+    cleanup.append(first)
+    second, _ = await make_logging({"stdout": False}, name="unit_other")
+    await second.stop()
+    with capture_logs() as logs:
+        logging.getLogger("unit_svc").info("first still running")
+    assert logs.find(message="first still running").logger == "unit_svc"
+    await first.stop()
+    target = logging.getLogger("unit_svc")
+    assert target.handlers == [] and target.propagate is True and target.level == logging.NOTSET
+
+
 async def test_capture_logs_level_and_wait_for(cleanup: list[Logging]) -> None:
     configured, _ = await make_logging({"stdout": False, "profile": "DEVELOP"})
     cleanup.append(configured)

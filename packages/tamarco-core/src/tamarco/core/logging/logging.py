@@ -86,7 +86,8 @@ class Logging:
         #: output name ("stdout", "file", "logstash", "redis", "http") -> (key, handler)
         self._outputs: dict[str, tuple[Any, logging.Handler]] = {}
         self._attached: dict[str, list[logging.Handler]] = {}
-        self._saved: dict[str, tuple[int, bool]] = {}
+        #: ``{logger name: (level, propagate, had the dispatcher)}`` as found, given back at stop.
+        self._saved: dict[str, tuple[int, bool, bool]] = {}
         self._lock: asyncio.Lock | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -311,7 +312,8 @@ class Logging:
 
     async def stop(self) -> None:
         """Flush the network outputs (up to ``flush_timeout_seconds``, all at once), remove every
-        handler Tamarco installed and give the loggers back their previous level and propagation."""
+        handler Tamarco installed and give the loggers back their previous level and propagation
+        (and the capture dispatcher, when another service configured them first)."""
         timeout = self.config.flush_timeout_seconds if self.config is not None else 5.0
         network = {n: o for n, o in self._outputs.items() if isinstance(o[1], QueuedHandler)}
         if network:
@@ -343,7 +345,7 @@ class Logging:
         for name in self.loggers_names:
             target = logging.getLogger(name)
             if name not in self._saved:
-                self._saved[name] = (target.level, target.propagate)
+                self._saved[name] = (target.level, target.propagate, DISPATCHER in target.handlers)
             for handler in self._attached.get(name, []):
                 if all(handler is not h for h in handlers):
                     target.removeHandler(handler)
@@ -360,8 +362,9 @@ class Logging:
         target = logging.getLogger(name)
         for handler in self._attached.pop(name, []):
             target.removeHandler(handler)
-        target.removeHandler(DISPATCHER)
-        level, propagate = self._saved.pop(name, (logging.NOTSET, True))
+        level, propagate, had_dispatcher = self._saved.pop(name, (logging.NOTSET, True, False))
+        if not had_dispatcher:  # another service configured it first and still runs
+            target.removeHandler(DISPATCHER)
         target.setLevel(level)
         target.propagate = propagate
 
