@@ -3,7 +3,9 @@
 ``system.shutdown_timeout_seconds`` (the grace period of the stop) and ``system.deploy_name``
 are checked when the service starts, before any resource starts (:class:`InvalidSettingError`
 naming the key). Every resource's subtree (``system.resources.<name>``) is watched: a change
-under one of its ``live_settings`` is applied with ``apply_settings``, any other change is
+under one of its ``live_settings`` is applied with ``apply_settings``. A change under a key the
+resource does not know (not in its declared ``settings_keys``: a typo) is an error naming the
+key and the known ones: it is ignored, and the next start would refuse it. Any other change is
 logged as needing a restart, naming the resource.
 
 Once every resource is bound, each one's ``check_settings`` runs (:func:`check_resources_settings`):
@@ -18,6 +20,7 @@ from typing import Any
 
 from tamarco.core.errors import ExpectedStartFailure, InvalidSettingError, ResourceSettingsError
 from tamarco.core.lifecycle import LifecycleStage
+from tamarco.core.settings.keys import MISSING
 from tamarco.core.settings.settings import ROOT_SETTINGS, SettingsView
 from tamarco.resources.bases import BaseResource, StatusCodes
 
@@ -53,19 +56,32 @@ def check_deploy_name(value: Any) -> str | None:
 def resource_settings_watcher(
     resource: BaseResource, view: SettingsView, logger: logging.Logger
 ) -> Callable[[str, Any], Awaitable[None]]:
-    """The watch callback of ``resource``'s settings: live settings applied, others reported."""
+    """The watch callback of ``resource``'s settings: live settings applied, a key it does not
+    know (not in its ``settings_keys``) reported as ignored, any other as needing a restart."""
 
     async def on_change(key: str, value: Any) -> None:
         relative = key[len(view.prefix) + 1 :]
         top = relative.split(".", 1)[0]
+        known = resource.settings_keys
         if top in resource.live_settings:
             try:
                 await resource.apply_settings({relative: value})
                 logger.info("resource %s applied setting %s live", resource.name, key)
             except Exception:
                 logger.exception("resource %s failed to apply setting %s", resource.name, key)
-        else:
+        elif known is None or not top or top in known:  # not top: the subtree itself
             logger.warning("setting %s changed; resource %s needs a restart to apply it", key, resource.name)
+        elif view.get_nowait(top, MISSING) is MISSING:  # the unknown key was removed: fixed
+            logger.info("setting %s removed (%s is not a setting of resource %s)", key, top, resource.name)
+        else:  # an error: the next start fails on it, so someone must remove it
+            logger.error(
+                "setting %s changed, but %s is not a setting of resource %s (known: %s): "
+                "it is ignored, and the next start will refuse it",
+                key,
+                top,
+                resource.name,
+                ", ".join(sorted(known)),
+            )
 
     on_change.__qualname__ = f"settings of resource {resource.name}"
     return on_change

@@ -161,6 +161,12 @@ class BaseResource:
 
     #: Setting names (relative to the resource) that :meth:`apply_settings` applies live.
     live_settings: ClassVar[Sequence[str]] = ()
+    #: Every top-level key of ``system.resources.<name>`` the resource knows: the ones its
+    #: :meth:`check_settings` accepts (any other fails the start, naming it). A subclass that
+    #: reads more extends its parent's (``(*Parent.settings_keys, "tenant")``). With them, a key
+    #: changed while the service runs that is not one of them is logged as ignored, naming the
+    #: known ones, instead of as needing a restart. ``None``: the resource does not declare them.
+    settings_keys: ClassVar[tuple[str, ...] | None] = None
 
     async def apply_settings(self, changes: dict[str, Any]) -> None:
         """Apply changed live settings (``{relative key: new value or None}``)."""
