@@ -473,7 +473,7 @@ class MicroserviceContext(MicroserviceBase):
         super().__init__(settings_backend=settings_backend, environ=environ)
 
     async def start(self) -> None:
-        """Run the whole start sequence (settings, logging, resources, tasks)."""
+        """Run the start sequence; if it raises, ``await stop()`` releases what started (``async with`` does it)."""
         await self._start_all()
 
     async def stop(self) -> None:
