@@ -104,18 +104,42 @@ async def test_an_unknown_key_added_live_is_logged_and_the_running_handlers_are_
     assert not first.read_text().count("live.beats 3 ")  # the replaced handler stopped
 
 
-async def test_an_unknown_top_level_key_is_named_at_the_next_live_change(tmp_path: Path) -> None:
-    # A top-level key is not one metrics applies live: the core says it needs a restart. The
-    # next change of a live setting re-reads the whole tree and names it as unknown.
+async def test_an_unknown_top_level_key_changed_live_is_an_error_naming_the_known_keys(tmp_path: Path) -> None:
+    # A top-level key metrics does not know (its ``settings_keys``, from the settings'
+    # ``KNOWN_KEYS``) is not one a restart would apply: the next start would refuse it. The core
+    # says so at once, naming the known keys; the running resource is not touched.
     path = tmp_path / "metrics"
     service = service_writing_to(path)
     with capture_logs() as logs:
         async with service:
             metrics: MetricsResource = service.resources["metrics"]  # type: ignore[assignment]
             running = [handler for _, handler in metrics.handlers]
+            config = metrics.config
             await service.settings.set(f"{PREFIX}.colect_frequency", 1)
-            logs.find(level="WARNING", contains=f"setting {PREFIX}.colect_frequency changed")
+            assert logs.find(level="ERROR", contains=f"{PREFIX}.colect_frequency").message == (
+                f"setting {PREFIX}.colect_frequency changed, but colect_frequency is not a setting of resource "
+                "metrics (known: collect_frequency, handlers, summary_age_buckets, summary_window_seconds, "
+                "tamarco_http_report_server): it is ignored, and the next start will refuse it"
+            )
+            assert not logs.filter(contains="needs a restart")
+            assert metrics.config is config and [handler for _, handler in metrics.handlers] == running
+
+            # A known key that is not live still needs a restart.
+            await service.settings.set(f"{PREFIX}.tamarco_http_report_server.port", 9999)
+            assert logs.find(level="WARNING", contains="needs a restart").message == (
+                f"setting {PREFIX}.tamarco_http_report_server.port changed; "
+                "resource metrics needs a restart to apply it"
+            )
+            assert metrics.config is config
+
+            # The next change of a live setting re-reads the whole tree: refused, naming it...
             await service.settings.set(f"{PREFIX}.collect_frequency", 1)
             assert f"setting {PREFIX}.colect_frequency is unknown" in refusal(logs, "collect_frequency")
             assert [handler for _, handler in metrics.handlers] == running
             assert metrics.config is not None and metrics.config.collect_frequency == 10
+            # ...and once the unknown key is removed, a live setting applies.
+            await service.settings.delete(f"{PREFIX}.colect_frequency")
+            assert logs.find(level="INFO", contains=f"{PREFIX}.colect_frequency removed")
+            await service.settings.set(f"{PREFIX}.collect_frequency", 2)
+            assert metrics.config is not None and metrics.config.collect_frequency == 2
+            assert logs.find(message=f"resource metrics applied setting {PREFIX}.collect_frequency live")

@@ -318,6 +318,24 @@ async def test_restart_policy_is_a_live_setting(kit, logs):
     assert logs.find(contains="restart_resource_on_failure names 'nope'").levelname == "WARNING"
 
 
+async def test_an_unknown_key_changed_live_is_an_error_naming_the_known_ones(kit, logs):
+    service = make_service(kit, db=kit.Controlled())
+    async with kit.Running(service):
+        config = service.status.config
+        await service.settings.set("system.resources.status.http_code_while_startin", 503)  # a typo
+        assert service.status.config is config
+        # status re-reads its whole tree: a live change applies once the unknown key is gone
+        await service.settings.delete("system.resources.status.http_code_while_startin")
+        await service.settings.set("system.resources.status.http_code_while_starting", 503)
+        assert service.status.config.http_code_while_starting == 503
+    assert logs.find(level="ERROR", contains="http_code_while_startin ").message == (
+        "setting system.resources.status.http_code_while_startin changed, but http_code_while_startin is not a "
+        "setting of resource status (known: critical_resources, debug, health, host, http_code_while_starting, port, "
+        "restart_policy, status_timeout_seconds): it is ignored, and the next start will refuse it"
+    )
+    assert not logs.filter(contains="http_code_while_startin changed; resource status needs a restart")
+
+
 async def test_without_a_report_server_the_service_runs_and_says_so_once(kit, logs):
     # the report server is found by its contract (tamarco.core.report_server.ReportServer), not by
     # name: a service without one builds and runs; status says once what it does not serve

@@ -21,7 +21,7 @@ from tamarco.resources.basic.metrics._graphite import DEFAULT_PREFIX, graphite_l
 from tamarco.resources.basic.metrics._handlers import CarbonHandler, FileHandler, LinesHandler, StdoutHandler
 from tamarco.resources.basic.metrics._naming import prometheus_prefix
 from tamarco.resources.basic.metrics._scope import GLOBAL_SCOPE, MeterScope, activate, deactivate
-from tamarco.resources.basic.metrics._settings import HandlerSettings, MetricsSettings, read_settings
+from tamarco.resources.basic.metrics._settings import KNOWN_KEYS, HandlerSettings, MetricsSettings, read_settings
 from tamarco.resources.basic.metrics._summary import Summary
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class MetricsResource(BaseResource):
         "summary_window_seconds",
         "summary_age_buckets",
     )
+    #: The top-level keys :func:`read_settings` accepts (its ``KNOWN_KEYS``).
+    settings_keys: ClassVar[tuple[str, ...]] = KNOWN_KEYS[None]
 
     def __init__(self, *args: Any, prometheus: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,7 +13,7 @@ from tamarco.core.report_server import ReportRequest, ReportResponse, ReportServ
 from tamarco.core.settings.settings import SettingsView
 from tamarco.core.versions import installed_distributions
 from tamarco.resources.bases import BaseResource, StatusCodes
-from tamarco.resources.basic.status._config import StatusConfig, load_status_config
+from tamarco.resources.basic.status._config import _KNOWN_KEYS, StatusConfig, load_status_config
 from tamarco.resources.basic.status._errors import StatusSettingsError
 from tamarco.resources.basic.status._loop_lag import LoopLagMonitor
 from tamarco.resources.basic.status._redaction import Redactor
@@ -64,6 +64,8 @@ class StatusResource(BaseResource):
         "status_timeout_seconds",
         "health",
     )
+    #: The top-level keys :func:`load_status_config` accepts (its ``_KNOWN_KEYS``).
+    settings_keys: ClassVar[tuple[str, ...]] = _KNOWN_KEYS[None]
 
     #: Endpoint paths.
     status_path: ClassVar[str] = "/status"
