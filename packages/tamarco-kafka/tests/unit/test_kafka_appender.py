@@ -5,6 +5,7 @@ test drains)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -294,3 +295,25 @@ async def test_a_cancelled_batch_cancels_its_messages_and_a_queued_send_caller_g
     assert await asyncio.gather(*later) == [None, None]
     metadata = await caller
     assert metadata.offset == 9, "the third record of a batch at offset 7"
+
+
+async def test_a_failed_batch_leaves_no_message_future_whose_error_is_never_retrieved() -> None:
+    """aiokafka fails each message of a batch with a copy of the error; the appender answers
+    from the batch, and must still take each copy, or asyncio logs "Future exception was never
+    retrieved" when the futures are collected."""
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    try:
+        producer = AccumulatingProducer()
+        appender = Appender(producer)  # type: ignore[arg-type]
+        futures = await submit_all(appender, 1, 5, [])
+        producer.take(0).failure(KafkaTimeoutError())
+        await asyncio.wait(futures)
+        assert all(isinstance(future.exception(), Refused) for future in futures)
+        del futures, producer, appender
+        gc.collect()  # a collected future's unretrieved error reaches the handler here
+    finally:
+        loop.set_exception_handler(previous)
+    assert not [context for context in unretrieved if "never retrieved" in context.get("message", "")], unretrieved

@@ -282,6 +282,9 @@ class Appender:
                 waiter = queued[_WAITER]
                 if not waiter.done():
                     waiter.set_exception(_failure(queued, error))
+            for future, _ in batch._msg_futures:  # each got a copy of the error: taken, not logged at exit
+                if future.done() and not future.cancelled():
+                    future.exception()
             return
         counter: Callable[[int], object] | None = None
         count = 0
